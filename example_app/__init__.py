@@ -1,0 +1,63 @@
+"""The example host: a tiny Flask site with its own database and sessions, and a chat room.
+
+Run it with ``flask --app example_app run``. It keeps everything in ``instance/``: an SQLite file
+for the database and a folder of session files, so there is no server to install. Any setting can
+be overridden from the environment with a ``FLASK_`` prefix, e.g.
+``FLASK_SQLALCHEMY_DATABASE_URI=postgresql+psycopg://…``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cachelib.file import FileSystemCache
+from flask import Flask, render_template
+from flask_session import Session
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_webchat import Webchat
+
+db = SQLAlchemy()
+webchat = Webchat()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the example site; ``config`` overrides any setting (tests use it)."""
+    app = Flask(__name__, instance_relative_config=True)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        SECRET_KEY=_secret_key(instance),
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{instance / 'webchat.sqlite3'}",
+        SESSION_TYPE="cachelib",
+        SESSION_CACHELIB=FileSystemCache(str(instance / "sessions"), threshold=0),
+        SESSION_SERIALIZATION_FORMAT="json",
+    )
+    app.config.from_prefixed_env()
+    app.config.update(config or {})
+
+    db.init_app(app)
+    Session(app)
+    webchat.init_app(app, db=db)
+
+    with app.app_context():
+        db.create_all()  # the host's tables, and the chat's with them
+
+    @app.get("/")
+    def home() -> str:
+        return render_template("home.html")
+
+    return app
+
+
+def _secret_key(instance: Path) -> str:
+    # A key made once and kept in the instance folder: sessions survive restarts, and no secret
+    # is ever committed.
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    return path.read_text().strip()

@@ -1,0 +1,152 @@
+"""The :class:`Webchat` extension: configuration, the host's hooks, and wiring into an app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+from flask.sansio.blueprints import BlueprintSetupState
+from sqlalchemy import event
+
+from . import cli
+from .config import DEFAULTS, Settings
+from .identity import (
+    DeletePermission,
+    Identity,
+    IdentityLoader,
+    Viewer,
+    reader_key,
+    to_identity,
+)
+from .models import metadata
+from .views import create_blueprint
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+
+@dataclass
+class WebchatState:
+    """What one app knows about its chat: ``app.extensions["webchat"]``."""
+
+    extension: Webchat
+    db: SQLAlchemy
+    settings: Settings
+    #: URL prefixes the blueprint is registered at, to answer routing errors there as JSON.
+    mount_points: list[str] = field(default_factory=list)
+
+    def is_chat_path(self, path: str) -> bool:
+        """Whether ``path`` falls under one of the blueprint's mount points."""
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.mount_points)
+
+
+class Webchat:
+    """The chat extension. Create it once, then call :meth:`init_app` in your app factory::
+
+        db = SQLAlchemy()
+        webchat = Webchat()
+
+        def create_app():
+            app = Flask(__name__)
+            db.init_app(app)
+            Session(app)
+            webchat.init_app(app, db=db)
+            return app
+
+    ``Webchat(app, db=db)`` does both steps at once.
+    """
+
+    def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
+        #: The chat's blueprint. It is mounted by :meth:`init_app` at ``WEBCHAT_URL_PREFIX``
+        #: unless ``WEBCHAT_REGISTER_BLUEPRINT`` is false; then register it yourself.
+        self.blueprint = create_blueprint()
+        self.blueprint.record(_remember_mount_point)
+        self._identity_loader: IdentityLoader | None = None
+        self._delete_permission: DeletePermission | None = None
+        if app is not None:
+            self.init_app(app, db=db)
+
+    def init_app(self, app: Flask, *, db: SQLAlchemy | None = None) -> None:
+        """Configure ``app`` for the chat, using the host's Flask-SQLAlchemy ``db``.
+
+        Reads the ``WEBCHAT_*`` keys (setting their defaults), makes ``db.create_all()`` and
+        ``db.drop_all()`` include the chat's tables, adds the ``flask webchat`` commands and,
+        unless ``WEBCHAT_REGISTER_BLUEPRINT`` is false, mounts the blueprint.
+        """
+        if db is None:
+            raise TypeError("Webchat.init_app needs the app's Flask-SQLAlchemy object: db=db.")
+        if "webchat" in app.extensions:
+            raise RuntimeError("Webchat is already initialised on this app.")
+        for key, value in DEFAULTS.items():
+            app.config.setdefault(key, value)
+        settings = Settings.from_config(app.config)
+        app.extensions["webchat"] = WebchatState(extension=self, db=db, settings=settings)
+        _include_tables_in(db)
+        app.cli.add_command(cli.webchat_group)
+        if settings.register_blueprint:
+            app.register_blueprint(self.blueprint, url_prefix=settings.url_prefix)
+
+    def identity_loader(self, callback: IdentityLoader) -> IdentityLoader:
+        """Decorate the function that tells the chat who the current user is.
+
+        It takes no arguments and returns ``None`` (nobody signed in), a user object with an
+        ``id`` (or ``get_id()``) and a display name, or a string used as both. With Flask-Login,
+        ``return current_user`` is enough. Messages posted by an identified user carry that
+        user's name, whatever the request body says.
+        """
+        self._identity_loader = callback
+        return callback
+
+    def delete_permission(self, callback: DeletePermission) -> DeletePermission:
+        """Decorate ``(message, identity) -> bool``, asked whether a non-author may delete.
+
+        Authors may always delete their own messages; return ``True`` here to let others
+        (moderators, say) delete too. ``identity.user`` is the object your identity loader
+        returned.
+        """
+        self._delete_permission = callback
+        return callback
+
+    def current_identity(self) -> Identity | None:
+        """The identity of the current request's user, as the chat sees it."""
+        if self._identity_loader is None:
+            return None
+        return to_identity(self._identity_loader(), _state().settings.user_name_attribute)
+
+    def current_viewer(self, *, create_reader_key: bool = False) -> Viewer:
+        """The current reader: identity, browser session, and what they may delete."""
+        return Viewer(
+            identity=self.current_identity(),
+            reader_key=reader_key(create=create_reader_key),
+            delete_permission=self._delete_permission,
+        )
+
+
+def _state() -> WebchatState:
+    return current_app.extensions["webchat"]  # type: ignore[no-any-return]
+
+
+def _remember_mount_point(setup: BlueprintSetupState) -> None:
+    state = setup.app.extensions.get("webchat")
+    if state is None:
+        raise RuntimeError(
+            "Call webchat.init_app(app, db=db) before registering the webchat blueprint."
+        )
+    state.mount_points.append(setup.url_prefix or "/")
+
+
+def _include_tables_in(db: SQLAlchemy) -> None:
+    # The chat's tables have their own MetaData (see models.py); following the host's create_all
+    # and drop_all keeps "db.create_all()" the one call a host makes.
+    if not event.contains(db.metadata, "after_create", _create_chat_tables):
+        event.listen(db.metadata, "after_create", _create_chat_tables)
+        event.listen(db.metadata, "before_drop", _drop_chat_tables)
+
+
+def _create_chat_tables(target: Any, connection: Any, **kw: Any) -> None:
+    metadata.create_all(connection, checkfirst=True)
+
+
+def _drop_chat_tables(target: Any, connection: Any, **kw: Any) -> None:
+    metadata.drop_all(connection, checkfirst=True)

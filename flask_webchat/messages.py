@@ -1,0 +1,78 @@
+"""Posting, fetching and deleting messages.
+
+Each function is one transaction. Posting and deleting take a room position (see
+:mod:`flask_webchat.rooms`), so both reach every reader in order, exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from .errors import Forbidden, NotFound
+from .identity import Viewer
+from .models import USERNAME_MAX_LENGTH, ChatDeletion, ChatMessage
+from .rooms import get_or_create_room, next_position
+
+_messages = ChatMessage.__table__
+
+
+def require_poster(viewer: Viewer, *, allow_anonymous: bool) -> None:
+    """Refuse to let an anonymous reader post when the host asked for identified authors."""
+    if viewer.identity is None and not allow_anonymous:
+        raise Forbidden("Sign in to post messages.", code="identity_required")
+
+
+def post_message(
+    session: Session, *, room_name: str, viewer: Viewer, data: dict[str, Any]
+) -> ChatMessage:
+    """Store a message validated by :class:`~flask_webchat.schemas.NewMessageSchema`.
+
+    The author is the host's identity when there is one (the body cannot override it), else the
+    name typed in the body, remembered with the browser session's reader key.
+    """
+    if viewer.identity is not None:
+        username = viewer.identity.name[:USERNAME_MAX_LENGTH]
+        author_id, author_session = viewer.identity.id, None
+    else:
+        username, author_id, author_session = data["username"], None, viewer.reader_key
+    room = get_or_create_room(session, room_name)
+    message = ChatMessage(
+        room_id=room.id,
+        seq=next_position(session, room.id),
+        username=username,
+        content=data["content"],
+        author_id=author_id,
+        author_session=author_session,
+    )
+    session.add(message)
+    session.flush()
+    # Detached, it keeps its loaded values: committing would expire them and cost a re-select.
+    session.expunge(message)
+    session.commit()
+    return message
+
+
+def get_message(session: Session, message_id: int) -> ChatMessage:
+    """The message with this id; :class:`~flask_webchat.errors.NotFound` if there is none."""
+    message = session.get(ChatMessage, message_id)
+    if message is None:
+        raise NotFound(f"There is no message {message_id}.")
+    return message
+
+
+def delete_message(session: Session, *, message_id: int, viewer: Viewer) -> None:
+    """Delete a message the viewer may delete, and record the deletion for every reader."""
+    message = get_message(session, message_id)
+    if not viewer.may_delete(message):
+        raise Forbidden("You may only delete your own messages.")
+    position = next_position(session, message.room_id)
+    # Holding the room lock, only one of two racing deletes still finds the row.
+    gone = session.execute(sa.delete(_messages).where(_messages.c.id == message_id))
+    if gone.rowcount != 1:
+        session.rollback()
+        raise NotFound(f"There is no message {message_id}.")
+    session.add(ChatDeletion(room_id=message.room_id, seq=position, message_id=message_id))
+    session.commit()

@@ -1,0 +1,128 @@
+"""The chat's tables, importable before any Flask app or ``SQLAlchemy`` object exists.
+
+The models live on their own declarative base rather than on the host's ``db.Model`` so that
+``from flask_webchat.models import ChatMessage`` works at import time, in any host. Queries still
+go through the host's ``db.session`` and engine: Flask-SQLAlchemy routes a table without a bind key
+to the default engine. :meth:`flask_webchat.Webchat.init_app` hooks these tables into the host's
+``db.create_all()`` and ``db.drop_all()``.
+
+Ordering is the heart of the design. Every change to a room (a message posted, a message deleted)
+takes the next value of the room's counter, :attr:`ChatRoom.last_seq`, in the same transaction
+that stores it. The counter row stays locked until that transaction commits, so positions become
+visible strictly in order: a reader that has seen position *n* has necessarily been able to see
+every position below *n*. A cursor is such a position, never a row count.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["ChatDeletion", "ChatMessage", "ChatRoom", "ChatStream", "WebchatModel", "metadata"]
+
+#: Longest message, in characters (Unicode code points), as in the original chat.
+CONTENT_MAX_LENGTH = 1024
+#: Widest stored author name; names typed by anonymous posters are held to a shorter limit.
+USERNAME_MAX_LENGTH = 1024
+ROOM_NAME_MAX_LENGTH = 64
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# MySQL's DATETIME drops fractions of a second unless asked to keep them.
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# utf8mb4 so that emoji and every CJK character round-trip on MySQL/MariaDB.
+_MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
+def utcnow() -> datetime:
+    """Now in UTC, without tzinfo: every supported database stores it the same way."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class WebchatModel(DeclarativeBase):
+    """Declarative base of the chat's tables; :data:`metadata` holds them all."""
+
+
+metadata = WebchatModel.metadata
+
+
+class ChatRoom(WebchatModel):
+    """A conversation, and the counter that orders everything that happens in it."""
+
+    __tablename__ = "webchat_rooms"
+    __table_args__ = (_MYSQL_TABLE,)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(sa.String(ROOM_NAME_MAX_LENGTH), unique=True)
+    #: Position of the room's newest event; bumped, under a row lock, by every post and delete.
+    last_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<ChatRoom {self.name!r} at {self.last_seq}>"
+
+
+class ChatMessage(WebchatModel):
+    """A message as stored; deleting it removes the row and leaves a :class:`ChatDeletion`."""
+
+    __tablename__ = "webchat_messages"
+    __table_args__ = (
+        sa.UniqueConstraint("room_id", "seq", name="uq_webchat_messages_room_seq"),
+        _MYSQL_TABLE,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey("webchat_rooms.id"))
+    #: The room position at which the message was posted: what readers' cursors compare against.
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    username: Mapped[str] = mapped_column(sa.String(USERNAME_MAX_LENGTH))
+    content: Mapped[str] = mapped_column(sa.String(CONTENT_MAX_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    #: The host's user id when the host supplied an identity, else ``None``.
+    author_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    #: The posting browser session's reader key, so an anonymous author can delete their own.
+    author_session: Mapped[str | None] = mapped_column(sa.String(64))
+
+    def __repr__(self) -> str:
+        return f"<ChatMessage {self.id} by {self.username!r}>"
+
+
+class ChatDeletion(WebchatModel):
+    """The event "message *message_id* was deleted", at its own position in the room."""
+
+    __tablename__ = "webchat_deletions"
+    __table_args__ = (_MYSQL_TABLE,)
+
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey("webchat_rooms.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    # No foreign key: the message row is gone by the time anyone reads this.
+    message_id: Mapped[int] = mapped_column(sa.BigInteger)
+    deleted_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class ChatStream(WebchatModel):
+    """One reader's position in a room: a browser tab, or a session polling without a tab.
+
+    Positions live here, not in the Flask session, because a session backend saves the whole
+    session at the end of each request: two overlapping requests of one browser would write an old
+    position back. Here a position only moves forward, by a compare-and-set ``UPDATE``.
+    """
+
+    __tablename__ = "webchat_streams"
+    __table_args__ = (
+        sa.Index("ix_webchat_streams_owner", "owner", "id"),
+        _MYSQL_TABLE,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: The public, unguessable stream id that a page carries in ``data-stream``.
+    token: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    #: Reader key of the browser session the stream belongs to.
+    owner: Mapped[str] = mapped_column(sa.String(64))
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey("webchat_rooms.id"))
+    #: Every event at or below this position has been delivered to this reader.
+    position: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -1,0 +1,52 @@
+"""Rooms and their counters: where every event gets its position.
+
+:func:`next_position` is the whole ordering guarantee. It increments the room's counter with an
+``UPDATE``, which locks the room row until the caller's transaction ends. A second writer in the
+same room waits on that lock, so positions commit in the order they were handed out and a reader
+can never see position *n + 1* while *n* is still in flight. The lock is per room and held only
+for the few statements of a post or a delete.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import ChatRoom
+
+_rooms = ChatRoom.__table__
+
+
+def find_room(session: Session, name: str) -> ChatRoom | None:
+    """The room called ``name``, or ``None``."""
+    return session.scalar(sa.select(ChatRoom).where(ChatRoom.name == name))
+
+
+def get_or_create_room(session: Session, name: str) -> ChatRoom:
+    """The room called ``name``, created (and committed) if it does not exist yet.
+
+    Call it before anything else in a transaction: creating the room commits, and losing a race
+    against another request creating it rolls back.
+    """
+    room = find_room(session, name)
+    if room is not None:
+        return room
+    session.add(ChatRoom(name=name, last_seq=0))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # another request created it first: use theirs
+    room = find_room(session, name)
+    assert room is not None
+    return room
+
+
+def next_position(session: Session, room_id: int) -> int:
+    """Take the room's next position, locking the room's row until the transaction ends."""
+    session.execute(
+        sa.update(_rooms).where(_rooms.c.id == room_id).values(last_seq=_rooms.c.last_seq + 1)
+    )
+    position = session.scalar(sa.select(_rooms.c.last_seq).where(_rooms.c.id == room_id))
+    assert position is not None
+    return position

@@ -1,0 +1,159 @@
+"""The wire format, in one place: what clients send and what they get back.
+
+Hosts may use these schemas too, e.g. ``MessageSchema(many=True).dump(messages)`` in their own
+views. Text limits are counted in Unicode code points, the way the database columns count them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+
+from .identity import Viewer
+from .models import CONTENT_MAX_LENGTH, ChatMessage
+
+__all__ = [
+    "Cursor",
+    "MessageSchema",
+    "NewMessageSchema",
+    "PollArgsSchema",
+    "PollSchema",
+    "UTCDateTime",
+]
+
+#: Longest name an anonymous poster may type.
+ANONYMOUS_NAME_MAX_LENGTH = 64
+# C0/C1 controls, DEL and lone surrogates: databases refuse some, and none belongs in a chat line.
+_FORBIDDEN_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_FORBIDDEN_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CURSOR = re.compile(r"^[0-9]{1,18}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def _refuse(pattern: re.Pattern[str], what: str) -> validate.Validator:
+    def check(value: str) -> None:
+        if pattern.search(value):
+            raise ValidationError(f"{what} must not contain control characters.")
+
+    return check  # type: ignore[return-value]
+
+
+class UTCDateTime(fields.Field):
+    """A UTC timestamp as ISO 8601 with a ``Z``, e.g. ``2026-11-24T09:15:02.125Z``."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(timespec="milliseconds") + "Z"
+
+
+class Cursor(fields.Field):
+    """A reader's position: an opaque string on the wire, a room position on the server."""
+
+    default_error_messages = {"invalid": "Not a valid cursor."}  # noqa: RUF012
+
+    def _serialize(self, value: int | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, str) or not _CURSOR.match(value):
+            raise self.make_error("invalid")
+        return int(value)
+
+
+class MessageSchema(Schema):
+    """A message as clients see it.
+
+    Pass the current :class:`~flask_webchat.identity.Viewer` to fill ``mine`` and
+    ``can_delete``; without one both are ``false``.
+    """
+
+    id = fields.Integer(dump_only=True)
+    username = fields.String(dump_only=True)
+    content = fields.String(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    mine = fields.Method("_is_mine", dump_only=True)
+    can_delete = fields.Method("_can_delete", dump_only=True)
+
+    def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.viewer = viewer
+
+    def _is_mine(self, message: ChatMessage) -> bool:
+        return self.viewer is not None and self.viewer.is_author(message)
+
+    def _can_delete(self, message: ChatMessage) -> bool:
+        return self.viewer is not None and self.viewer.may_delete(message)
+
+
+class NewMessageSchema(Schema):
+    """The body of ``POST /messages``: ``{"content": "…", "username": "…"}``.
+
+    ``content`` is stripped, then must hold 1 to 1,024 characters; line breaks and tabs are kept.
+    ``username`` is required when posting anonymously (``anonymous=True``) and ignored otherwise,
+    since the host's identity names the author.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    content = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=CONTENT_MAX_LENGTH),
+            _refuse(_FORBIDDEN_IN_TEXT, "Content"),
+        ],
+    )
+    username = fields.String(
+        validate=[
+            validate.Length(min=1, max=ANONYMOUS_NAME_MAX_LENGTH),
+            _refuse(_FORBIDDEN_IN_NAME, "A name"),
+        ],
+    )
+
+    def __init__(self, *, anonymous: bool = True, **kwargs: Any) -> None:
+        if not anonymous:
+            kwargs["exclude"] = (*kwargs.get("exclude", ()), "username")
+        super().__init__(**kwargs)
+        if anonymous:
+            self.fields["username"].required = True
+
+    @pre_load
+    def _normalise(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, dict):
+            return data  # marshmallow reports the wrong type
+        data = dict(data)
+        if isinstance(data.get("content"), str):
+            data["content"] = data["content"].replace("\r\n", "\n").strip()
+        if isinstance(data.get("username"), str):
+            data["username"] = data["username"].strip()
+        return data
+
+
+class PollArgsSchema(Schema):
+    """The query string of ``GET /messages``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    stream = fields.String(validate=validate.Regexp(_TOKEN, error="Not a valid stream id."))
+    after = Cursor()
+    limit = fields.Integer(validate=validate.Range(min=1))
+
+
+class PollSchema(Schema):
+    """A poll's answer: new messages, deleted ids and the cursor to continue from."""
+
+    messages = fields.Nested(MessageSchema, many=True)
+    deleted = fields.List(fields.Integer())
+    cursor = Cursor()
+    stream = fields.String()
+
+    def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fields["messages"].schema.viewer = viewer  # type: ignore[attr-defined]

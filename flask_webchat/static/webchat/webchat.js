@@ -1,0 +1,159 @@
+// flask-webchat page client: polls this tab's stream, posts, deletes. No dependencies.
+// Message text is only ever placed with textContent, never parsed as HTML.
+
+const NAME_KEY = "webchat.username";
+
+function start(root) {
+  const config = {
+    stream: root.dataset.stream,
+    messagesUrl: root.dataset.messagesUrl,
+    pollInterval: Number(root.dataset.pollInterval || 2) * 1000,
+    maxLength: Number(root.dataset.maxLength || 1024),
+    identityName: root.dataset.identityName || "",
+  };
+  const list = root.querySelector(".webchat-messages");
+  const status = root.querySelector(".webchat-status");
+  const form = root.querySelector(".webchat-composer");
+  const content = form.elements.content;
+  const nameInput = form.elements.username || null;
+  const sendButton = form.querySelector("button[type=submit]");
+  const shown = new Map(); // message id -> list item
+
+  if (nameInput) {
+    nameInput.value = localStorage.getItem(NAME_KEY) || "";
+    nameInput.addEventListener("change", () => localStorage.setItem(NAME_KEY, nameInput.value.trim()));
+  }
+
+  function say(text, isError = false) {
+    status.textContent = text;
+    status.classList.toggle("is-error", isError);
+  }
+
+  async function errorText(response) {
+    try {
+      const body = await response.json();
+      const fields = body.error.fields ? Object.values(body.error.fields).flat().join(" ") : "";
+      return fields || body.error.message;
+    } catch {
+      return `The server answered ${response.status}.`;
+    }
+  }
+
+  function render(message) {
+    if (shown.has(message.id)) return;
+    const item = document.createElement("li");
+    item.className = "webchat-message";
+    item.dataset.id = String(message.id);
+    item.classList.toggle("is-mine", Boolean(message.mine));
+    const meta = document.createElement("div");
+    meta.className = "webchat-meta";
+    const author = document.createElement("span");
+    author.className = "webchat-author";
+    author.textContent = message.username;
+    const time = document.createElement("time");
+    time.className = "webchat-time";
+    time.dateTime = message.created_at;
+    time.textContent = new Date(message.created_at).toLocaleTimeString([], {
+      hour: "2-digit",
+      minute: "2-digit",
+    });
+    meta.append(author, time);
+    if (message.can_delete) {
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "webchat-delete";
+      remove.textContent = "Delete";
+      remove.setAttribute("aria-label", `Delete message from ${message.username}`);
+      remove.addEventListener("click", () => deleteMessage(message.id));
+      meta.append(remove);
+    }
+    const text = document.createElement("p");
+    text.className = "webchat-content";
+    text.textContent = message.content;
+    item.append(meta, text);
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    list.append(item);
+    shown.set(message.id, item);
+    if (atBottom) list.scrollTop = list.scrollHeight;
+  }
+
+  function forget(id) {
+    const item = shown.get(id);
+    if (item) item.remove();
+    shown.delete(id);
+  }
+
+  async function poll() {
+    const url = `${config.messagesUrl}?stream=${encodeURIComponent(config.stream)}`;
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(await errorText(response));
+      const batch = await response.json();
+      batch.messages.forEach(render);
+      batch.deleted.forEach(forget);
+      if (status.dataset.offline) {
+        delete status.dataset.offline;
+        say("");
+      }
+    } catch (error) {
+      status.dataset.offline = "1";
+      say(`Reconnecting… (${error.message})`, true);
+    }
+    setTimeout(poll, config.pollInterval);
+  }
+
+  async function send() {
+    const text = content.value.trim();
+    if (!text) return;
+    const body = { content: text };
+    if (nameInput) {
+      body.username = nameInput.value.trim();
+      localStorage.setItem(NAME_KEY, body.username);
+    }
+    sendButton.disabled = true;
+    try {
+      const response = await fetch(config.messagesUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) {
+        say(await errorText(response), true); // the draft stays in the box
+        return;
+      }
+      content.value = "";
+      say("");
+      render(await response.json());
+    } catch (error) {
+      say(`Not sent: ${error.message}`, true);
+    } finally {
+      updateButton();
+    }
+  }
+
+  async function deleteMessage(id) {
+    const response = await fetch(`${config.messagesUrl}/${id}`, { method: "DELETE" });
+    if (response.ok || response.status === 404) forget(id);
+    else say(await errorText(response), true);
+  }
+
+  function updateButton() {
+    sendButton.disabled = content.disabled || content.value.trim() === "";
+  }
+
+  content.addEventListener("input", updateButton);
+  content.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  updateButton();
+  poll();
+}
+
+document.querySelectorAll("[data-webchat]").forEach(start);

@@ -1,0 +1,195 @@
+"""Reading a room from a cursor, and the reader streams that remember cursors between polls.
+
+A *batch* is every event in a range of room positions: the messages posted there that still exist
+and the ids of the messages deleted there. Batches never overlap and never leave a gap, so a reader
+that always continues from the last batch's cursor sees every event exactly once.
+
+A *stream* is a cursor kept on the server for one reader: a browser tab (each page load opens
+one) or a session that polls without naming a tab. Its position moves forward only, and only
+through a compare-and-set, so two overlapping polls of one stream cannot both deliver the same
+batch.
+"""
+
+from __future__ import annotations
+
+import heapq
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from .errors import NotFound, ValidationFailed
+from .models import ChatDeletion, ChatMessage, ChatRoom, ChatStream
+from .rooms import get_or_create_room
+
+_streams = ChatStream.__table__
+# Overlapping polls of one stream are rare (a client normally waits for its previous poll);
+# a few retries settle them, and a poll that still loses answers empty without moving.
+_CLAIM_ATTEMPTS = 5
+
+
+@dataclass
+class Batch:
+    """The events of one poll, oldest first, and the cursor to continue from."""
+
+    cursor: int
+    messages: list[ChatMessage] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+    stream: str | None = None
+
+
+def read_room(session: Session, *, room_name: str, after: int, limit: int) -> Batch:
+    """The events after cursor ``after`` in a room, without any stream (a stateless poll)."""
+    room = session.execute(
+        sa.select(ChatRoom.id, ChatRoom.last_seq).where(ChatRoom.name == room_name)
+    ).first()
+    head = room.last_seq if room else 0
+    if after > head:
+        raise ValidationFailed({"after": ["This cursor is ahead of the room."]})
+    return _read(session, room.id, after, head, limit) if room else Batch(cursor=after)
+
+
+def poll_stream(
+    session: Session,
+    *,
+    owner: str,
+    token: str | None,
+    room_name: str,
+    limit: int,
+    backlog: int,
+    max_streams: int,
+) -> Batch:
+    """Deliver a stream's next batch and move the stream past it.
+
+    ``token`` names a tab's stream; without it the session's newest stream in the room is used,
+    opened on the spot if the session has none.
+    """
+    for _ in range(_CLAIM_ATTEMPTS):
+        state = _stream_state(session, owner=owner, token=token, room_name=room_name)
+        if state is None:
+            if token is not None:
+                raise NotFound("This stream does not exist or has expired.", code="unknown_stream")
+            token = open_stream(
+                session, owner=owner, room_name=room_name, backlog=backlog, max_streams=max_streams
+            )
+            continue
+        batch = _read(session, state.room_id, state.position, state.head, limit)
+        batch.stream = state.token
+        if batch.cursor == state.position:
+            session.rollback()  # end the read transaction; nothing to claim
+            return batch
+        claimed = session.execute(
+            sa.update(_streams)
+            .where(_streams.c.id == state.id, _streams.c.position == state.position)
+            .values(position=batch.cursor)
+        ).rowcount
+        session.commit()
+        if claimed:
+            return batch
+    return Batch(cursor=state.position if state else 0, stream=token)
+
+
+def open_stream(
+    session: Session, *, owner: str, room_name: str, backlog: int, max_streams: int
+) -> str:
+    """Open a stream whose first poll returns the room's newest ``backlog`` messages.
+
+    The owner keeps at most ``max_streams`` streams; opening one more drops the oldest.
+    """
+    room = get_or_create_room(session, room_name)
+    token = secrets.token_urlsafe(16)
+    session.add(
+        ChatStream(
+            token=token,
+            owner=owner,
+            room_id=room.id,
+            position=_backlog_start(session, room, backlog),
+        )
+    )
+    session.flush()
+    dropped = session.scalars(
+        sa.select(ChatStream.id)
+        .where(ChatStream.owner == owner)
+        .order_by(ChatStream.id.desc())
+        .offset(max_streams)
+    ).all()
+    if dropped:
+        session.execute(sa.delete(_streams).where(_streams.c.id.in_(dropped)))
+    session.commit()
+    return token
+
+
+def _backlog_start(session: Session, room: ChatRoom, backlog: int) -> int:
+    if backlog == 0:
+        return room.last_seq
+    oldest_shown = session.scalar(
+        sa.select(ChatMessage.seq)
+        .where(ChatMessage.room_id == room.id)
+        .order_by(ChatMessage.seq.desc())
+        .offset(backlog - 1)
+        .limit(1)
+    )
+    return 0 if oldest_shown is None else oldest_shown - 1
+
+
+def _stream_state(
+    session: Session, *, owner: str, token: str | None, room_name: str
+) -> sa.Row[Any] | None:
+    """The stream's position and its room's head, read together in one query."""
+    query = (
+        sa.select(
+            ChatStream.id,
+            ChatStream.token,
+            ChatStream.room_id,
+            ChatStream.position,
+            ChatRoom.last_seq.label("head"),
+        )
+        .join(ChatRoom, ChatRoom.id == ChatStream.room_id)
+        .where(ChatStream.owner == owner)
+    )
+    if token is not None:
+        query = query.where(ChatStream.token == token)
+    else:
+        query = query.where(ChatRoom.name == room_name).order_by(ChatStream.id.desc()).limit(1)
+    return session.execute(query).first()
+
+
+def _read(session: Session, room_id: int, after: int, head: int, limit: int) -> Batch:
+    """Events in positions ``(after, head]``, at most ``limit`` of them.
+
+    ``head`` was read from the room counter first. Every position up to it has committed (see
+    :mod:`flask_webchat.rooms`), and bounding both queries by it keeps them consistent with each
+    other even though each sees the database at its own moment.
+    """
+    if head <= after:
+        return Batch(cursor=after)
+    messages = session.scalars(
+        sa.select(ChatMessage)
+        .where(ChatMessage.room_id == room_id, ChatMessage.seq > after, ChatMessage.seq <= head)
+        .order_by(ChatMessage.seq)
+        .limit(limit)
+    ).all()
+    deletions = session.execute(
+        sa.select(ChatDeletion.seq, ChatDeletion.message_id)
+        .where(ChatDeletion.room_id == room_id, ChatDeletion.seq > after, ChatDeletion.seq <= head)
+        .order_by(ChatDeletion.seq)
+        .limit(limit)
+    ).all()
+    for message in messages:
+        session.expunge(message)  # keep loaded values past the claim's commit
+    if len(messages) + len(deletions) < limit:
+        # Neither list was cut short: the batch covers the whole range, gaps included.
+        return Batch(
+            cursor=head, messages=list(messages), deleted=[d.message_id for d in deletions]
+        )
+    batch = Batch(cursor=after)
+    events = heapq.merge(((m.seq, m) for m in messages), ((d.seq, d.message_id) for d in deletions))
+    for position, event in list(events)[:limit]:
+        if isinstance(event, ChatMessage):
+            batch.messages.append(event)
+        else:
+            batch.deleted.append(event)
+        batch.cursor = position
+    return batch

@@ -1,0 +1,196 @@
+"""The blueprint's routes: parse the request, call a service, serialise the answer."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
+from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import HTTPException
+
+from . import messages, streams
+from .errors import (
+    ValidationFailed,
+    WebchatError,
+    handle_http_exception,
+    handle_unexpected,
+    handle_webchat_error,
+)
+from .models import CONTENT_MAX_LENGTH
+from .schemas import MessageSchema, NewMessageSchema, PollArgsSchema, PollSchema
+
+if TYPE_CHECKING:
+    from .extension import WebchatState
+
+# Ids beyond a signed 64-bit integer cannot exist; refusing them in routing keeps them from the
+# database, which would fail on the conversion.
+_MESSAGE_URL = "/messages/<int(max=9223372036854775807):message_id>"
+
+
+def create_blueprint(name: str = "webchat") -> Blueprint:
+    """Build the chat's blueprint (one per :class:`~flask_webchat.Webchat`)."""
+    bp = Blueprint(
+        name,
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/static",
+    )
+    bp.add_url_rule("/", "chat", chat_page, methods=["GET"])
+    bp.add_url_rule("/messages", "poll", poll_messages, methods=["GET"])
+    bp.add_url_rule("/messages", "post", post_message, methods=["POST"])
+    bp.add_url_rule(_MESSAGE_URL, "message", get_message, methods=["GET"])
+    bp.add_url_rule(_MESSAGE_URL, "delete", delete_message, methods=["DELETE"])
+    bp.register_error_handler(WebchatError, handle_webchat_error)
+    bp.register_error_handler(HTTPException, handle_http_exception)
+    bp.register_error_handler(Exception, handle_unexpected)
+    bp.before_app_request(_json_routing_errors)
+    bp.after_request(_no_store)
+    return bp
+
+
+def chat_page() -> Response:
+    """The chat page; every load opens a new reader stream for that tab."""
+    state = _state()
+    viewer = state.extension.current_viewer(create_reader_key=True)
+    assert viewer.reader_key is not None
+    token = streams.open_stream(
+        state.db.session,
+        owner=viewer.reader_key,
+        room_name=state.settings.default_room,
+        backlog=state.settings.backlog,
+        max_streams=state.settings.max_streams,
+    )
+    page = render_template(
+        "webchat/chat.html",
+        webchat={
+            "stream": token,
+            "messages_url": url_for(".poll"),
+            "identity_name": viewer.identity.name if viewer.identity else None,
+            "allow_anonymous": state.settings.allow_anonymous,
+            "poll_interval": state.settings.poll_interval,
+            "max_length": CONTENT_MAX_LENGTH,
+        },
+    )
+    return make_response(page)
+
+
+def poll_messages() -> Response:
+    """Every event since the reader's cursor: from ``after``, a stream, or the session."""
+    state = _state()
+    settings = state.settings
+    args = _load(PollArgsSchema(), request.args)
+    limit = min(args.get("limit", settings.poll_limit), settings.poll_limit)
+    stateless = "after" in args
+    viewer = state.extension.current_viewer(
+        create_reader_key=not stateless and "stream" not in args
+    )
+    if stateless:
+        batch = streams.read_room(
+            state.db.session, room_name=settings.default_room, after=args["after"], limit=limit
+        )
+    elif viewer.reader_key is None:
+        raise WebchatError(
+            "This stream does not exist or has expired.", status=404, code="unknown_stream"
+        )
+    else:
+        batch = streams.poll_stream(
+            state.db.session,
+            owner=viewer.reader_key,
+            token=args.get("stream"),
+            room_name=settings.default_room,
+            limit=limit,
+            backlog=settings.backlog,
+            max_streams=settings.max_streams,
+        )
+    return jsonify(PollSchema(viewer=viewer).dump(batch))
+
+
+def post_message() -> tuple[Response, int, dict[str, str]]:
+    """Post a message as the current identity, or under the name given in the body."""
+    state = _state()
+    viewer = state.extension.current_viewer(create_reader_key=True)
+    messages.require_poster(viewer, allow_anonymous=state.settings.allow_anonymous)
+    body = _json_body(state.settings.max_body)
+    data = _load(NewMessageSchema(anonymous=viewer.identity is None), body)
+    message = messages.post_message(
+        state.db.session, room_name=state.settings.default_room, viewer=viewer, data=data
+    )
+    location = url_for(".message", message_id=message.id)
+    return jsonify(MessageSchema(viewer=viewer).dump(message)), 201, {"Location": location}
+
+
+def get_message(message_id: int) -> Response:
+    """One message, if it still exists."""
+    state = _state()
+    message = messages.get_message(state.db.session, message_id)
+    return jsonify(MessageSchema(viewer=state.extension.current_viewer()).dump(message))
+
+
+def delete_message(message_id: int) -> tuple[str, int]:
+    """Delete a message the current reader wrote (or may moderate)."""
+    state = _state()
+    viewer = state.extension.current_viewer()
+    messages.delete_message(state.db.session, message_id=message_id, viewer=viewer)
+    return "", 204
+
+
+def _state() -> WebchatState:
+    return current_app.extensions["webchat"]  # type: ignore[no-any-return]
+
+
+def _load(schema: Schema, data: Any) -> dict[str, Any]:
+    try:
+        return schema.load(data)  # type: ignore[return-value]
+    except ValidationError as error:
+        raise ValidationFailed(error.normalized_messages()) from None  # type: ignore[arg-type]
+
+
+def _json_body(max_body: int) -> Any:
+    if not request.is_json:
+        raise WebchatError(
+            "Send a JSON body with Content-Type: application/json.",
+            status=415,
+            code="unsupported_media_type",
+        )
+    if (request.content_length or 0) > max_body:
+        raise WebchatError(
+            f"The body is larger than {max_body} bytes.", status=413, code="body_too_large"
+        )
+    # Also bounds a chunked body, which announces no length, as it is read.
+    request.max_content_length = max_body
+    try:
+        return json.loads(request.get_data())
+    except (ValueError, RecursionError):
+        raise WebchatError(
+            "The body is not valid JSON.", status=400, code="malformed_json"
+        ) from None
+
+
+def _json_routing_errors() -> Response | None:
+    # Flask hands routing errors (unknown path, wrong method) to app-level handlers only; answer
+    # those under our prefix in our JSON shape, and leave the host's other pages alone.
+    error = request.routing_exception
+    if not isinstance(error, HTTPException) or (error.code or 0) < 400:
+        return None
+    state = current_app.extensions.get("webchat")
+    if state is None or not state.is_chat_path(request.path):
+        return None
+    return handle_http_exception(error)
+
+
+def _no_store(response: Response) -> Response:
+    # Answers depend on the session and move cursors; only the static files may be cached.
+    if not (request.endpoint or "").endswith(".static"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
