@@ -17,6 +17,8 @@ from .models import USERNAME_MAX_LENGTH, ChatDeletion, ChatMessage
 from .rooms import get_or_create_room, next_position
 
 _messages = ChatMessage.__table__
+# Ids are signed 64-bit; a larger one cannot exist, and the database would fail to convert it.
+_LARGEST_ID = 2**63 - 1
 
 
 def require_poster(viewer: Viewer, *, allow_anonymous: bool) -> None:
@@ -57,7 +59,7 @@ def post_message(
 
 def get_message(session: Session, message_id: int) -> ChatMessage:
     """The message with this id; :class:`~flask_webchat.errors.NotFound` if there is none."""
-    message = session.get(ChatMessage, message_id)
+    message = session.get(ChatMessage, message_id) if message_id <= _LARGEST_ID else None
     if message is None:
         raise NotFound(f"There is no message {message_id}.")
     return message

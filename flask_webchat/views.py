@@ -32,9 +32,7 @@ from .schemas import MessageSchema, NewMessageSchema, PollArgsSchema, PollSchema
 if TYPE_CHECKING:
     from .extension import WebchatState
 
-# Ids beyond a signed 64-bit integer cannot exist; refusing them in routing keeps them from the
-# database, which would fail on the conversion.
-_MESSAGE_URL = "/messages/<int(max=9223372036854775807):message_id>"
+_MESSAGE_URL = "/messages/<int:message_id>"
 
 
 def create_blueprint(name: str = "webchat") -> Blueprint:

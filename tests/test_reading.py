@@ -1,0 +1,191 @@
+"""Reading the room: every message and every deletion reaches every reader, exactly once.
+
+The first four tests are the scenarios the original row-count offset got wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import Browser, Host, build_host
+
+
+def ids(batch: dict) -> list[int]:
+    return [m["id"] for m in batch["messages"]]
+
+
+def test_a_deletion_by_someone_else_does_not_hide_the_next_message(host: Host) -> None:
+    alice, bob = host.browser(), host.browser()
+    stream = alice.open_page()
+    posted = [bob.say(f"message {n}") for n in range(1, 11)]
+    assert ids(alice.poll(stream)) == posted
+
+    assert bob.delete(posted[2]).status_code == 204
+    eleventh = bob.say("message 11")
+
+    batch = alice.poll(stream)
+    assert ids(batch) == [eleventh]
+    assert batch["deleted"] == [posted[2]]
+
+
+def test_two_tabs_of_one_browser_each_receive_every_message(host: Host) -> None:
+    reader, writer = host.browser(), host.browser()
+    first_tab, second_tab = reader.open_page(), reader.open_page()
+    sent = [writer.say("one"), writer.say("two")]
+
+    assert ids(reader.poll(first_tab)) == sent
+    assert ids(reader.poll(second_tab)) == sent
+    third = writer.say("three")
+    assert ids(reader.poll(second_tab)) == [third]
+    assert ids(reader.poll(first_tab)) == [third]
+
+
+def test_a_poll_with_nothing_new_is_empty_and_keeps_the_cursor(browser: Browser) -> None:
+    stream = browser.open_page()
+    browser.say("hello")
+    first = browser.poll(stream)
+    second = browser.poll(stream)
+    assert second["messages"] == [] and second["deleted"] == []
+    assert second["cursor"] == first["cursor"]
+
+
+def test_reloading_starts_a_fresh_stream_and_the_old_tab_keeps_working(host: Host) -> None:
+    reader, writer = host.browser(), host.browser()
+    old_tab = reader.open_page()
+    backlog = [writer.say("before reload 1"), writer.say("before reload 2")]
+    assert ids(reader.poll(old_tab)) == backlog
+
+    new_tab = reader.open_page()
+    assert new_tab != old_tab
+    assert ids(reader.poll(new_tab)) == backlog  # a fresh page shows the backlog again
+    after = writer.say("after reload")
+    assert ids(reader.poll(old_tab)) == [after]
+    assert ids(reader.poll(new_tab)) == [after]
+
+
+def test_a_session_keeps_a_bounded_number_of_streams(tmp_path: Path) -> None:
+    host = build_host(tmp_path, WEBCHAT_MAX_STREAMS=3)
+    reader = host.browser()
+    tabs = [reader.open_page() for _ in range(4)]
+
+    gone = reader.poll_response(tabs[0])
+    assert gone.status_code == 404
+    assert gone.json["error"]["code"] == "unknown_stream"
+    for tab in tabs[1:]:
+        assert reader.poll_response(tab).status_code == 200
+
+
+def test_a_new_page_starts_with_the_newest_backlog_messages(tmp_path: Path) -> None:
+    host = build_host(tmp_path, WEBCHAT_BACKLOG=5)
+    writer, reader = host.browser(), host.browser()
+    posted = [writer.say(f"m{n}") for n in range(8)]
+    writer.delete(posted[-2])
+
+    batch = reader.poll(reader.open_page())
+    assert ids(batch) == posted[2:6] + posted[7:]
+
+
+def test_a_deletion_reaches_every_reader_once(host: Host) -> None:
+    author, reader = host.browser(), host.browser()
+    tab = reader.open_page()
+    message = author.say("soon gone")
+    assert ids(reader.poll(tab)) == [message]
+
+    assert author.delete(message).status_code == 204
+    assert reader.poll(tab)["deleted"] == [message]
+    assert reader.poll(tab)["deleted"] == []
+
+
+def test_polling_without_a_stream_uses_the_sessions_latest_stream(host: Host) -> None:
+    # The original's curl workflow: load the page once, then poll with the same cookies.
+    reader, writer = host.browser(), host.browser()
+    writer.say("before")
+    reader.open_page()
+    assert [m["content"] for m in reader.poll()["messages"]] == ["before"]
+    writer.say("after")
+    assert [m["content"] for m in reader.poll()["messages"]] == ["after"]
+    assert reader.poll()["messages"] == []
+
+
+def test_polling_without_a_page_opens_a_stream_for_the_session(browser: Browser) -> None:
+    browser.say("first")
+    batch = browser.poll()
+    assert [m["content"] for m in batch["messages"]] == ["first"]
+    assert browser.poll()["stream"] == batch["stream"]
+
+
+def test_a_stream_of_another_session_is_unknown(host: Host) -> None:
+    owner, stranger = host.browser(), host.browser()
+    tab = owner.open_page()
+    owner.say("private cursor")
+    response = stranger.poll_response(tab)
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "unknown_stream"
+    assert ids(owner.poll(tab)) != []  # the stranger did not consume the owner's events
+
+
+def test_after_reads_statelessly_from_any_cursor(host: Host) -> None:
+    reader, writer = host.browser(), host.browser()
+    tab = reader.open_page()
+    first = writer.say("one")
+    cursor = reader.poll(after="0")["cursor"]
+    second = writer.say("two")
+
+    assert ids(reader.poll(after=cursor)) == [second]
+    assert ids(reader.poll(after=cursor)) == [second]  # nothing remembered
+    assert ids(reader.poll(after="0")) == [first, second]
+    assert ids(reader.poll(tab)) == [first, second]  # the tab's stream did not move
+
+
+def test_limit_splits_a_long_batch_without_losing_events(tmp_path: Path) -> None:
+    host = build_host(tmp_path, WEBCHAT_BACKLOG=0)
+    reader, writer = host.browser(), host.browser()
+    tab = reader.open_page()
+    posted = [writer.say(f"m{n}") for n in range(7)]
+    writer.delete(posted[1])
+    writer.delete(posted[5])
+    extra = writer.say("m7")
+
+    received: list[int] = []
+    deleted: list[int] = []
+    while batch := reader.poll(tab, limit=2):
+        if not batch["messages"] and not batch["deleted"]:
+            break
+        assert len(batch["messages"]) + len(batch["deleted"]) <= 2
+        received += ids(batch)
+        deleted += batch["deleted"]
+    survivors = [p for p in posted if p not in (posted[1], posted[5])] + [extra]
+    assert received == survivors
+    assert deleted == [posted[1], posted[5]]
+
+
+def test_messages_arrive_oldest_first_with_their_fields(host: Host) -> None:
+    reader, writer = host.browser(), host.browser()
+    tab = reader.open_page()
+    writer.say("first", username="Ann")
+    writer.say("second", username="Ben")
+    batch = reader.poll(tab)
+    assert [(m["username"], m["content"]) for m in batch["messages"]] == [
+        ("Ann", "first"),
+        ("Ben", "second"),
+    ]
+    message = batch["messages"][0]
+    assert set(message) == {"id", "username", "content", "created_at", "mine", "can_delete"}
+    assert message["created_at"].endswith("Z")
+    assert message["mine"] is False and message["can_delete"] is False
+
+
+def test_bad_poll_parameters_are_refused(browser: Browser) -> None:
+    browser.say("x")
+    cases = {
+        "after": {"after": "-1"},
+        "limit": {"limit": "lots"},
+        "stream": {"stream": "not a token!"},
+    }
+    for field, params in cases.items():
+        response = browser.poll_response(**params)
+        assert response.status_code == 422, params
+        assert field in response.json["error"]["fields"]
+    ahead = browser.poll_response(after="999")
+    assert ahead.status_code == 422
+    assert ahead.json["error"]["fields"] == {"after": ["This cursor is ahead of the room."]}
