@@ -71,7 +71,9 @@ class ChatMessage(WebchatModel):
     __tablename__ = "webchat_messages"
     __table_args__ = (
         sa.UniqueConstraint("room_id", "seq", name="uq_webchat_messages_room_seq"),
-        _MYSQL_TABLE,
+        # Without AUTOINCREMENT, SQLite hands a deleted newest message's id to the next message,
+        # and readers told "id N was deleted" would drop the new one.
+        {**_MYSQL_TABLE, "sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -28,6 +28,19 @@ def test_a_deletion_by_someone_else_does_not_hide_the_next_message(host: Host) -
     assert batch["deleted"] == [posted[2]]
 
 
+def test_a_new_message_never_takes_the_id_of_a_deleted_one(host: Host) -> None:
+    reader, writer = host.browser(), host.browser()
+    tab = reader.open_page()
+    newest = writer.say("deleted right away")
+    writer.delete(newest)
+    replacement = writer.say("posted after the delete")
+    assert replacement != newest
+
+    batch = reader.poll(tab)
+    assert ids(batch) == [replacement]
+    assert batch["deleted"] == [newest]
+
+
 def test_two_tabs_of_one_browser_each_receive_every_message(host: Host) -> None:
     reader, writer = host.browser(), host.browser()
     first_tab, second_tab = reader.open_page(), reader.open_page()
