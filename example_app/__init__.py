@@ -24,9 +24,9 @@ db = SQLAlchemy()
 webchat = Webchat()
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the example site; ``config`` overrides any setting (tests use it)."""
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(config: dict[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
+    """Build the example site; ``config`` overrides any setting, ``instance_path`` the folder."""
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(

@@ -105,13 +105,19 @@ class NewMessageSchema(Schema):
     content = fields.String(
         required=True,
         validate=[
-            validate.Length(min=1, max=CONTENT_MAX_LENGTH),
-            _refuse(_FORBIDDEN_IN_TEXT, "Content"),
+            validate.Length(min=1, error="A message cannot be empty."),
+            validate.Length(
+                max=CONTENT_MAX_LENGTH, error="A message can be at most {max} characters long."
+            ),
+            _refuse(_FORBIDDEN_IN_TEXT, "A message"),
         ],
     )
     username = fields.String(
         validate=[
-            validate.Length(min=1, max=ANONYMOUS_NAME_MAX_LENGTH),
+            validate.Length(min=1, error="A name cannot be empty."),
+            validate.Length(
+                max=ANONYMOUS_NAME_MAX_LENGTH, error="A name can be at most {max} characters long."
+            ),
             _refuse(_FORBIDDEN_IN_NAME, "A name"),
         ],
     )

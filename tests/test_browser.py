@@ -1,0 +1,108 @@
+"""Two people chatting in real Chromium windows through the example app."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from example_app import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("WEBCHAT_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Generous: catches a hang, not a slow machine. The page polls every 2 s.
+WAIT_MS = 5000
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[str]:
+    app = create_app(instance_path=str(tmp_path / "instance"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+def open_chat(chromium, site: str, name: str, errors: list[str]):  # type: ignore[no-untyped-def]
+    context = chromium.new_context()
+    page = context.new_page()
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+    page.goto(f"{site}/")
+    page.get_by_role("link", name="Open the chat").click()
+    page.get_by_label("Your name").fill(name)
+    return page
+
+
+def send(page, text: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_label("Message", exact=True).fill(text)
+    page.get_by_label("Message", exact=True).press("Enter")
+
+
+def test_two_people_chat_both_ways_and_deletions_disappear(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    alice = open_chat(chromium, site, "Alice", errors)
+    bob = open_chat(chromium, site, "Bob", errors)
+
+    send(alice, "Hi Bob! 你好 👋")
+    bob.get_by_text("Hi Bob! 你好 👋").wait_for(timeout=WAIT_MS)
+    send(bob, "Hello Alice")
+    alice.get_by_text("Hello Alice").wait_for(timeout=WAIT_MS)
+
+    # Delete buttons only on one's own messages.
+    own = bob.locator(".webchat-message", has_text="Hello Alice")
+    other = bob.locator(".webchat-message", has_text="Hi Bob!")
+    assert own.get_by_role("button").count() == 1
+    assert other.get_by_role("button").count() == 0
+
+    own.get_by_role("button", name="Delete message from Bob").click()
+    alice.get_by_text("Hello Alice").wait_for(state="detached", timeout=WAIT_MS)
+    own.wait_for(state="detached", timeout=WAIT_MS)
+
+    payload = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+    send(alice, payload)
+    bob.get_by_text(payload).wait_for(timeout=WAIT_MS)
+    assert bob.locator(".webchat-messages img, .webchat-messages script").count() == 0
+
+    bob.reload()
+    bob.get_by_text(payload).wait_for(timeout=WAIT_MS)  # the backlog shows after a reload
+    assert bob.get_by_label("Your name").input_value() == "Bob"  # the name is remembered
+    assert errors == []
+
+
+def test_a_refused_message_keeps_the_draft_and_shows_why(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    page = open_chat(chromium, site, "Carol", errors)
+    too_long = "x" * 1025
+    send(page, too_long)
+    page.get_by_role("status").get_by_text(
+        "A message can be at most 1024 characters long."
+    ).wait_for(timeout=WAIT_MS)
+    assert page.get_by_label("Message", exact=True).input_value() == too_long
+    assert page.locator(".webchat-message").count() == 0

@@ -1,0 +1,96 @@
+"""The chat page, its static files, template overrides and the example app."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import Browser, Host, build_host
+from example_app import create_app
+
+
+def test_the_page_carries_its_stream_and_needs_no_inline_script(browser: Browser) -> None:
+    response = browser.client.get("/chat/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert response.headers["Cache-Control"] == "no-store"
+    html = response.text
+    root = re.search(r"<section[^>]*data-webchat[^>]*>", html)
+    assert root, "the chat's root element"
+    assert 'data-stream="' in root.group(0)
+    assert 'data-messages-url="/chat/messages"' in root.group(0)
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts and all("src=" in tag for tag in scripts), "no inline script (strict CSP)"
+    assert "<style" not in html and " style=" not in html, "no inline style (strict CSP)"
+    assert 'for="webchat-content"' in html, "the message box is labelled"
+
+
+def test_the_static_client_is_served(browser: Browser) -> None:
+    script = browser.client.get("/chat/static/webchat/webchat.js")
+    assert script.status_code == 200
+    assert script.mimetype in {"text/javascript", "application/javascript"}
+    assert "textContent" in script.text and "innerHTML" not in script.text
+    assert browser.client.get("/chat/static/webchat/webchat.css").mimetype == "text/css"
+
+
+def test_an_anonymous_reader_is_asked_for_a_name(browser: Browser) -> None:
+    html = browser.client.get("/chat/").text
+    assert 'name="username"' in html
+
+
+def test_a_signed_in_reader_sees_their_name_and_is_not_asked(host: Host) -> None:
+    host.add_user("alice")
+    browser = host.browser()
+    browser.login("alice")
+    html = browser.client.get("/chat/").text
+    assert "Posting as <strong>alice</strong>" in html
+    assert 'name="username"' not in html
+    assert 'data-identity-name="alice"' in html
+
+
+def test_without_anonymous_posting_a_signed_out_reader_is_told_to_sign_in(tmp_path: Path) -> None:
+    host = build_host(tmp_path, WEBCHAT_ALLOW_ANONYMOUS=False)
+    html = host.browser().client.get("/chat/").text
+    assert "Sign in to post messages." in html
+    assert 'name="username"' not in html
+
+
+def test_names_in_the_page_are_escaped(host: Host) -> None:
+    host.add_user('<img src=x onerror="alert(1)">')
+    browser = host.browser()
+    browser.login('<img src=x onerror="alert(1)">')
+    html = browser.client.get("/chat/").text
+    assert "<img src=x" not in html
+    assert "&lt;img src=x" in html
+
+
+def test_a_host_overrides_the_page_template(tmp_path: Path) -> None:
+    templates = tmp_path / "templates" / "webchat"
+    templates.mkdir(parents=True)
+    (templates / "chat.html").write_text(
+        '{% extends "webchat/base.html" %}{% block title %}Support desk{% endblock %}'
+        '{% block body %}<h1>Talk to us</h1>{% include "webchat/widget.html" %}{% endblock %}'
+    )
+    host = build_host(tmp_path, template_folder=str(tmp_path / "templates"))
+    browser = host.browser()
+    response = browser.client.get("/chat/")
+    assert "<title>Support desk</title>" in response.text
+    assert "<h1>Talk to us</h1>" in response.text
+    stream = browser.open_page()
+    browser.say("still works")
+    assert browser.poll(stream)["messages"][0]["content"] == "still works"
+
+
+def test_the_example_app_links_its_home_page_to_a_working_chat(tmp_path: Path) -> None:
+    app = create_app({"TESTING": True}, instance_path=str(tmp_path / "instance"))
+    client = app.test_client()
+    home = client.get("/")
+    assert home.status_code == 200
+    assert 'href="/chat/"' in home.text
+    assert (tmp_path / "instance" / "webchat.sqlite3").exists()
+
+    browser = Browser(client)
+    tab = browser.open_page()
+    browser.say("hello from the example", username="Guest")
+    assert browser.poll(tab)["messages"][0]["content"] == "hello from the example"
+    assert list((tmp_path / "instance" / "sessions").iterdir()), "sessions are server-side files"
