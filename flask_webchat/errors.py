@@ -43,6 +43,24 @@ class NotFound(WebchatError):
     status, code = 404, "not_found"
 
 
+class UnknownStream(NotFound):
+    """The reader stream named does not belong to this session, or was dropped."""
+
+    code = "unknown_stream"
+
+    def __init__(self) -> None:
+        super().__init__("This stream does not exist or has expired; reload the page.")
+
+
+class BodyTooLarge(WebchatError):
+    """The request body is over ``WEBCHAT_MAX_BODY``."""
+
+    status, code = 413, "body_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The body is larger than {limit} bytes.")
+
+
 class Forbidden(WebchatError):
     """The current reader may not do this."""
 

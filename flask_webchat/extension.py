@@ -103,7 +103,8 @@ class Webchat:
 
         Authors may always delete their own messages; return ``True`` here to let others
         (moderators, say) delete too. ``identity.user`` is the object your identity loader
-        returned.
+        returned. It is also asked for every message a reader receives, to fill
+        ``can_delete``, so keep it cheap: decide from the identity, not with a query.
         """
         self._delete_permission = callback
         return callback

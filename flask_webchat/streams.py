@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .errors import NotFound, ValidationFailed
+from .errors import UnknownStream, ValidationFailed
 from .models import ChatDeletion, ChatMessage, ChatRoom, ChatStream
 from .rooms import get_or_create_room
 
@@ -70,7 +70,7 @@ def poll_stream(
         state = _stream_state(session, owner=owner, token=token, room_name=room_name)
         if state is None:
             if token is not None:
-                raise NotFound("This stream does not exist or has expired.", code="unknown_stream")
+                raise UnknownStream()
             token = open_stream(
                 session, owner=owner, room_name=room_name, backlog=backlog, max_streams=max_streams
             )

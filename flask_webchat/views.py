@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException
 
 from . import messages, streams
 from .errors import (
+    BodyTooLarge,
+    UnknownStream,
     ValidationFailed,
     WebchatError,
     handle_http_exception,
@@ -98,9 +100,7 @@ def poll_messages() -> Response:
             state.db.session, room_name=settings.default_room, after=args["after"], limit=limit
         )
     elif viewer.reader_key is None:
-        raise WebchatError(
-            "This stream does not exist or has expired.", status=404, code="unknown_stream"
-        )
+        raise UnknownStream()  # a session without a reader key has opened no stream
     else:
         batch = streams.poll_stream(
             state.db.session,
@@ -162,13 +162,14 @@ def _json_body(max_body: int) -> Any:
             code="unsupported_media_type",
         )
     if (request.content_length or 0) > max_body:
-        raise WebchatError(
-            f"The body is larger than {max_body} bytes.", status=413, code="body_too_large"
-        )
-    # Also bounds a chunked body, which announces no length, as it is read.
-    request.max_content_length = max_body
+        raise BodyTooLarge(max_body)
+    # A chunked body announces no length: read one byte past the limit to know it is over.
+    request.max_content_length = max_body + 1
+    raw = request.get_data()
+    if len(raw) > max_body:
+        raise BodyTooLarge(max_body)
     try:
-        return json.loads(request.get_data())
+        return json.loads(raw)
     except (ValueError, RecursionError):
         raise WebchatError(
             "The body is not valid JSON.", status=400, code="malformed_json"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import pytest
@@ -99,6 +101,19 @@ def test_a_body_over_the_limit_is_413(host: Host, browser: Browser) -> None:
     padding = "x" * (16 * 1024)
     response = browser.client.post(
         "/chat/messages", json={"content": "hi", "username": "A", "padding": padding}
+    )
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "body_too_large"
+    assert host.stored_messages() == []
+
+
+def test_a_chunked_body_over_the_limit_is_413(host: Host, browser: Browser) -> None:
+    body = json.dumps({"content": "hi", "username": "A", "padding": "x" * 20000}).encode()
+    response = browser.client.post(
+        "/chat/messages",
+        input_stream=io.BytesIO(body),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
     )
     assert response.status_code == 413
     assert response.json["error"]["code"] == "body_too_large"

@@ -18,6 +18,9 @@ function start(root) {
   const nameInput = form.elements.username || null;
   const sendButton = form.querySelector("button[type=submit]");
   const shown = new Map(); // message id -> list item
+  let pollTimer = null;
+  let polling = false;
+  let pollAgain = false;
 
   if (nameInput) {
     nameInput.value = localStorage.getItem(NAME_KEY) || "";
@@ -83,7 +86,18 @@ function start(root) {
     shown.delete(id);
   }
 
+  // One poll at a time per tab; asking while one is in flight repeats it once it ends.
+  function pollNow() {
+    if (polling) {
+      pollAgain = true;
+      return;
+    }
+    clearTimeout(pollTimer);
+    poll();
+  }
+
   async function poll() {
+    polling = true;
     const url = `${config.messagesUrl}?stream=${encodeURIComponent(config.stream)}`;
     try {
       const response = await fetch(url, { headers: { Accept: "application/json" } });
@@ -99,7 +113,13 @@ function start(root) {
       status.dataset.offline = "1";
       say(`Reconnecting… (${error.message})`, true);
     }
-    setTimeout(poll, config.pollInterval);
+    polling = false;
+    if (pollAgain) {
+      pollAgain = false;
+      poll();
+    } else {
+      pollTimer = setTimeout(poll, config.pollInterval);
+    }
   }
 
   async function send() {
@@ -123,7 +143,7 @@ function start(root) {
       }
       content.value = "";
       say("");
-      render(await response.json());
+      pollNow(); // shows the message in its place among any others that came first
     } catch (error) {
       say(`Not sent: ${error.message}`, true);
     } finally {
