@@ -6,6 +6,7 @@ mistyped value fails when the app starts rather than on some later request.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_BACKLOG": 50,
     "WEBCHAT_POLL_LIMIT": 200,
     "WEBCHAT_MAX_STREAMS": 10,
+    "WEBCHAT_STREAM_TTL": 24 * 60 * 60,
     "WEBCHAT_POLL_INTERVAL": 2.0,
     "WEBCHAT_MAX_BODY": 16 * 1024,
 }
@@ -41,40 +43,59 @@ class Settings:
     backlog: int
     poll_limit: int
     max_streams: int
+    stream_ttl: int
     poll_interval: float
     max_body: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        """Read the ``WEBCHAT_*`` keys from a Flask config, raising ``ValueError`` on bad ones."""
-
-        def get(key: str) -> Any:
-            return config.get(key, DEFAULTS[key])
-
-        settings = cls(
-            url_prefix="/" + str(get("WEBCHAT_URL_PREFIX")).strip("/"),
-            register_blueprint=bool(get("WEBCHAT_REGISTER_BLUEPRINT")),
-            default_room=str(get("WEBCHAT_DEFAULT_ROOM")),
-            allow_anonymous=bool(get("WEBCHAT_ALLOW_ANONYMOUS")),
-            user_name_attribute=get("WEBCHAT_USER_NAME_ATTRIBUTE"),
-            backlog=_whole(get, "WEBCHAT_BACKLOG", minimum=0),
-            poll_limit=_whole(get, "WEBCHAT_POLL_LIMIT", minimum=1),
-            max_streams=_whole(get, "WEBCHAT_MAX_STREAMS", minimum=1),
-            poll_interval=float(get("WEBCHAT_POLL_INTERVAL")),
-            max_body=_whole(get, "WEBCHAT_MAX_BODY", minimum=1024),
+        """Read the ``WEBCHAT_*`` keys from a Flask config; a bad value raises ``ValueError``."""
+        read = _Reader(config)
+        return cls(
+            url_prefix="/" + read.text("WEBCHAT_URL_PREFIX").strip("/"),
+            register_blueprint=bool(read.value("WEBCHAT_REGISTER_BLUEPRINT")),
+            default_room=read.text("WEBCHAT_DEFAULT_ROOM", pattern=ROOM_NAME),
+            allow_anonymous=bool(read.value("WEBCHAT_ALLOW_ANONYMOUS")),
+            user_name_attribute=read.text("WEBCHAT_USER_NAME_ATTRIBUTE", optional=True) or None,
+            backlog=read.whole("WEBCHAT_BACKLOG", minimum=0),
+            poll_limit=read.whole("WEBCHAT_POLL_LIMIT", minimum=1),
+            max_streams=read.whole("WEBCHAT_MAX_STREAMS", minimum=1),
+            stream_ttl=read.whole("WEBCHAT_STREAM_TTL", minimum=60),
+            poll_interval=read.seconds("WEBCHAT_POLL_INTERVAL"),
+            max_body=read.whole("WEBCHAT_MAX_BODY", minimum=1024),
         )
-        if not ROOM_NAME.match(settings.default_room):
-            raise ValueError(
-                "WEBCHAT_DEFAULT_ROOM must be 1 to 64 lowercase letters, digits, '-' or '_',"
-                f" got {settings.default_room!r}."
-            )
-        if settings.poll_interval <= 0:
-            raise ValueError("WEBCHAT_POLL_INTERVAL must be a positive number of seconds.")
-        return settings
 
 
-def _whole(get: Any, key: str, *, minimum: int) -> int:
-    value = get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{key} must be a whole number of at least {minimum}, got {value!r}.")
-    return value
+class _Reader:
+    """Reads one key at a time, and names the key in every complaint."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+
+    def value(self, key: str) -> Any:
+        return self.config.get(key, DEFAULTS[key])
+
+    def text(
+        self, key: str, *, optional: bool = False, pattern: re.Pattern[str] | None = None
+    ) -> str:
+        value = self.value(key)
+        if value is None and optional:
+            return ""
+        if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+            wanted = f"a string matching {pattern.pattern}" if pattern else "a string"
+            raise ValueError(f"{key} must be {wanted}, got {value!r}.")
+        return value
+
+    def whole(self, key: str, *, minimum: int) -> int:
+        value = self.value(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{key} must be a whole number of at least {minimum}, got {value!r}.")
+        return value
+
+    def seconds(self, key: str) -> float:
+        value = self.value(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{key} must be a number of seconds, got {value!r}.")
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{key} must be a positive, finite number of seconds, got {value!r}.")
+        return float(value)

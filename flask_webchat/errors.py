@@ -89,6 +89,7 @@ def error_response(
 
 
 def handle_webchat_error(error: WebchatError) -> Response:
+    """Render a :class:`WebchatError` in the shared shape."""
     return error_response(error.status, error.code, error.message, error.fields)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask.sansio.blueprints import BlueprintSetupState
 from sqlalchemy import event
 
@@ -20,25 +19,11 @@ from .identity import (
     to_identity,
 )
 from .models import metadata
+from .state import WebchatState, get_state
 from .views import create_blueprint
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
-
-
-@dataclass
-class WebchatState:
-    """What one app knows about its chat: ``app.extensions["webchat"]``."""
-
-    extension: Webchat
-    db: SQLAlchemy
-    settings: Settings
-    #: URL prefixes the blueprint is registered at, to answer routing errors there as JSON.
-    mount_points: list[str] = field(default_factory=list)
-
-    def is_chat_path(self, path: str) -> bool:
-        """Whether ``path`` falls under one of the blueprint's mount points."""
-        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.mount_points)
 
 
 class Webchat:
@@ -113,7 +98,7 @@ class Webchat:
         """The identity of the current request's user, as the chat sees it."""
         if self._identity_loader is None:
             return None
-        return to_identity(self._identity_loader(), _state().settings.user_name_attribute)
+        return to_identity(self._identity_loader(), get_state().settings.user_name_attribute)
 
     def current_viewer(self, *, create_reader_key: bool = False) -> Viewer:
         """The current reader: identity, browser session, and what they may delete."""
@@ -122,10 +107,6 @@ class Webchat:
             reader_key=reader_key(create=create_reader_key),
             delete_permission=self._delete_permission,
         )
-
-
-def _state() -> WebchatState:
-    return current_app.extensions["webchat"]  # type: ignore[no-any-return]
 
 
 def _remember_mount_point(setup: BlueprintSetupState) -> None:

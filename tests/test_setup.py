@@ -94,6 +94,11 @@ def test_init_app_without_db_says_what_is_missing() -> None:
         ("WEBCHAT_POLL_LIMIT", "100"),
         ("WEBCHAT_DEFAULT_ROOM", "Not A Room!"),
         ("WEBCHAT_POLL_INTERVAL", 0),
+        ("WEBCHAT_POLL_INTERVAL", "abc"),
+        ("WEBCHAT_POLL_INTERVAL", float("nan")),
+        ("WEBCHAT_POLL_INTERVAL", float("inf")),
+        ("WEBCHAT_USER_NAME_ATTRIBUTE", 42),
+        ("WEBCHAT_STREAM_TTL", 5),
     ],
 )
 def test_bad_configuration_fails_at_startup(key: str, value: object) -> None:

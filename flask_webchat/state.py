@@ -1,0 +1,38 @@
+"""What one app knows about its chat, kept in ``app.extensions["webchat"]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flask import current_app
+
+from .config import Settings
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+    from .extension import Webchat
+
+
+@dataclass
+class WebchatState:
+    """The extension, the host's ``db`` and the settings of one app."""
+
+    extension: Webchat
+    db: SQLAlchemy
+    settings: Settings
+    #: URL prefixes the blueprint is registered at, to answer routing errors there as JSON.
+    mount_points: list[str] = field(default_factory=list)
+
+    def is_chat_path(self, path: str) -> bool:
+        """Whether ``path`` falls under one of the blueprint's mount points."""
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.mount_points)
+
+
+def get_state() -> WebchatState:
+    """The current app's chat state; fails clearly if ``init_app`` was not called."""
+    state = current_app.extensions.get("webchat")
+    if state is None:
+        raise RuntimeError("Webchat is not initialised on this app: call webchat.init_app(app).")
+    return state  # type: ignore[no-any-return]
