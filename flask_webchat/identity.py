@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import session
@@ -78,6 +78,10 @@ class Viewer:
     identity: Identity | None
     reader_key: str | None
     delete_permission: DeletePermission | None = None
+
+    def with_reader_key(self) -> Viewer:
+        """This viewer with a reader key, creating one in the session if it has none yet."""
+        return self if self.reader_key else replace(self, reader_key=reader_key(create=True))
 
     def is_author(self, message: ChatMessage) -> bool:
         """Whether this reader wrote the message: same host user, or same browser session."""

@@ -106,7 +106,7 @@ class ChatDeletion(WebchatModel):
 
 
 class ChatStream(WebchatModel):
-    """One reader's position in a room: a browser tab, or a session polling without a tab.
+    """One reader's position in a room: a browser tab, or a session polling without naming one.
 
     Positions live here, not in the Flask session, because a session backend saves the whole
     session at the end of each request: two overlapping requests of one browser would write an old
@@ -116,6 +116,7 @@ class ChatStream(WebchatModel):
     __tablename__ = "webchat_streams"
     __table_args__ = (
         sa.Index("ix_webchat_streams_owner", "owner", "id"),
+        sa.Index("ix_webchat_streams_active_at", "active_at"),
         _MYSQL_TABLE,
     )
 
@@ -127,4 +128,8 @@ class ChatStream(WebchatModel):
     room_id: Mapped[int] = mapped_column(sa.ForeignKey("webchat_rooms.id"))
     #: Every event at or below this position has been delivered to this reader.
     position: Mapped[int] = mapped_column(sa.BigInteger)
+    #: The session's stream for polls that name none (``curl -b cookies``), never a tab's.
+    is_default: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    #: When the stream was opened or last moved; streams idle past ``WEBCHAT_STREAM_TTL`` go.
+    active_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -69,14 +69,17 @@ class Cursor(fields.Field):
 class MessageSchema(Schema):
     """A message as clients see it.
 
-    Pass the current :class:`~flask_webchat.identity.Viewer` to fill ``mine`` and
-    ``can_delete``; without one both are ``false``.
+    ``anonymous`` tells a name typed by an anonymous poster from one the host vouches for, so a
+    page can set them apart. Pass the current :class:`~flask_webchat.identity.Viewer` to fill
+    ``mine`` and ``can_delete``; without one both are ``false``.
     """
 
     id = fields.Integer(dump_only=True)
     username = fields.String(dump_only=True)
     content = fields.String(dump_only=True)
     created_at = UTCDateTime(dump_only=True)
+    #: True when a name was typed by an anonymous poster rather than vouched for by the host.
+    anonymous = fields.Function(lambda message: message.author_id is None, dump_only=True)
     mine = fields.Method("_is_mine", dump_only=True)
     can_delete = fields.Method("_can_delete", dump_only=True)
 
@@ -158,6 +161,7 @@ class PollSchema(Schema):
     messages = fields.Nested(MessageSchema, many=True)
     deleted = fields.List(fields.Integer())
     cursor = Cursor()
+    more = fields.Boolean()
     stream = fields.String()
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:

@@ -4,10 +4,10 @@ A *batch* is every event in a range of room positions: the messages posted there
 and the ids of the messages deleted there. Batches never overlap and never leave a gap, so a reader
 that always continues from the last batch's cursor sees every event exactly once.
 
-A *stream* is a cursor kept on the server for one reader: a browser tab (each page load opens
-one) or a session that polls without naming a tab. Its position moves forward only, and only
-through a compare-and-set, so two overlapping polls of one stream cannot both deliver the same
-batch.
+A *stream* is a cursor kept on the server for one reader. Each page load opens one for its tab; a
+session that polls without naming a stream gets one of its own, its *default* stream, which no tab
+shares. A stream's position moves forward only, and only through a compare-and-set, so two
+overlapping polls of one stream cannot both deliver the same batch.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from __future__ import annotations
 import heapq
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .errors import UnknownStream, ValidationFailed
-from .models import ChatDeletion, ChatMessage, ChatRoom, ChatStream
+from .models import ChatDeletion, ChatMessage, ChatRoom, ChatStream, utcnow
 from .rooms import get_or_create_room
 
 _streams = ChatStream.__table__
@@ -37,7 +38,18 @@ class Batch:
     cursor: int
     messages: list[ChatMessage] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
+    #: True when the poll stopped at its limit and more events are already waiting.
+    more: bool = False
     stream: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamPolicy:
+    """How streams are opened and kept: from the ``WEBCHAT_*`` settings."""
+
+    backlog: int
+    max_streams: int
+    ttl: int
 
 
 def read_room(session: Session, *, room_name: str, after: int, limit: int) -> Batch:
@@ -54,58 +66,72 @@ def read_room(session: Session, *, room_name: str, after: int, limit: int) -> Ba
 def poll_stream(
     session: Session,
     *,
-    owner: str,
+    owner: str | None,
     token: str | None,
     room_name: str,
     limit: int,
-    backlog: int,
-    max_streams: int,
+    policy: StreamPolicy,
 ) -> Batch:
     """Deliver a stream's next batch and move the stream past it.
 
-    ``token`` names a tab's stream; without it the session's newest stream in the room is used,
-    opened on the spot if the session has none.
+    ``token`` names a tab's stream, which must belong to ``owner`` (the session's reader key).
+    Without it the session's default stream is used, opened on the spot if it has none.
     """
+    if owner is None:
+        raise UnknownStream()  # a session without a reader key has opened no stream
+    state = None
     for _ in range(_CLAIM_ATTEMPTS):
         state = _stream_state(session, owner=owner, token=token, room_name=room_name)
         if state is None:
             if token is not None:
                 raise UnknownStream()
-            token = open_stream(
-                session, owner=owner, room_name=room_name, backlog=backlog, max_streams=max_streams
-            )
+            open_stream(session, owner=owner, room_name=room_name, policy=policy, default=True)
             continue
         batch = _read(session, state.room_id, state.position, state.head, limit)
         batch.stream = state.token
         if batch.cursor == state.position:
-            session.rollback()  # end the read transaction; nothing to claim
             return batch
         claimed = session.execute(
             sa.update(_streams)
             .where(_streams.c.id == state.id, _streams.c.position == state.position)
-            .values(position=batch.cursor)
+            .values(position=batch.cursor, active_at=utcnow())
         ).rowcount
         session.commit()
         if claimed:
             return batch
-    return Batch(cursor=state.position if state else 0, stream=token)
+    return Batch(cursor=state.position if state else 0, stream=state.token if state else None)
 
 
 def open_stream(
-    session: Session, *, owner: str, room_name: str, backlog: int, max_streams: int
+    session: Session, *, owner: str, room_name: str, policy: StreamPolicy, default: bool = False
 ) -> str:
     """Open a stream whose first poll returns the room's newest ``backlog`` messages.
 
-    The owner keeps at most ``max_streams`` streams; opening one more drops the oldest.
+    Opening a tab's stream also ends the session's default stream in the room, so that, as in a
+    page reload, the next poll without a stream starts again from the backlog. The owner keeps
+    at most ``max_streams`` streams (the oldest go), and streams idle past ``ttl`` seconds are
+    removed.
     """
     room = get_or_create_room(session, room_name)
+    session.execute(
+        sa.delete(_streams).where(_streams.c.active_at < utcnow() - timedelta(seconds=policy.ttl))
+    )
+    if not default:
+        session.execute(
+            sa.delete(_streams).where(
+                _streams.c.owner == owner,
+                _streams.c.room_id == room.id,
+                _streams.c.is_default.is_(True),
+            )
+        )
     token = secrets.token_urlsafe(16)
     session.add(
         ChatStream(
             token=token,
             owner=owner,
             room_id=room.id,
-            position=_backlog_start(session, room, backlog),
+            position=_backlog_start(session, room, policy.backlog),
+            is_default=default,
         )
     )
     session.flush()
@@ -113,7 +139,7 @@ def open_stream(
         sa.select(ChatStream.id)
         .where(ChatStream.owner == owner)
         .order_by(ChatStream.id.desc())
-        .offset(max_streams)
+        .offset(policy.max_streams)
     ).all()
     if dropped:
         session.execute(sa.delete(_streams).where(_streams.c.id.in_(dropped)))
@@ -152,7 +178,11 @@ def _stream_state(
     if token is not None:
         query = query.where(ChatStream.token == token)
     else:
-        query = query.where(ChatRoom.name == room_name).order_by(ChatStream.id.desc()).limit(1)
+        query = (
+            query.where(ChatRoom.name == room_name, ChatStream.is_default.is_(True))
+            .order_by(ChatStream.id.desc())
+            .limit(1)
+        )
     return session.execute(query).first()
 
 
@@ -192,4 +222,5 @@ def _read(session: Session, room_id: int, after: int, head: int, limit: int) -> 
         else:
             batch.deleted.append(event)
         batch.cursor = position
+    batch.more = batch.cursor < head
     return batch

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -21,7 +21,6 @@ from werkzeug.exceptions import HTTPException
 from . import messages, streams
 from .errors import (
     BodyTooLarge,
-    UnknownStream,
     ValidationFailed,
     WebchatError,
     handle_http_exception,
@@ -30,9 +29,8 @@ from .errors import (
 )
 from .models import CONTENT_MAX_LENGTH
 from .schemas import MessageSchema, NewMessageSchema, PollArgsSchema, PollSchema
-
-if TYPE_CHECKING:
-    from .extension import WebchatState
+from .state import WebchatState, get_state
+from .streams import StreamPolicy
 
 _MESSAGE_URL = "/messages/<int:message_id>"
 
@@ -55,21 +53,21 @@ def create_blueprint(name: str = "webchat") -> Blueprint:
     bp.register_error_handler(HTTPException, handle_http_exception)
     bp.register_error_handler(Exception, handle_unexpected)
     bp.before_app_request(_json_routing_errors)
+    bp.before_request(_read_only_head)
     bp.after_request(_no_store)
     return bp
 
 
 def chat_page() -> Response:
     """The chat page; every load opens a new reader stream for that tab."""
-    state = _state()
-    viewer = state.extension.current_viewer(create_reader_key=True)
+    state = get_state()
+    viewer = state.extension.current_viewer().with_reader_key()
     assert viewer.reader_key is not None
     token = streams.open_stream(
         state.db.session,
         owner=viewer.reader_key,
         room_name=state.settings.default_room,
-        backlog=state.settings.backlog,
-        max_streams=state.settings.max_streams,
+        policy=_stream_policy(state),
     )
     page = render_template(
         "webchat/chat.html",
@@ -87,40 +85,38 @@ def chat_page() -> Response:
 
 def poll_messages() -> Response:
     """Every event since the reader's cursor: from ``after``, a stream, or the session."""
-    state = _state()
+    state = get_state()
     settings = state.settings
     args = _load(PollArgsSchema(), request.args)
     limit = min(args.get("limit", settings.poll_limit), settings.poll_limit)
-    stateless = "after" in args
-    viewer = state.extension.current_viewer(
-        create_reader_key=not stateless and "stream" not in args
-    )
-    if stateless:
+    viewer = state.extension.current_viewer()
+    if "after" in args:
         batch = streams.read_room(
             state.db.session, room_name=settings.default_room, after=args["after"], limit=limit
         )
-    elif viewer.reader_key is None:
-        raise UnknownStream()  # a session without a reader key has opened no stream
     else:
+        if "stream" not in args:
+            viewer = viewer.with_reader_key()  # the session's default stream needs an owner
         batch = streams.poll_stream(
             state.db.session,
             owner=viewer.reader_key,
             token=args.get("stream"),
             room_name=settings.default_room,
             limit=limit,
-            backlog=settings.backlog,
-            max_streams=settings.max_streams,
+            policy=_stream_policy(state),
         )
     return jsonify(PollSchema(viewer=viewer).dump(batch))
 
 
 def post_message() -> tuple[Response, int, dict[str, str]]:
     """Post a message as the current identity, or under the name given in the body."""
-    state = _state()
-    viewer = state.extension.current_viewer(create_reader_key=True)
+    state = get_state()
+    viewer = state.extension.current_viewer()
     messages.require_poster(viewer, allow_anonymous=state.settings.allow_anonymous)
     body = _json_body(state.settings.max_body)
     data = _load(NewMessageSchema(anonymous=viewer.identity is None), body)
+    if viewer.identity is None:
+        viewer = viewer.with_reader_key()  # only now: a refused post leaves no session behind
     message = messages.post_message(
         state.db.session, room_name=state.settings.default_room, viewer=viewer, data=data
     )
@@ -130,21 +126,22 @@ def post_message() -> tuple[Response, int, dict[str, str]]:
 
 def get_message(message_id: int) -> Response:
     """One message, if it still exists."""
-    state = _state()
+    state = get_state()
     message = messages.get_message(state.db.session, message_id)
     return jsonify(MessageSchema(viewer=state.extension.current_viewer()).dump(message))
 
 
 def delete_message(message_id: int) -> tuple[str, int]:
     """Delete a message the current reader wrote (or may moderate)."""
-    state = _state()
+    state = get_state()
     viewer = state.extension.current_viewer()
     messages.delete_message(state.db.session, message_id=message_id, viewer=viewer)
     return "", 204
 
 
-def _state() -> WebchatState:
-    return current_app.extensions["webchat"]  # type: ignore[no-any-return]
+def _stream_policy(state: WebchatState) -> StreamPolicy:
+    settings = state.settings
+    return StreamPolicy(settings.backlog, settings.max_streams, settings.stream_ttl)
 
 
 def _load(schema: Schema, data: Any) -> dict[str, Any]:
@@ -161,13 +158,16 @@ def _json_body(max_body: int) -> Any:
             status=415,
             code="unsupported_media_type",
         )
-    if (request.content_length or 0) > max_body:
-        raise BodyTooLarge(max_body)
+    # The host's MAX_CONTENT_LENGTH, if lower, still wins.
+    host_limit = request.max_content_length
+    limit = max_body if host_limit is None else min(max_body, host_limit)
+    if (request.content_length or 0) > limit:
+        raise BodyTooLarge(limit)
     # A chunked body announces no length: read one byte past the limit to know it is over.
-    request.max_content_length = max_body + 1
+    request.max_content_length = limit + 1
     raw = request.get_data()
-    if len(raw) > max_body:
-        raise BodyTooLarge(max_body)
+    if len(raw) > limit:
+        raise BodyTooLarge(limit)
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):
@@ -186,6 +186,16 @@ def _json_routing_errors() -> Response | None:
     if state is None or not state.is_chat_path(request.path):
         return None
     return handle_http_exception(error)
+
+
+def _read_only_head() -> Response | None:
+    # HEAD runs a GET view and drops the body: a poll would use up a batch that nobody sees, and
+    # the page would open a stream that nobody polls. Answer the headers without doing either.
+    view = (request.endpoint or "").rpartition(".")[2]
+    if request.method != "HEAD" or view not in {"chat", "poll"}:
+        return None
+    mimetype = "text/html" if view == "chat" else "application/json"
+    return Response(status=200, mimetype=mimetype)
 
 
 def _no_store(response: Response) -> Response:

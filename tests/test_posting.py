@@ -120,12 +120,30 @@ def test_a_chunked_body_over_the_limit_is_413(host: Host, browser: Browser) -> N
     assert host.stored_messages() == []
 
 
-def test_unknown_fields_are_ignored(browser: Browser) -> None:
+def test_the_hosts_lower_body_limit_still_applies(tmp_path: Path) -> None:
+    host = build_host(tmp_path, MAX_CONTENT_LENGTH=2000)
+    response = host.browser().post("x" * 1000 + "é" * 500)  # about 2 KB of JSON
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "body_too_large"
+    assert host.stored_messages() == []
+
+
+def test_a_refused_post_leaves_no_session_behind(host: Host) -> None:
+    for body in ({"content": ""}, {"content": "hi"}):
+        response = host.browser().client.post("/chat/messages", json=body)
+        assert response.status_code == 422
+        assert "Set-Cookie" not in response.headers
+
+
+def test_unknown_fields_are_ignored(host: Host, browser: Browser) -> None:
     response = browser.client.post(
-        "/chat/messages", json={"content": "hi", "username": "A", "id": 99, "date": "x"}
+        "/chat/messages",
+        json={"content": "hi", "username": "A", "id": 99, "author_id": "7", "mine": True},
     )
     assert response.status_code == 201
-    assert response.json["id"] != 99
+    [stored] = host.stored_messages()
+    assert (stored.id, stored.author_id) == (response.json["id"], None)
+    assert stored.id != 99
 
 
 def test_a_signed_in_user_posts_under_their_own_name(host: Host, browser: Browser) -> None:
@@ -134,6 +152,7 @@ def test_a_signed_in_user_posts_under_their_own_name(host: Host, browser: Browse
     response = browser.post("hi", username="mallory")
     assert response.status_code == 201
     assert response.json["username"] == "alice"
+    assert response.json["anonymous"] is False
     [stored] = host.stored_messages()
     assert stored.username == "alice" and stored.author_id is not None
     assert browser.post("no name needed", username=None).status_code == 201

@@ -5,9 +5,13 @@ The first four tests are the scenarios the original row-count offset got wrong.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from conftest import Browser, Host, build_host
+from flask_webchat.models import ChatStream, utcnow
 
 
 def ids(batch: dict) -> list[int]:
@@ -109,7 +113,7 @@ def test_a_deletion_reaches_every_reader_once(host: Host) -> None:
     assert reader.poll(tab)["deleted"] == []
 
 
-def test_polling_without_a_stream_uses_the_sessions_latest_stream(host: Host) -> None:
+def test_polling_without_a_stream_reads_like_the_original(host: Host) -> None:
     # The original's curl workflow: load the page once, then poll with the same cookies.
     reader, writer = host.browser(), host.browser()
     writer.say("before")
@@ -118,6 +122,16 @@ def test_polling_without_a_stream_uses_the_sessions_latest_stream(host: Host) ->
     writer.say("after")
     assert [m["content"] for m in reader.poll()["messages"]] == ["after"]
     assert reader.poll()["messages"] == []
+    reader.open_page()  # loading the page starts over from the backlog, as it did
+    assert [m["content"] for m in reader.poll()["messages"]] == ["before", "after"]
+
+
+def test_polling_without_a_stream_takes_nothing_from_an_open_tab(host: Host) -> None:
+    reader, writer = host.browser(), host.browser()
+    tab = reader.open_page()
+    message = writer.say("for everyone")
+    assert ids(reader.poll()) == [message]
+    assert ids(reader.poll(tab)) == [message]
 
 
 def test_polling_without_a_page_opens_a_stream_for_the_session(browser: Browser) -> None:
@@ -125,6 +139,38 @@ def test_polling_without_a_page_opens_a_stream_for_the_session(browser: Browser)
     batch = browser.poll()
     assert [m["content"] for m in batch["messages"]] == ["first"]
     assert browser.poll()["stream"] == batch["stream"]
+
+
+def test_a_head_request_moves_nothing(tmp_path: Path) -> None:
+    host = build_host(tmp_path, WEBCHAT_MAX_STREAMS=1)
+    reader, writer = host.browser(), host.browser()
+    tab = reader.open_page()
+    message = writer.say("still unread")
+
+    assert reader.client.head("/chat/messages", query_string={"stream": tab}).status_code == 200
+    assert reader.client.head("/chat/messages").status_code == 200
+    page = reader.client.head("/chat/")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert ids(reader.poll(tab)) == [message]  # not consumed, and not pushed out by a new stream
+
+
+def test_an_idle_stream_expires_and_the_cursor_carries_on(tmp_path: Path) -> None:
+    host = build_host(tmp_path, WEBCHAT_STREAM_TTL=60)
+    reader, writer = host.browser(), host.browser()
+    tab = reader.open_page()
+    writer.say("seen")
+    cursor = reader.poll(tab)["cursor"]
+    with host.app.app_context():
+        host.db.session.execute(
+            sa.update(ChatStream).values(active_at=utcnow() - timedelta(seconds=61))
+        )
+        host.db.session.commit()
+    writer.open_page()  # opening any stream sweeps the idle ones
+    missed = writer.say("while idle")
+
+    gone = reader.poll_response(tab)
+    assert gone.status_code == 404 and gone.json["error"]["code"] == "unknown_stream"
+    assert ids(reader.poll(after=cursor)) == [missed]
 
 
 def test_a_stream_of_another_session_is_unknown(host: Host) -> None:
@@ -161,12 +207,14 @@ def test_limit_splits_a_long_batch_without_losing_events(tmp_path: Path) -> None
 
     received: list[int] = []
     deleted: list[int] = []
-    while batch := reader.poll(tab, limit=2):
-        if not batch["messages"] and not batch["deleted"]:
-            break
+    more = True
+    while more:
+        batch = reader.poll(tab, limit=2)
         assert len(batch["messages"]) + len(batch["deleted"]) <= 2
         received += ids(batch)
         deleted += batch["deleted"]
+        more = batch["more"]
+    assert reader.poll(tab)["messages"] == []
     survivors = [p for p in posted if p not in (posted[1], posted[5])] + [extra]
     assert received == survivors
     assert deleted == [posted[1], posted[5]]
@@ -183,8 +231,17 @@ def test_messages_arrive_oldest_first_with_their_fields(host: Host) -> None:
         ("Ben", "second"),
     ]
     message = batch["messages"][0]
-    assert set(message) == {"id", "username", "content", "created_at", "mine", "can_delete"}
+    assert set(message) == {
+        "id",
+        "username",
+        "content",
+        "created_at",
+        "anonymous",
+        "mine",
+        "can_delete",
+    }
     assert message["created_at"].endswith("Z")
+    assert message["anonymous"] is True
     assert message["mine"] is False and message["can_delete"] is False
 
 
