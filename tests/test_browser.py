@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def open_chat(chromium, site: str, name: str, errors: list[str]):  # type: ignor
     page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
     page.goto(f"{site}/")
     page.get_by_role("link", name="Open the chat").click()
+    page.locator("[data-webchat][data-ready]").wait_for(timeout=WAIT_MS)
     page.get_by_label("Your name").fill(name)
     return page
 
@@ -94,6 +96,7 @@ def test_two_people_chat_both_ways_and_deletions_disappear(chromium, site: str) 
     assert bob.locator(".webchat-messages img, .webchat-messages script").count() == 0
 
     bob.reload()
+    bob.locator("[data-webchat][data-ready]").wait_for(timeout=WAIT_MS)
     bob.get_by_text(payload).wait_for(timeout=WAIT_MS)  # the backlog shows after a reload
     assert bob.get_by_label("Your name").input_value() == "Bob"  # the name is remembered
     assert errors == []
@@ -109,3 +112,24 @@ def test_a_refused_message_keeps_the_draft_and_shows_why(chromium, site: str) ->
     ).wait_for(timeout=WAIT_MS)
     assert page.get_by_label("Message", exact=True).input_value() == too_long
     assert page.locator(".webchat-message").count() == 0
+
+
+def test_a_slow_send_is_not_sent_twice_and_guests_are_marked(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    page = open_chat(chromium, site, "Dan", errors)
+
+    def slow_post(route):  # type: ignore[no-untyped-def]
+        if route.request.method == "POST":
+            time.sleep(0.5)
+        route.continue_()
+
+    page.route("**/chat/messages", slow_post)
+    send(page, "only once")
+    page.get_by_label("Message", exact=True).press("Enter")
+    page.get_by_role("button", name="Send").click(force=True)
+    mine = page.locator(".webchat-message", has_text="only once")
+    mine.wait_for(timeout=WAIT_MS)
+    page.wait_for_timeout(1000)
+    assert mine.count() == 1
+    assert mine.locator(".webchat-guest").text_content() == "guest"
+    assert errors == []

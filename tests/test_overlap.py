@@ -4,9 +4,45 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from conftest import Browser, build_host
+
+
+def run_together(
+    writers: list[Callable[[], None]],
+    readers: list[Callable[[threading.Event], None]],
+    timeout: float = 60,
+) -> None:
+    """Run writers and readers in threads; readers get an event set once the writers are done.
+
+    An error raised in any thread fails the test, and a thread still running after ``timeout``
+    seconds counts as a hang.
+    """
+    writers_done = threading.Event()
+    failures: list[BaseException] = []
+
+    def reporting(job: Callable[[], None]) -> threading.Thread:
+        def run() -> None:
+            try:
+                job()
+            except BaseException as error:
+                failures.append(error)
+
+        return threading.Thread(target=run)
+
+    writing = [reporting(job) for job in writers]
+    reading = [reporting(lambda job=job: job(writers_done)) for job in readers]
+    for thread in writing + reading:
+        thread.start()
+    for thread in writing:
+        thread.join(timeout)
+    writers_done.set()
+    for thread in reading:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in writing + reading), "a request hung"
+    assert failures == []
 
 
 def test_overlapping_polls_of_one_stream_deliver_each_message_once(tmp_path: Path) -> None:
@@ -15,44 +51,32 @@ def test_overlapping_polls_of_one_stream_deliver_each_message_once(tmp_path: Pat
     tab = owner.open_page()
     cookie = owner.client.get_cookie("session")
     assert cookie is not None
-
-    # Four clients holding the same session cookie poll the same tab's stream at once.
-    pollers = []
-    for _ in range(4):
-        client = host.app.test_client()
-        client.set_cookie("session", cookie.value)
-        pollers.append(Browser(client))
-    writing = threading.Event()
-    writing.set()
     received: list[int] = []
+    posted: list[int] = []
     lock = threading.Lock()
 
-    def poll_until_writers_stop(poller: Browser) -> None:
+    def write(n: int) -> None:
+        writer = host.browser()
+        for i in range(40):
+            message = writer.say(f"writer {n} message {i}")
+            with lock:
+                posted.append(message)
+
+    def poll_until_writers_stop(writers_done: threading.Event) -> None:
+        # Another client holding the same session cookie, polling the same tab's stream.
+        client = host.app.test_client()
+        client.set_cookie("session", cookie.value)
+        poller = Browser(client)
         while True:
-            last_round = not writing.is_set()
+            last_round = writers_done.is_set()
             batch = poller.poll(tab)
             with lock:
                 received.extend(m["id"] for m in batch["messages"])
             if last_round:
                 return
 
-    def write(n: int) -> list[int]:
-        writer = host.browser()
-        return [writer.say(f"writer {n} message {i}") for i in range(40)]
+    run_together([lambda n=n: write(n) for n in range(3)], [poll_until_writers_stop] * 4)
 
-    posted: list[list[int]] = [[] for _ in range(3)]
-    threads = [threading.Thread(target=poll_until_writers_stop, args=(p,)) for p in pollers]
-    writers = [threading.Thread(target=lambda n=n: posted[n].extend(write(n))) for n in range(3)]
-    for thread in threads + writers:
-        thread.start()
-    for thread in writers:
-        thread.join(timeout=60)
-    writing.clear()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    everything = [i for ids in posted for i in ids]
-    assert len(everything) == 120
-    duplicates = [i for i, n in Counter(received).items() if n > 1]
-    assert duplicates == []
-    assert sorted(received) == sorted(everything)
+    assert len(posted) == 120
+    assert [i for i, n in Counter(received).items() if n > 1] == []
+    assert sorted(received) == sorted(posted)

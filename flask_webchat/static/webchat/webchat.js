@@ -18,9 +18,11 @@ function start(root) {
   const nameInput = form.elements.username || null;
   const sendButton = form.querySelector("button[type=submit]");
   const shown = new Map(); // message id -> list item
+  let cursor = null; // the last cursor received: enough to carry on if the stream goes away
   let pollTimer = null;
   let polling = false;
   let pollAgain = false;
+  let sending = false;
 
   if (nameInput) {
     nameInput.value = localStorage.getItem(NAME_KEY) || "";
@@ -53,6 +55,12 @@ function start(root) {
     const author = document.createElement("span");
     author.className = "webchat-author";
     author.textContent = message.username;
+    if (message.anonymous) {
+      const guest = document.createElement("span");
+      guest.className = "webchat-guest";
+      guest.textContent = "guest";
+      author.append(" ", guest);
+    }
     const time = document.createElement("time");
     time.className = "webchat-time";
     time.dateTime = message.created_at;
@@ -96,15 +104,31 @@ function start(root) {
     poll();
   }
 
+  function pollUrl() {
+    const query = config.stream
+      ? `stream=${encodeURIComponent(config.stream)}`
+      : `after=${encodeURIComponent(cursor)}`;
+    return `${config.messagesUrl}?${query}`;
+  }
+
   async function poll() {
     polling = true;
-    const url = `${config.messagesUrl}?stream=${encodeURIComponent(config.stream)}`;
+    let more = false;
     try {
-      const response = await fetch(url, { headers: { Accept: "application/json" } });
-      if (!response.ok) throw new Error(await errorText(response));
-      const batch = await response.json();
-      batch.messages.forEach(render);
-      batch.deleted.forEach(forget);
+      const response = await fetch(pollUrl(), { headers: { Accept: "application/json" } });
+      if (response.status === 404 && config.stream && cursor !== null) {
+        // The server dropped this tab's stream (idle too long): read on from our own cursor.
+        config.stream = null;
+        pollAgain = true;
+      } else if (!response.ok) {
+        throw new Error(await errorText(response));
+      } else {
+        const batch = await response.json();
+        batch.messages.forEach(render);
+        batch.deleted.forEach(forget);
+        cursor = batch.cursor;
+        more = batch.more;
+      }
       if (status.dataset.offline) {
         delete status.dataset.offline;
         say("");
@@ -114,7 +138,7 @@ function start(root) {
       say(`Reconnecting… (${error.message})`, true);
     }
     polling = false;
-    if (pollAgain) {
+    if (pollAgain || more) {
       pollAgain = false;
       poll();
     } else {
@@ -124,12 +148,13 @@ function start(root) {
 
   async function send() {
     const text = content.value.trim();
-    if (!text) return;
+    if (!text || sending) return;
     const body = { content: text };
     if (nameInput) {
       body.username = nameInput.value.trim();
       localStorage.setItem(NAME_KEY, body.username);
     }
+    sending = true;
     sendButton.disabled = true;
     try {
       const response = await fetch(config.messagesUrl, {
@@ -147,6 +172,7 @@ function start(root) {
     } catch (error) {
       say(`Not sent: ${error.message}`, true);
     } finally {
+      sending = false;
       updateButton();
     }
   }
@@ -158,7 +184,7 @@ function start(root) {
   }
 
   function updateButton() {
-    sendButton.disabled = content.disabled || content.value.trim() === "";
+    sendButton.disabled = sending || content.disabled || content.value.trim() === "";
   }
 
   content.addEventListener("input", updateButton);
@@ -174,6 +200,7 @@ function start(root) {
   });
   updateButton();
   poll();
+  root.dataset.ready = ""; // handlers attached: tests and host scripts can wait for this
 }
 
 document.querySelectorAll("[data-webchat]").forEach(start);
