@@ -1,0 +1,56 @@
+"""What a host's identity loader may return, including Flask-Login's ``current_user``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import request
+from flask_login import LoginManager, UserMixin, current_user, login_user
+
+from conftest import build_host
+
+
+@dataclass
+class Member(UserMixin):
+    id: str
+    nickname: str
+
+
+MEMBERS = {"7": Member("7", "Grace")}
+
+
+def test_flask_login_current_user_is_an_identity(tmp_path: Path) -> None:
+    host = build_host(tmp_path, WEBCHAT_USER_NAME_ATTRIBUTE="nickname")
+    login_manager = LoginManager(host.app)
+    login_manager.user_loader(MEMBERS.get)
+    host.webchat.identity_loader(lambda: current_user)
+
+    @host.app.post("/flask-login")
+    def sign_in() -> tuple[str, int]:
+        login_user(MEMBERS[request.json["id"]])
+        return "", 204
+
+    anonymous, member = host.browser(), host.browser()
+    member.client.post("/flask-login", json={"id": "7"})
+
+    posted = member.post("hello", username="someone else")
+    assert posted.status_code == 201
+    assert (posted.json["username"], posted.json["anonymous"]) == ("Grace", False)
+    # Flask-Login's anonymous user counts as nobody: the typed name is used.
+    guest = anonymous.post("hi", username="Guest")
+    assert (guest.json["username"], guest.json["anonymous"]) == ("Guest", True)
+    assert anonymous.delete(posted.json["id"]).status_code == 403
+    assert [m.author_id for m in host.stored_messages()] == ["7", None]
+
+
+def test_a_string_identity_is_both_id_and_name(tmp_path: Path) -> None:
+    host = build_host(tmp_path)
+    host.webchat.identity_loader(lambda: request.headers.get("X-Remote-User"))
+    laptop, phone = host.browser(), host.browser()
+    for client in (laptop.client, phone.client):
+        client.environ_base["HTTP_X_REMOTE_USER"] = "ada"
+
+    posted = laptop.post("from the laptop", username=None)
+    assert posted.json["username"] == "ada"
+    assert phone.delete(posted.json["id"]).status_code == 204
