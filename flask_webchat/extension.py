@@ -100,11 +100,15 @@ class Webchat:
             return None
         return to_identity(self._identity_loader(), get_state().settings.user_name_attribute)
 
-    def current_viewer(self, *, create_reader_key: bool = False) -> Viewer:
-        """The current reader: identity, browser session, and what they may delete."""
+    def current_viewer(self) -> Viewer:
+        """The current reader: identity, browser session, and what they may delete.
+
+        Reading never writes the session; :meth:`Viewer.with_reader_key` creates the reader key
+        when the chat must remember this browser.
+        """
         return Viewer(
             identity=self.current_identity(),
-            reader_key=reader_key(create=create_reader_key),
+            reader_key=reader_key(create=False),
             delete_permission=self._delete_permission,
         )
 
