@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from hosts import Browser, Host
 
-from conftest import Browser, Host
 from flask_webchat.models import metadata
 
 

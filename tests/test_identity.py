@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import request
 from flask_login import LoginManager, UserMixin, current_user, login_user
-
-from conftest import build_host
+from hosts import MakeHost
 
 
 @dataclass
@@ -20,8 +18,8 @@ class Member(UserMixin):
 MEMBERS = {"7": Member("7", "Grace")}
 
 
-def test_flask_login_current_user_is_an_identity(tmp_path: Path) -> None:
-    host = build_host(tmp_path, WEBCHAT_USER_NAME_ATTRIBUTE="nickname")
+def test_flask_login_current_user_is_an_identity(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_USER_NAME_ATTRIBUTE="nickname")
     login_manager = LoginManager(host.app)
     login_manager.user_loader(MEMBERS.get)
     host.webchat.identity_loader(lambda: current_user)
@@ -44,8 +42,8 @@ def test_flask_login_current_user_is_an_identity(tmp_path: Path) -> None:
     assert [m.author_id for m in host.stored_messages()] == ["7", None]
 
 
-def test_a_string_identity_is_both_id_and_name(tmp_path: Path) -> None:
-    host = build_host(tmp_path)
+def test_a_string_identity_is_both_id_and_name(make_host: MakeHost) -> None:
+    host = make_host()
     host.webchat.identity_loader(lambda: request.headers.get("X-Remote-User"))
     laptop, phone = host.browser(), host.browser()
     for client in (laptop.client, phone.client):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
-from conftest import Browser, build_host
+from hosts import Browser, MakeHost
 
 
 def run_together(
@@ -45,8 +44,8 @@ def run_together(
     assert failures == []
 
 
-def test_overlapping_polls_of_one_stream_deliver_each_message_once(tmp_path: Path) -> None:
-    host = build_host(tmp_path, "cachelib", WEBCHAT_BACKLOG=0)
+def test_overlapping_polls_of_one_stream_deliver_each_message_once(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_BACKLOG=0)
     owner = host.browser()
     tab = owner.open_page()
     cookie = owner.client.get_cookie("session")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import Browser, Host, build_host
+from hosts import Browser, Host, MakeHost
+
 from example_app import create_app
 
 
@@ -48,8 +49,10 @@ def test_a_signed_in_reader_sees_their_name_and_is_not_asked(host: Host) -> None
     assert 'data-identity-name="alice"' in html
 
 
-def test_without_anonymous_posting_a_signed_out_reader_is_told_to_sign_in(tmp_path: Path) -> None:
-    host = build_host(tmp_path, WEBCHAT_ALLOW_ANONYMOUS=False)
+def test_without_anonymous_posting_a_signed_out_reader_is_told_to_sign_in(
+    make_host: MakeHost,
+) -> None:
+    host = make_host(WEBCHAT_ALLOW_ANONYMOUS=False)
     html = host.browser().client.get("/chat/").text
     assert "Sign in to post messages." in html
     assert 'name="username"' not in html
@@ -64,14 +67,14 @@ def test_names_in_the_page_are_escaped(host: Host) -> None:
     assert "&lt;img src=x" in html
 
 
-def test_a_host_overrides_the_page_template(tmp_path: Path) -> None:
+def test_a_host_overrides_the_page_template(make_host: MakeHost, tmp_path: Path) -> None:
     templates = tmp_path / "templates" / "webchat"
     templates.mkdir(parents=True)
     (templates / "chat.html").write_text(
         '{% extends "webchat/base.html" %}{% block title %}Support desk{% endblock %}'
         '{% block body %}<h1>Talk to us</h1>{% include "webchat/widget.html" %}{% endblock %}'
     )
-    host = build_host(tmp_path, template_folder=str(tmp_path / "templates"))
+    host = make_host(template_folder=str(tmp_path / "templates"))
     browser = host.browser()
     response = browser.client.get("/chat/")
     assert "<title>Support desk</title>" in response.text

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
-
-from conftest import Browser, Host, build_host
+from hosts import Browser, Host, MakeHost
 
 
 def test_a_post_is_created_with_location_and_stored(host: Host, browser: Browser) -> None:
@@ -120,8 +118,8 @@ def test_a_chunked_body_over_the_limit_is_413(host: Host, browser: Browser) -> N
     assert host.stored_messages() == []
 
 
-def test_the_hosts_lower_body_limit_still_applies(tmp_path: Path) -> None:
-    host = build_host(tmp_path, MAX_CONTENT_LENGTH=2000)
+def test_the_hosts_lower_body_limit_still_applies(make_host: MakeHost) -> None:
+    host = make_host(MAX_CONTENT_LENGTH=2000)
     response = host.browser().post("x" * 1000 + "é" * 500)  # about 2 KB of JSON
     assert response.status_code == 413
     assert response.json["error"]["code"] == "body_too_large"
@@ -158,8 +156,8 @@ def test_a_signed_in_user_posts_under_their_own_name(host: Host, browser: Browse
     assert browser.post("no name needed", username=None).status_code == 201
 
 
-def test_anonymous_posting_can_be_switched_off(tmp_path: Path) -> None:
-    host = build_host(tmp_path, WEBCHAT_ALLOW_ANONYMOUS=False)
+def test_anonymous_posting_can_be_switched_off(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_ALLOW_ANONYMOUS=False)
     host.add_user("alice")
     anonymous, member = host.browser(), host.browser()
 

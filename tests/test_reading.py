@@ -6,11 +6,10 @@ The first four tests are the scenarios the original row-count offset got wrong.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
+from hosts import Browser, Host, MakeHost
 
-from conftest import Browser, Host, build_host
 from flask_webchat.models import ChatStream, utcnow
 
 
@@ -80,8 +79,8 @@ def test_reloading_starts_a_fresh_stream_and_the_old_tab_keeps_working(host: Hos
     assert ids(reader.poll(new_tab)) == [after]
 
 
-def test_a_session_keeps_a_bounded_number_of_streams(tmp_path: Path) -> None:
-    host = build_host(tmp_path, WEBCHAT_MAX_STREAMS=3)
+def test_a_session_keeps_a_bounded_number_of_streams(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_MAX_STREAMS=3)
     reader = host.browser()
     tabs = [reader.open_page() for _ in range(4)]
 
@@ -92,8 +91,8 @@ def test_a_session_keeps_a_bounded_number_of_streams(tmp_path: Path) -> None:
         assert reader.poll_response(tab).status_code == 200
 
 
-def test_a_new_page_starts_with_the_newest_backlog_messages(tmp_path: Path) -> None:
-    host = build_host(tmp_path, WEBCHAT_BACKLOG=5)
+def test_a_new_page_starts_with_the_newest_backlog_messages(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_BACKLOG=5)
     writer, reader = host.browser(), host.browser()
     posted = [writer.say(f"m{n}") for n in range(8)]
     writer.delete(posted[-2])
@@ -141,8 +140,8 @@ def test_polling_without_a_page_opens_a_stream_for_the_session(browser: Browser)
     assert browser.poll()["stream"] == batch["stream"]
 
 
-def test_a_head_request_moves_nothing(tmp_path: Path) -> None:
-    host = build_host(tmp_path, WEBCHAT_MAX_STREAMS=1)
+def test_a_head_request_moves_nothing(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_MAX_STREAMS=1)
     reader, writer = host.browser(), host.browser()
     tab = reader.open_page()
     message = writer.say("still unread")
@@ -154,8 +153,8 @@ def test_a_head_request_moves_nothing(tmp_path: Path) -> None:
     assert ids(reader.poll(tab)) == [message]  # not consumed, and not pushed out by a new stream
 
 
-def test_an_idle_stream_expires_and_the_cursor_carries_on(tmp_path: Path) -> None:
-    host = build_host(tmp_path, WEBCHAT_STREAM_TTL=60)
+def test_an_idle_stream_expires_and_the_cursor_carries_on(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_STREAM_TTL=60)
     reader, writer = host.browser(), host.browser()
     tab = reader.open_page()
     writer.say("seen")
@@ -196,8 +195,8 @@ def test_after_reads_statelessly_from_any_cursor(host: Host) -> None:
     assert ids(reader.poll(tab)) == [first, second]  # the tab's stream did not move
 
 
-def test_limit_splits_a_long_batch_without_losing_events(tmp_path: Path) -> None:
-    host = build_host(tmp_path, WEBCHAT_BACKLOG=0)
+def test_limit_splits_a_long_batch_without_losing_events(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_BACKLOG=0)
     reader, writer = host.browser(), host.browser()
     tab = reader.open_page()
     posted = [writer.say(f"m{n}") for n in range(7)]

@@ -1,0 +1,281 @@
+"""A host site built the way a user builds one, and a browser-like client to talk to it.
+
+The host has its own ``SQLAlchemy`` object with its own ``User`` model, its own session backend,
+a login route, and the two hooks a real site would register. Tests drive it over HTTP and read
+its database, nothing else.
+
+A :class:`Stack` names the host's database and session backend. PostgreSQL, MariaDB/MySQL and
+Redis come from the ``WEBCHAT_TEST_*_URL`` environment variables (see :data:`SERVICE_VARIABLES`);
+this module has no pytest in it, so the scripts in ``bench/`` build the same hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from cachelib.file import FileSystemCache
+from flask import Flask, request, session
+from flask.testing import FlaskClient
+from flask_session import Session
+from flask_sqlalchemy import SQLAlchemy
+from werkzeug.test import TestResponse
+
+from flask_webchat import Identity, Webchat
+from flask_webchat.models import ChatMessage
+
+#: Where each real service is found; without its variable, what needs it is skipped.
+SERVICE_VARIABLES = {
+    "postgres": "WEBCHAT_TEST_POSTGRES_URL",
+    "mysql": "WEBCHAT_TEST_MYSQL_URL",
+    "redis": "WEBCHAT_TEST_REDIS_URL",
+}
+# The drivers the package's extras install, for URLs given without one.
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A host's database (``sqlite``, ``postgres``, ``mysql``) and session backend."""
+
+    database: str
+    sessions: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.database}+{self.sessions}"
+
+    def missing_services(self) -> list[str]:
+        """The environment variables this stack needs that are not set."""
+        needed = [self.database, self.sessions]
+        return [
+            SERVICE_VARIABLES[service]
+            for service in needed
+            if service in SERVICE_VARIABLES and not os.environ.get(SERVICE_VARIABLES[service])
+        ]
+
+
+#: Every database and every session backend at least once, plus the production pairing.
+STACKS = [
+    Stack("sqlite", "signed-cookie"),
+    Stack("sqlite", "cachelib"),
+    Stack("postgres", "redis"),
+    Stack("mysql", "sqlalchemy"),
+]
+SQLITE = STACKS[0]
+
+
+def database_url(database: str, tmp_path: Path) -> str:
+    """The SQLAlchemy URL of a test database: a file for SQLite, else the service's variable."""
+    if database == "sqlite":
+        return f"sqlite:///{tmp_path / 'host.sqlite3'}"
+    url = sa.make_url(os.environ[SERVICE_VARIABLES[database]])
+    url = url.set(drivername=_DRIVERS.get(url.drivername, url.drivername))
+    if url.get_backend_name() == "mysql":
+        # Chinese text and emoji need four-byte UTF-8 on the connection, not only in the tables.
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url.render_as_string(hide_password=False)
+
+
+def reset_database(url: str) -> None:
+    """Drop every table in a server database, so each test starts from an empty schema."""
+    if url.startswith("sqlite"):
+        return  # each test has its own file
+    engine = sa.create_engine(url)
+    try:
+        metadata = sa.MetaData()
+        metadata.reflect(engine)
+        with engine.begin() as connection:
+            metadata.drop_all(connection)
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Host:
+    """A running host app and handles on what a test may inspect."""
+
+    app: Flask
+    db: SQLAlchemy
+    webchat: Webchat
+    user_model: Any
+    redis: Any = None
+    redis_prefix: str | None = None
+    closed: bool = field(default=False, repr=False)
+
+    def browser(self) -> Browser:
+        """A new browser: its own cookie jar, hence its own session."""
+        return Browser(self.app.test_client())
+
+    def stored_messages(self) -> list[ChatMessage]:
+        with self.app.app_context():
+            query = sa.select(ChatMessage).order_by(ChatMessage.id)
+            rows = self.db.session.scalars(query).all()
+            self.db.session.expunge_all()
+            return list(rows)
+
+    def add_user(self, name: str, *, moderator: bool = False) -> None:
+        with self.app.app_context():
+            self.db.session.add(self.user_model(name=name, is_moderator=moderator))
+            self.db.session.commit()
+
+    def close(self) -> None:
+        """Return the host's connections and remove its sessions from Redis."""
+        if self.closed:
+            return
+        self.closed = True
+        with self.app.app_context():
+            for engine in self.db.engines.values():
+                engine.dispose()
+        if self.redis is not None:
+            keys = list(self.redis.scan_iter(f"{self.redis_prefix}*"))
+            if keys:
+                self.redis.delete(*keys)
+            self.redis.close()
+
+
+class Browser:
+    """One browser session talking to the chat under ``prefix``."""
+
+    def __init__(self, client: FlaskClient, prefix: str = "/chat") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def open_page(self) -> str:
+        """Load the chat page, as a new tab does, and return the tab's stream id."""
+        response = self.client.get(f"{self.prefix}/")
+        assert response.status_code == 200, response.data
+        match = re.search(r'data-stream="([^"]+)"', response.text)
+        assert match, "the chat page carries its stream id in data-stream"
+        return match.group(1)
+
+    def poll(self, stream: str | None = None, **params: Any) -> dict[str, Any]:
+        response = self.poll_response(stream, **params)
+        assert response.status_code == 200, response.json
+        return response.json  # type: ignore[return-value]
+
+    def poll_response(self, stream: str | None = None, **params: Any) -> TestResponse:
+        if stream is not None:
+            params["stream"] = stream
+        return self.client.get(f"{self.prefix}/messages", query_string=params)
+
+    def post(self, content: str, username: str | None = "anon") -> TestResponse:
+        body: dict[str, Any] = {"content": content}
+        if username is not None:
+            body["username"] = username
+        return self.client.post(f"{self.prefix}/messages", json=body)
+
+    def say(self, content: str, username: str | None = "anon") -> int:
+        """Post a message that must be accepted; return its id."""
+        response = self.post(content, username)
+        assert response.status_code == 201, response.json
+        return response.json["id"]  # type: ignore[index,no-any-return]
+
+    def delete(self, message_id: int) -> TestResponse:
+        return self.client.delete(f"{self.prefix}/messages/{message_id}")
+
+    def login(self, name: str) -> None:
+        assert self.client.post("/login", json={"name": name}).status_code == 204
+
+    def logout(self) -> None:
+        assert self.client.post("/logout").status_code == 204
+
+
+def build_host(
+    tmp_path: Path,
+    stack: Stack = SQLITE,
+    *,
+    template_folder: str | None = None,
+    register: str | None = None,
+    **config: Any,
+) -> Host:
+    """Build a host app on an empty database. ``register`` mounts the blueprint by hand there.
+
+    The caller closes the host (:meth:`Host.close`); the ``make_host`` fixture does it for tests.
+    """
+    db = SQLAlchemy()
+    webchat = Webchat()
+
+    class User(db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "users"
+        id = sa.Column(sa.Integer, primary_key=True)
+        name = sa.Column(sa.String(80), unique=True, nullable=False)
+        is_moderator = sa.Column(sa.Boolean, default=False, nullable=False)
+
+    url = database_url(stack.database, tmp_path)
+    reset_database(url)
+    app = Flask("host", template_folder=template_folder)
+    app.config.update(TESTING=True, SECRET_KEY="host-secret", SQLALCHEMY_DATABASE_URI=url)
+    redis_client, redis_prefix = None, None
+    if stack.sessions == "cachelib":
+        app.config.update(
+            SESSION_TYPE="cachelib",
+            SESSION_CACHELIB=FileSystemCache(str(tmp_path / "sessions"), threshold=0),
+        )
+    elif stack.sessions == "redis":
+        import redis
+
+        redis_client = redis.Redis.from_url(os.environ[SERVICE_VARIABLES["redis"]])
+        # A prefix of its own, so tests never see each other's sessions.
+        redis_prefix = f"webchat-test:{secrets.token_hex(6)}:"
+        app.config.update(
+            SESSION_TYPE="redis", SESSION_REDIS=redis_client, SESSION_KEY_PREFIX=redis_prefix
+        )
+    elif stack.sessions == "sqlalchemy":
+        app.config.update(SESSION_TYPE="sqlalchemy", SESSION_SQLALCHEMY=db)
+    elif stack.sessions != "signed-cookie":
+        raise ValueError(f"unknown session backend {stack.sessions!r}")
+    app.config["SESSION_SERIALIZATION_FORMAT"] = "json"
+    app.config.update(config)
+
+    db.init_app(app)
+    if stack.sessions != "signed-cookie":
+        Session(app)
+    webchat.init_app(app, db=db)
+    if register is not None:
+        app.register_blueprint(webchat.blueprint, url_prefix=register)
+
+    @webchat.identity_loader
+    def current_user() -> User | None:
+        user_id = session.get("user_id")
+        return db.session.get(User, user_id) if user_id is not None else None
+
+    @webchat.delete_permission
+    def moderators_may_delete(message: ChatMessage, identity: Identity | None) -> bool:
+        return identity is not None and identity.user.is_moderator
+
+    @app.post("/login")
+    def login() -> tuple[str, int]:
+        user = db.session.scalar(sa.select(User).where(User.name == request.json["name"]))
+        session["user_id"] = user.id
+        return "", 204
+
+    @app.post("/logout")
+    def logout() -> tuple[str, int]:
+        session.pop("user_id", None)
+        return "", 204
+
+    with app.app_context():
+        db.create_all()
+    return Host(
+        app=app,
+        db=db,
+        webchat=webchat,
+        user_model=User,
+        redis=redis_client,
+        redis_prefix=redis_prefix,
+    )
+
+
+#: The ``make_host`` fixture: ``make_host(**config)`` builds a host on the test's stack.
+MakeHost = Callable[..., Host]
