@@ -258,3 +258,16 @@ def test_bad_poll_parameters_are_refused(browser: Browser) -> None:
     ahead = browser.poll_response(after="999")
     assert ahead.status_code == 422
     assert ahead.json["error"]["fields"] == {"after": ["This cursor is ahead of the room."]}
+
+
+def test_reading_after_a_messages_cursor_continues_just_past_it(host: Host) -> None:
+    reader, writer = host.browser(), host.browser()
+    posted = [writer.say(f"m{n}") for n in range(4)]
+    writer.delete(posted[1])
+    messages = reader.poll(after="0")["messages"]
+    cursors = [int(m["cursor"]) for m in messages]
+    assert cursors == sorted(set(cursors))  # strictly increasing
+
+    batch = reader.poll(after=messages[0]["cursor"])
+    assert ids(batch) == posted[2:]
+    assert batch["deleted"] == [posted[1]]
