@@ -1,0 +1,36 @@
+"""Many writers and readers at once, on every database: every reader gets every event once.
+
+Eight writer threads post and delete while four readers poll, each with its own connection; a
+reader keeps its place with a tab's stream, its session alone, or a cursor of its own. At the end
+each reader must have received every surviving message and every deletion exactly once, in
+cursor order. ``bench/stress.py`` runs the same workload for longer and reports events/s.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hosts import MakeHost, Stack
+from workload import run_stress
+
+WRITERS, READERS = 8, 4
+
+
+@pytest.fixture(autouse=True)
+def _one_stack_per_database(stack: Stack) -> None:
+    # Contention is the database's business: once per database is enough.
+    if stack.sessions == "signed-cookie":
+        pytest.skip("SQLite is stressed once, with the cachelib stack")
+
+
+def test_concurrent_writers_and_readers_lose_and_repeat_nothing(make_host: MakeHost) -> None:
+    host = make_host(
+        WEBCHAT_BACKLOG=0,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": WRITERS + READERS, "max_overflow": 4},
+    )
+    report = run_stress(host, writers=WRITERS, readers=READERS, posts_per_writer=200)
+
+    assert report.events >= 2000
+    assert report.lost == [0] * READERS
+    assert report.duplicates == [0] * READERS
+    assert report.out_of_order == [0] * READERS
+    assert report.corrupt == [0] * READERS

@@ -1,0 +1,251 @@
+"""Concurrent writers and readers against a host, and a check that every reader got everything.
+
+:func:`run_stress` is both the stress test (small numbers, in ``tests/``) and the stress
+benchmark (``bench/stress.py``, large numbers). Every request goes through the host's HTTP
+routes with the test client, one thread per writer or reader, so each has its own session,
+its own app context and its own database connection.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from hosts import Browser, Host
+
+from flask_webchat.models import ChatDeletion, ChatMessage
+
+#: How each kind of reader keeps its place: a tab's stream, the session alone, or its own cursor.
+READER_KINDS = ("tab", "session", "cursor")
+
+
+def run_together(
+    writers: list[Callable[[], None]],
+    readers: list[Callable[[threading.Event], None]],
+    timeout: float = 120,
+) -> None:
+    """Run writers and readers in threads; readers get an event set once the writers are done.
+
+    An error raised in any thread is re-raised here, and a thread still running after
+    ``timeout`` seconds counts as a hang.
+    """
+    writers_done = threading.Event()
+    failures: list[BaseException] = []
+
+    def reporting(job: Callable[[], None]) -> threading.Thread:
+        def run() -> None:
+            try:
+                job()
+            except BaseException as error:
+                failures.append(error)
+
+        return threading.Thread(target=run, daemon=True)
+
+    writing = [reporting(job) for job in writers]
+    reading = [reporting(lambda job=job: job(writers_done)) for job in readers]
+    for thread in writing + reading:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in writing:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    writers_done.set()
+    for thread in reading:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if failures:
+        raise failures[0]
+    assert not any(thread.is_alive() for thread in writing + reading), "a request hung"
+
+
+@dataclass
+class ReaderLog:
+    """What one reader received, in the order it received it."""
+
+    kind: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+    polls: int = 0
+
+
+@dataclass
+class StressReport:
+    """The outcome of a stress run; every count of problems is zero when delivery is exact."""
+
+    writers: int
+    readers: int
+    posted: int
+    deleted: int
+    seconds: float
+    retried: int
+    #: Per reader: surviving messages or deletions it never received.
+    lost: list[int]
+    #: Per reader: messages or deletions it received more than once.
+    duplicates: list[int]
+    #: Per reader: messages received out of cursor order.
+    out_of_order: list[int]
+    #: Per reader: messages received that nobody posted, or with other text than was posted.
+    corrupt: list[int]
+
+    @property
+    def events(self) -> int:
+        return self.posted + self.deleted
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def exact(self) -> bool:
+        return not any(self.lost + self.duplicates + self.out_of_order + self.corrupt)
+
+
+def run_stress(
+    host: Host,
+    *,
+    writers: int = 8,
+    readers: int = 4,
+    posts_per_writer: int = 200,
+    delete_every: int = 4,
+    seed: int = 0,
+    timeout: float = 300,
+) -> StressReport:
+    """Post and delete from ``writers`` threads while ``readers`` threads poll; check the result.
+
+    Each writer posts ``posts_per_writer`` messages and, after every ``delete_every``-th post,
+    deletes one of its own earlier messages at random, as its anonymous author. Readers are
+    spread over :data:`READER_KINDS`; each starts before the first post and keeps polling until
+    the writers are done and it has caught up. The host should have ``WEBCHAT_BACKLOG=0``.
+    """
+    posted: dict[int, str] = {}
+    deleted: set[int] = set()
+    retried = Counter[str]()
+    lock = threading.Lock()
+    logs = [ReaderLog(READER_KINDS[n % len(READER_KINDS)]) for n in range(readers)]
+    start_reading = [_reader_start(host.browser(), log) for log in logs]
+
+    def write(number: int) -> None:
+        browser = host.browser()
+        chooser = random.Random(seed * 1000 + number)
+        mine: list[int] = []
+        for n in range(posts_per_writer):
+            content = f"writer {number} message {n} 你好 🎉"
+            response = _retrying(lambda c=content: browser.post(c, f"w{number}"), retried)
+            assert response.status_code == 201, response.json
+            message_id = response.json["id"]
+            mine.append(message_id)
+            with lock:
+                posted[message_id] = content
+            if (n + 1) % delete_every == 0:
+                victim = mine.pop(chooser.randrange(len(mine)))
+                response = _retrying(lambda v=victim: browser.delete(v), retried)
+                assert response.status_code == 204, response.json
+                with lock:
+                    deleted.add(victim)
+
+    started = time.perf_counter()
+    writers_finished: list[float] = []
+
+    def write_and_clock(number: int) -> None:
+        write(number)
+        with lock:
+            writers_finished.append(time.perf_counter())
+
+    run_together(
+        [lambda n=n: write_and_clock(n) for n in range(writers)], start_reading, timeout=timeout
+    )
+    seconds = max(writers_finished) - started
+    return _check(host, logs, posted, deleted, writers, seconds, sum(retried.values()))
+
+
+def _reader_start(browser: Browser, log: ReaderLog) -> Callable[[threading.Event], None]:
+    """Set a reader up now (at the room's head) and return the loop its thread runs."""
+    stream: str | None = None
+    cursor: str | None = None
+    if log.kind == "tab":
+        stream = browser.open_page()
+    elif log.kind == "session":
+        browser.poll()  # opens the session's default stream
+    else:
+        cursor = browser.poll(after="0")["cursor"]
+
+    def poll_once() -> dict[str, Any]:
+        nonlocal cursor
+        if log.kind == "cursor":
+            batch = browser.poll(after=cursor)
+            cursor = batch["cursor"]
+        else:
+            batch = browser.poll(stream)
+        log.polls += 1
+        log.messages.extend(batch["messages"])
+        log.deleted.extend(batch["deleted"])
+        return batch
+
+    def loop(writers_done: threading.Event) -> None:
+        while not writers_done.is_set():
+            poll_once()
+        while poll_once()["more"]:
+            pass  # the writers are done: catch up to the head
+
+    return loop
+
+
+def _retrying(send: Callable[[], Any], retried: Counter[str]) -> Any:
+    """Send again after a 503, as the page's client does; the request stored nothing."""
+    for _ in range(20):
+        response = send()
+        if response.status_code != 503:
+            return response
+        retried["503"] += 1
+        time.sleep(0.05)
+    return response
+
+
+def _check(
+    host: Host,
+    logs: list[ReaderLog],
+    posted: dict[int, str],
+    deleted: set[int],
+    writers: int,
+    seconds: float,
+    retried: int,
+) -> StressReport:
+    with host.app.app_context():
+        session = host.db.session
+        surviving = set(session.scalars(sa.select(ChatMessage.id)))
+        recorded_deletions = set(session.scalars(sa.select(ChatDeletion.message_id)))
+        session.remove()
+    assert surviving == set(posted) - deleted, "the database holds what the writers left"
+    assert recorded_deletions == deleted, "every deletion is recorded as an event"
+
+    lost, duplicates, out_of_order, corrupt = [], [], [], []
+    for log in logs:
+        received = [m["id"] for m in log.messages]
+        cursors = [int(m["cursor"]) for m in log.messages]
+        lost.append(len(surviving - set(received)) + len(deleted - set(log.deleted)))
+        duplicates.append(
+            sum(n - 1 for n in Counter(received).values())
+            + sum(n - 1 for n in Counter(log.deleted).values())
+        )
+        out_of_order.append(sum(1 for a, b in itertools.pairwise(cursors) if b <= a))
+        corrupt.append(
+            sum(1 for m in log.messages if posted.get(m["id"]) != m["content"])
+            + len(set(log.deleted) - deleted)
+        )
+    return StressReport(
+        writers=writers,
+        readers=len(logs),
+        posted=len(posted),
+        deleted=len(deleted),
+        seconds=seconds,
+        retried=retried,
+        lost=lost,
+        duplicates=duplicates,
+        out_of_order=out_of_order,
+        corrupt=corrupt,
+    )
