@@ -71,8 +71,9 @@ class MessageSchema(Schema):
 
     ``cursor`` is the message's position in its room: reading ``after`` it continues just past this
     message, which is what a client that stops mid-batch needs. ``anonymous`` tells a name typed by
-    an anonymous poster from one the host vouches for, so a page can set them apart. Pass the current :class:`~flask_webchat.identity.Viewer` to fill
-    ``mine`` and ``can_delete``; without one both are ``false``.
+    an anonymous poster from one the host vouches for, so a page can set them apart. Pass the
+    current :class:`~flask_webchat.identity.Viewer` to fill ``mine`` and ``can_delete``; without
+    one both are ``false``.
     """
 
     id = fields.Integer(dump_only=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from hosts import STACKS, Browser, Host, MakeHost, Stack, build_host
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from hosts import Browser, Host
 
 from flask_webchat.models import metadata
+from hosts import Browser, Host
 
 
 def test_an_author_deletes_their_message_and_its_content_is_gone(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import request
 from flask_login import LoginManager, UserMixin, current_user, login_user
+
 from hosts import MakeHost
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hosts import Browser, Host, MakeHost
-
 from example_app import create_app
+from hosts import Browser, Host, MakeHost
 
 
 def test_the_page_carries_its_stream_and_needs_no_inline_script(browser: Browser) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from hosts import Browser, Host, MakeHost
 
 from flask_webchat.models import ChatStream, utcnow
+from hosts import Browser, Host, MakeHost
 
 
 def ids(batch: dict) -> list[int]:

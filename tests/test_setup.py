@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from hosts import Browser, MakeHost, build_host
 
 from flask_webchat import Webchat
 from flask_webchat.config import DEFAULTS
+from hosts import Browser, MakeHost, build_host
 
 CHAT_TABLES = {"webchat_rooms", "webchat_messages", "webchat_deletions", "webchat_streams"}
 

@@ -9,6 +9,7 @@ cursor order. ``bench/stress.py`` runs the same workload for longer and reports 
 from __future__ import annotations
 
 import pytest
+
 from hosts import MakeHost, Stack
 from workload import run_stress
 

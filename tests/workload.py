@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from hosts import Browser, Host
 
 from flask_webchat.models import ChatDeletion, ChatMessage
+from hosts import Browser, Host
 
 #: How each kind of reader keeps its place: a tab's stream, the session alone, or its own cursor.
 READER_KINDS = ("tab", "session", "cursor")
