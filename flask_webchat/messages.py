@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from .errors import Forbidden, NotFound
 from .identity import Viewer
 from .models import USERNAME_MAX_LENGTH, ChatDeletion, ChatMessage
-from .rooms import get_or_create_room, next_position
+from .rooms import next_position, take_position
 
 _messages = ChatMessage.__table__
 # Ids are signed 64-bit; a larger one cannot exist, and the database would fail to convert it.
@@ -40,10 +40,10 @@ def post_message(
         author_id, author_session = viewer.identity.id, None
     else:
         username, author_id, author_session = data["username"], None, viewer.reader_key
-    room = get_or_create_room(session, room_name)
+    room_id, position = take_position(session, room_name)
     message = ChatMessage(
-        room_id=room.id,
-        seq=next_position(session, room.id),
+        room_id=room_id,
+        seq=position,
         username=username,
         content=data["content"],
         author_id=author_id,

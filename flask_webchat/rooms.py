@@ -1,7 +1,8 @@
 """Rooms and their counters: where every event gets its position.
 
-:func:`next_position` is the whole ordering guarantee. It increments the room's counter with an
-``UPDATE``, which locks the room row until the caller's transaction ends. A second writer in the
+:func:`take_position` and :func:`next_position` are the whole ordering guarantee. They increment
+the room's counter with an ``UPDATE``, which locks the room row until the caller's transaction
+ends. A second writer in the
 same room waits on that lock, so positions commit in the order they were handed out and a reader
 can never see position *n + 1* while *n* is still in flight. The lock is per room and held only
 for the few statements of a post or a delete.
@@ -44,9 +45,32 @@ def get_or_create_room(session: Session, name: str) -> ChatRoom:
 
 def next_position(session: Session, room_id: int) -> int:
     """Take the room's next position, locking the room's row until the transaction ends."""
-    session.execute(
-        sa.update(_rooms).where(_rooms.c.id == room_id).values(last_seq=_rooms.c.last_seq + 1)
-    )
-    position = session.scalar(sa.select(_rooms.c.last_seq).where(_rooms.c.id == room_id))
-    assert position is not None
-    return position
+    taken = _take(session, _rooms.c.id == room_id)
+    assert taken is not None
+    return taken[1]
+
+
+def take_position(session: Session, room_name: str) -> tuple[int, int]:
+    """Take the next position in the room called ``room_name``: its id and the position.
+
+    The room is created (and committed) on its first event. Otherwise this is one statement
+    where the database can return what it updated, which matters: it runs under the lock.
+    """
+    taken = _take(session, _rooms.c.name == room_name)
+    if taken is None:
+        get_or_create_room(session, room_name)
+        taken = _take(session, _rooms.c.name == room_name)
+    assert taken is not None
+    return taken
+
+
+def _take(session: Session, which: sa.ColumnElement[bool]) -> tuple[int, int] | None:
+    increment = sa.update(_rooms).where(which).values(last_seq=_rooms.c.last_seq + 1)
+    if session.get_bind().dialect.update_returning:
+        row = session.execute(increment.returning(_rooms.c.id, _rooms.c.last_seq)).first()
+    elif session.execute(increment).rowcount == 1:
+        # The row is ours until commit, and a transaction reads its own writes.
+        row = session.execute(sa.select(_rooms.c.id, _rooms.c.last_seq).where(which)).first()
+    else:
+        row = None
+    return None if row is None else (row[0], row[1])

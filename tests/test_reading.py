@@ -232,6 +232,7 @@ def test_messages_arrive_oldest_first_with_their_fields(host: Host) -> None:
     message = batch["messages"][0]
     assert set(message) == {
         "id",
+        "cursor",
         "username",
         "content",
         "created_at",
