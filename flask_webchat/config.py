@@ -26,9 +26,15 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_STREAM_TTL": 24 * 60 * 60,
     "WEBCHAT_POLL_INTERVAL": 2.0,
     "WEBCHAT_MAX_BODY": 16 * 1024,
+    "WEBCHAT_TRUSTED_ORIGINS": (),
+    "WEBCHAT_CONTENT_SECURITY_POLICY": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'self'"
+    ),
 }
 
 ROOM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_ORIGIN = re.compile(r"^https?://[^/\s]+$")
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class Settings:
     stream_ttl: int
     poll_interval: float
     max_body: int
+    trusted_origins: frozenset[str]
+    content_security_policy: str | None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -63,6 +71,9 @@ class Settings:
             stream_ttl=read.whole("WEBCHAT_STREAM_TTL", minimum=60),
             poll_interval=read.seconds("WEBCHAT_POLL_INTERVAL"),
             max_body=read.whole("WEBCHAT_MAX_BODY", minimum=1024),
+            trusted_origins=read.origins("WEBCHAT_TRUSTED_ORIGINS"),
+            content_security_policy=read.text("WEBCHAT_CONTENT_SECURITY_POLICY", optional=True)
+            or None,
         )
 
 
@@ -91,6 +102,16 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{key} must be a whole number of at least {minimum}, got {value!r}.")
         return value
+
+    def origins(self, key: str) -> frozenset[str]:
+        value = self.value(key)
+        if isinstance(value, str) or not all(
+            isinstance(origin, str) and _ORIGIN.match(origin) for origin in value
+        ):
+            raise ValueError(
+                f"{key} must be a list of origins like 'https://app.example.com', got {value!r}."
+            )
+        return frozenset(value)
 
     def seconds(self, key: str) -> float:
         value = self.value(key)

@@ -29,6 +29,7 @@ from .errors import (
 )
 from .models import CONTENT_MAX_LENGTH
 from .schemas import MessageSchema, NewMessageSchema, PollArgsSchema, PollSchema
+from .security import add_security_headers, refuse_cross_site_writes
 from .state import WebchatState, get_state
 from .streams import StreamPolicy
 
@@ -54,7 +55,9 @@ def create_blueprint(name: str = "webchat") -> Blueprint:
     bp.register_error_handler(Exception, handle_unexpected)
     bp.before_app_request(_json_routing_errors)
     bp.before_request(_read_only_head)
+    bp.before_request(refuse_cross_site_writes)
     bp.after_request(_no_store)
+    bp.after_request(add_security_headers)
     return bp
 
 
@@ -185,7 +188,7 @@ def _json_routing_errors() -> Response | None:
     state = current_app.extensions.get("webchat")
     if state is None or not state.is_chat_path(request.path):
         return None
-    return handle_http_exception(error)
+    return add_security_headers(handle_http_exception(error))
 
 
 def _read_only_head() -> Response | None:

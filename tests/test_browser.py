@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 
 from example_app import create_app
@@ -132,4 +133,55 @@ def test_a_slow_send_is_not_sent_twice_and_guests_are_marked(chromium, site: str
     page.wait_for_timeout(1000)
     assert mine.count() == 1
     assert mine.locator(".webchat-guest").text_content() == "guest"
+    assert errors == []
+
+
+@pytest.fixture
+def other_site(site: str) -> Iterator[str]:
+    """A page on another origin (another loopback address) that tries to write to the chat."""
+    evil = Flask("other_site")
+    target = f"{site}/chat/messages"
+
+    @evil.get("/")
+    def page() -> str:
+        return (
+            f'<form method="post" action="{target}" enctype="text/plain">'
+            '<input name=\'{"content": "from a form", "username": "x", "pad": "\' value=\'"}\'>'
+            "<button>Send</button></form>"
+        )
+
+    server = make_server("127.0.0.2", 0, evil, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.2:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+def test_pages_on_another_site_cannot_post_with_a_visitors_session(  # type: ignore[no-untyped-def]
+    chromium, site: str, other_site: str
+) -> None:
+    errors: list[str] = []
+    victim = open_chat(chromium, site, "Erin", errors)  # holds a chat session cookie
+    send(victim, "my own message")
+    victim.locator(".webchat-message", has_text="my own message").wait_for(timeout=WAIT_MS)
+
+    attacker = victim.context.new_page()
+    attacker.goto(other_site)
+    with attacker.expect_response(lambda r: r.url.endswith("/chat/messages")) as fetched:
+        attacker.evaluate(
+            """url => fetch(url, {method: "POST", mode: "no-cors", credentials: "include",
+                   headers: {"Content-Type": "text/plain"},
+                   body: JSON.stringify({content: "from fetch", username: "x"})})""",
+            f"{site}/chat/messages",
+        )
+    assert fetched.value.status == 403
+    with attacker.expect_navigation() as submitted:
+        attacker.get_by_role("button", name="Send").click()
+    assert submitted.value.status == 403
+    assert "cross_site_request" in attacker.content()
+
+    victim.reload()
+    victim.locator(".webchat-message", has_text="my own message").wait_for(timeout=WAIT_MS)
+    assert victim.locator(".webchat-message").count() == 1
     assert errors == []
