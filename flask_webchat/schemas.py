@@ -17,6 +17,7 @@ from .models import CONTENT_MAX_LENGTH, ChatMessage
 
 __all__ = [
     "Cursor",
+    "ErrorSchema",
     "MessageSchema",
     "NewMessageSchema",
     "PollArgsSchema",
@@ -57,6 +58,11 @@ class Cursor(fields.Field):
 
     default_error_messages = {"invalid": "Not a valid cursor."}  # noqa: RUF012
 
+    def __init__(self, **kwargs: Any) -> None:
+        # Described in the OpenAPI document with the pattern it accepts.
+        kwargs["metadata"] = {"pattern": _CURSOR.pattern, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
     def _serialize(self, value: int | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else str(value)
 
@@ -82,9 +88,11 @@ class MessageSchema(Schema):
     content = fields.String(dump_only=True)
     created_at = UTCDateTime(dump_only=True)
     #: True when a name was typed by an anonymous poster rather than vouched for by the host.
-    anonymous = fields.Function(lambda message: message.author_id is None, dump_only=True)
-    mine = fields.Method("_is_mine", dump_only=True)
-    can_delete = fields.Method("_can_delete", dump_only=True)
+    anonymous = fields.Function(
+        lambda message: message.author_id is None, dump_only=True, metadata={"type": "boolean"}
+    )
+    mine = fields.Method("_is_mine", dump_only=True, metadata={"type": "boolean"})
+    can_delete = fields.Method("_can_delete", dump_only=True, metadata={"type": "boolean"})
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -165,8 +173,25 @@ class PollSchema(Schema):
     deleted = fields.List(fields.Integer())
     cursor = Cursor()
     more = fields.Boolean()
-    stream = fields.String()
+    #: The stream that was read; ``null`` for a stateless poll with ``after``.
+    stream = fields.String(allow_none=True)
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fields["messages"].schema.viewer = viewer  # type: ignore[attr-defined]
+
+
+class ErrorDetailSchema(Schema):
+    """What went wrong: the status again, a stable ``code``, a sentence, and per-field messages."""
+
+    status = fields.Integer(required=True)
+    code = fields.String(required=True, metadata={"example": "invalid_fields"})
+    message = fields.String(required=True)
+    #: Only for 422: marshmallow's messages, by field name. (``fields`` is taken by Schema.)
+    field_messages = fields.Dict(keys=fields.String(), data_key="fields")
+
+
+class ErrorSchema(Schema):
+    """Every error answer: ``{"error": {...}}``."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -24,6 +24,8 @@ class WebchatState:
     settings: Settings
     #: URL prefixes the blueprint is registered at, to answer routing errors there as JSON.
     mount_points: list[str] = field(default_factory=list)
+    #: The OpenAPI document, built on first request, per mount point.
+    openapi_documents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def is_chat_path(self, path: str) -> bool:
         """Whether ``path`` falls under one of the blueprint's mount points."""

@@ -28,6 +28,7 @@ from .errors import (
     handle_webchat_error,
 )
 from .models import CONTENT_MAX_LENGTH
+from .openapi import build_spec
 from .schemas import MessageSchema, NewMessageSchema, PollArgsSchema, PollSchema
 from .security import add_security_headers, refuse_cross_site_writes
 from .state import WebchatState, get_state
@@ -50,6 +51,7 @@ def create_blueprint(name: str = "webchat") -> Blueprint:
     bp.add_url_rule("/messages", "post", post_message, methods=["POST"])
     bp.add_url_rule(_MESSAGE_URL, "message", get_message, methods=["GET"])
     bp.add_url_rule(_MESSAGE_URL, "delete", delete_message, methods=["DELETE"])
+    bp.add_url_rule("/openapi.json", "openapi", openapi_document, methods=["GET"])
     bp.register_error_handler(WebchatError, handle_webchat_error)
     bp.register_error_handler(HTTPException, handle_http_exception)
     bp.register_error_handler(Exception, handle_unexpected)
@@ -140,6 +142,16 @@ def delete_message(message_id: int) -> tuple[str, int]:
     viewer = state.extension.current_viewer()
     messages.delete_message(state.db.session, message_id=message_id, viewer=viewer)
     return "", 204
+
+
+def openapi_document() -> Response:
+    """The OpenAPI 3 document of these routes, for the mount point it was asked under."""
+    state = get_state()
+    mount = url_for(".chat").rstrip("/")
+    document = state.openapi_documents.get(mount)
+    if document is None:
+        document = state.openapi_documents[mount] = build_spec(mount)
+    return jsonify(document)
 
 
 def _stream_policy(state: WebchatState) -> StreamPolicy:

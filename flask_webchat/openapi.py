@@ -1,0 +1,170 @@
+"""The OpenAPI 3 document of the chat's HTTP API, generated from the marshmallow schemas.
+
+Served at ``<prefix>/openapi.json``. Bodies and answers come from :mod:`flask_webchat.schemas`,
+so the document cannot describe a field the views do not send; what each route may answer is
+listed here, next to the statuses the views raise, and a test checks real answers against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from .schemas import (
+    Cursor,
+    ErrorSchema,
+    MessageSchema,
+    NewMessageSchema,
+    PollArgsSchema,
+    PollSchema,
+    UTCDateTime,
+)
+
+_ERRORS = {
+    400: "The body is not valid JSON (`malformed_json`).",
+    403: "Not allowed: `forbidden`, `identity_required` or `cross_site_request`.",
+    404: "No such message (`not_found`), or an unknown stream (`unknown_stream`).",
+    413: "The body is larger than WEBCHAT_MAX_BODY (`body_too_large`).",
+    415: "The body is not `application/json` (`unsupported_media_type`).",
+    422: "Invalid fields or parameters (`invalid_fields`); `fields` says which and why.",
+    503: "The database is unavailable (`database_unavailable`); retry after `Retry-After`.",
+}
+_MESSAGE_ID = {
+    "name": "message_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+}
+
+
+def build_spec(server_url: str) -> dict[str, Any]:
+    """The document for the blueprint mounted at ``server_url`` (e.g. ``/chat``)."""
+    from . import __version__  # the package imports this module while it initialises
+
+    plugin = MarshmallowPlugin()
+    spec = APISpec(
+        title="flask-webchat",
+        version=__version__,
+        openapi_version="3.0.3",
+        plugins=[plugin],
+        servers=[{"url": server_url.rstrip("/") or "/"}],
+        info={
+            "description": (
+                "A chat room's messages: read from a cursor, post, delete. Every error, including"
+                " 405 for a method a path does not allow (with an `Allow` header), has the"
+                " `Error` shape."
+            )
+        },
+    )
+    plugin.map_to_openapi_type(Cursor, "string", None)
+    plugin.map_to_openapi_type(UTCDateTime, "string", "date-time")
+    spec.components.schema("Message", schema=MessageSchema)
+    spec.components.schema("NewMessage", schema=NewMessageSchema)
+    spec.components.schema("Poll", schema=PollSchema)
+    spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.header(
+        "Retry-After", {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+    )
+
+    spec.path(
+        "/",
+        operations={
+            "get": _operation(
+                "chatPage",
+                "The chat page; each load opens a reader stream for the tab.",
+                {200: {"description": "The page.", "content": {"text/html": {"schema": {}}}}},
+                [503],
+            )
+        },
+    )
+    spec.path(
+        "/messages",
+        operations={
+            "get": {
+                **_operation(
+                    "pollMessages",
+                    "Every event since the reader's cursor, oldest first, exactly once.",
+                    {200: _json("The events and the cursor to continue from.", "Poll")},
+                    [404, 422, 503],
+                ),
+                "parameters": [{"in": "query", "schema": PollArgsSchema}],
+            },
+            "post": {
+                **_operation(
+                    "postMessage",
+                    "Post a message as the host's identity, or under the name in the body.",
+                    {
+                        201: {
+                            **_json("The message as stored.", "Message"),
+                            "headers": {
+                                "Location": {
+                                    "description": "The message's URL.",
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                        }
+                    },
+                    [400, 403, 413, 415, 422, 503],
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "NewMessage"}},
+                },
+            },
+        },
+    )
+    spec.path(
+        "/messages/{message_id}",
+        operations={
+            "get": {
+                **_operation(
+                    "getMessage",
+                    "One message, if it still exists.",
+                    {200: _json("The message.", "Message")},
+                    [404, 503],
+                ),
+                "parameters": [_MESSAGE_ID],
+            },
+            "delete": {
+                **_operation(
+                    "deleteMessage",
+                    "Delete a message the reader wrote, or may moderate.",
+                    {204: {"description": "Deleted; every reader's next poll lists its id."}},
+                    [403, 404, 503],
+                ),
+                "parameters": [_MESSAGE_ID],
+            },
+        },
+    )
+    spec.path(
+        "/openapi.json",
+        operations={
+            "get": _operation(
+                "openapi",
+                "This document.",
+                {200: {"description": "OpenAPI 3.", "content": {"application/json": {}}}},
+                [],
+            )
+        },
+    )
+    return spec.to_dict()
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _operation(
+    operation_id: str,
+    summary: str,
+    answers: dict[int, dict[str, Any]],
+    errors: list[int],
+) -> dict[str, Any]:
+    responses: dict[int, dict[str, Any]] = dict(answers)
+    for status in errors:
+        responses[status] = _json(_ERRORS[status], "Error")
+        if status == 503:
+            responses[status]["headers"] = {"Retry-After": "Retry-After"}
+    return {"operationId": operation_id, "summary": summary, "responses": responses}

@@ -1,0 +1,88 @@
+"""The OpenAPI document describes every route, and the real answers match it."""
+
+from __future__ import annotations
+
+import pytest
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_spec_validator import validate
+from werkzeug.test import EnvironBuilder, TestResponse
+from werkzeug.wrappers import Request
+
+from flask_webchat.schemas import ErrorSchema
+from hosts import Browser, Host, MakeHost
+
+
+def document(host: Host, prefix: str = "/chat") -> dict:
+    response = host.browser().client.get(f"{prefix}/openapi.json")
+    assert response.status_code == 200
+    return response.json  # type: ignore[return-value]
+
+
+def test_the_document_is_valid_openapi_for_its_mount_point(make_host: MakeHost) -> None:
+    spec = document(make_host())
+    validate(spec)
+    assert spec["servers"] == [{"url": "/chat"}]
+    moved = make_host(WEBCHAT_URL_PREFIX="/talk")
+    assert document(moved, "/talk")["servers"] == [{"url": "/talk"}]
+
+
+def test_every_route_is_documented_and_every_documented_route_exists(host: Host) -> None:
+    spec = document(host)
+    routes = {
+        (rule.rule.removeprefix("/chat").replace("<int:message_id>", "{message_id}") or "/", m)
+        for rule in host.app.url_map.iter_rules()
+        if rule.endpoint.startswith("webchat.") and rule.endpoint != "webchat.static"
+        for m in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {(path, m.upper()) for path, ops in spec["paths"].items() for m in ops}
+    assert documented == routes
+
+
+def test_real_answers_match_the_document(host: Host) -> None:
+    openapi = OpenAPI.from_dict(document(host))
+    answers: list[tuple[Request, TestResponse]] = []
+    author, other = host.browser(), host.browser()
+
+    def call(browser: Browser, method: str, path: str, **request: object) -> TestResponse:
+        answer = browser.client.open(path, method=method, **request)
+        # The answer's own request has had its body read; validate a replay of it.
+        answers.append(
+            (Request(EnvironBuilder(path, method=method, **request).get_environ()), answer)
+        )
+        return answer
+
+    tab = author.open_page()
+    call(author, "GET", "/chat/")
+    message = call(author, "POST", "/chat/messages", json={"content": "hi", "username": "A"}).json
+    call(author, "GET", "/chat/messages", query_string={"stream": tab})
+    call(author, "GET", "/chat/messages")
+    call(author, "GET", "/chat/messages", query_string={"after": "0", "limit": "1"})
+    call(author, "GET", "/chat/messages", query_string={"stream": "no-such-stream"})
+    call(author, "GET", "/chat/messages", query_string={"after": "x"})
+    call(author, "POST", "/chat/messages", data="{", content_type="application/json")
+    call(author, "POST", "/chat/messages", data="hi", content_type="text/plain")
+    call(author, "POST", "/chat/messages", json={"content": ""})
+    call(author, "POST", "/chat/messages", json={"content": "x" * 20000})
+    call(author, "PUT", "/chat/messages")
+    call(author, "GET", f"/chat/messages/{message['id']}")
+    call(author, "GET", "/chat/messages/999999")
+    call(other, "DELETE", f"/chat/messages/{message['id']}")
+    call(author, "DELETE", f"/chat/messages/{message['id']}")
+    call(author, "DELETE", f"/chat/messages/{message['id']}")
+    call(author, "GET", "/chat/openapi.json")
+
+    statuses = sorted({answer.status_code for _, answer in answers})
+    assert statuses == [200, 201, 204, 400, 403, 404, 405, 413, 415, 422]
+    for request, answer in answers:
+        if answer.status_code == 405:  # no operation to check against: only the error's shape
+            ErrorSchema().load(answer.json)
+            continue
+        openapi.validate_response(WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(answer))
+
+
+@pytest.mark.parametrize("path", ["/chat/openapi.json"])
+def test_the_document_is_served_as_json_and_not_cached_stale(host: Host, path: str) -> None:
+    response = host.browser().client.get(path)
+    assert response.mimetype == "application/json"
+    assert response.json["info"]["title"] == "flask-webchat"
