@@ -1,0 +1,84 @@
+"""Properties of the wire format, over generated text: what fits is kept exactly, what does not is
+refused with a 422 that names the field."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from marshmallow import ValidationError
+
+from flask_webchat.schemas import NewMessageSchema
+from hosts import Host
+
+# Everything a message may hold: any code point but surrogates and control characters other
+# than line feed and tab.
+CONTROLS = [chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]]
+ALLOWED = st.characters(blacklist_categories=["Cs"], blacklist_characters=CONTROLS)
+# A lone carriage return is refused too, but "\r\n" is first normalised to "\n".
+FORBIDDEN = st.sampled_from([c for c in CONTROLS if c != "\r"] + ["\ud800", "\udfff"])
+
+
+def normalised(text: str) -> bool:
+    """Text the server keeps as it is: nothing to strip at either end."""
+    return text == text.strip()
+
+
+MESSAGES = st.text(ALLOWED, min_size=1, max_size=1024).filter(normalised)
+NAMES = st.text(ALLOWED.filter(lambda c: c not in "\n\t"), min_size=1, max_size=64).filter(
+    normalised
+)
+
+
+@given(content=MESSAGES, username=NAMES)
+def test_any_text_within_the_limits_loads_unchanged(content: str, username: str) -> None:
+    loaded = NewMessageSchema().load({"content": content, "username": username})
+    assert loaded == {"content": content, "username": username}
+
+
+@given(content=st.text(ALLOWED, min_size=1025, max_size=1400).filter(normalised))
+def test_longer_text_is_refused_naming_content(content: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        NewMessageSchema().load({"content": content, "username": "x"})
+    assert list(refused.value.messages) == ["content"]
+
+
+@given(before=MESSAGES, bad=FORBIDDEN, after=MESSAGES)
+def test_a_control_character_or_surrogate_is_refused_naming_content(
+    before: str, bad: str, after: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        NewMessageSchema().load({"content": before + bad + after, "username": "x"})
+    assert list(refused.value.messages) == ["content"]
+
+
+@given(username=st.text(ALLOWED, min_size=65, max_size=100).filter(normalised))
+def test_a_long_name_is_refused_naming_username(username: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        NewMessageSchema().load({"content": "hi", "username": username})
+    assert list(refused.value.messages) == ["username"]
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=MESSAGES, username=NAMES)
+def test_any_text_within_the_limits_is_stored_and_read_back_unchanged(
+    host: Host, content: str, username: str
+) -> None:
+    browser = host.browser()
+    posted = browser.post(content, username)
+    assert posted.status_code == 201, posted.json
+    read = browser.client.get(posted.headers["Location"]).json
+    assert (read["content"], read["username"]) == (content, username)
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.text(ALLOWED, min_size=1025, max_size=1200).filter(normalised), bad=FORBIDDEN)
+def test_text_outside_the_limits_is_a_422_naming_the_field_and_stores_nothing(
+    host: Host, content: str, bad: str
+) -> None:
+    browser = host.browser()
+    for body in [{"content": content, "username": "x"}, {"content": f"a{bad}b", "username": "x"}]:
+        response = browser.client.post("/chat/messages", json=body)
+        assert response.status_code == 422
+        assert list(response.json["error"]["fields"]) == ["content"]
+    assert host.stored_messages() == []
