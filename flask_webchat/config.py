@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_POLL_INTERVAL": 2.0,
     "WEBCHAT_MAX_BODY": 16 * 1024,
     "WEBCHAT_TRUSTED_ORIGINS": (),
+    "WEBCHAT_RATE_LIMIT": "20/minute",
+    "WEBCHAT_RATE_LIMIT_STORAGE": "memory://",
     "WEBCHAT_CONTENT_SECURITY_POLICY": (
         "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'self'"
@@ -34,6 +36,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 ROOM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Flask-Limiter's notation, e.g. "20/minute", "5 per 10 seconds", "100/hour;1000/day".
+_RATE = re.compile(
+    r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*"
+    r"([;,]\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*)*$"
+)
 _ORIGIN = re.compile(r"^https?://[^/\s]+$")
 
 
@@ -53,6 +60,8 @@ class Settings:
     poll_interval: float
     max_body: int
     trusted_origins: frozenset[str]
+    rate_limit: str | None
+    rate_limit_storage: str
     content_security_policy: str | None
 
     @classmethod
@@ -72,6 +81,8 @@ class Settings:
             poll_interval=read.seconds("WEBCHAT_POLL_INTERVAL"),
             max_body=read.whole("WEBCHAT_MAX_BODY", minimum=1024),
             trusted_origins=read.origins("WEBCHAT_TRUSTED_ORIGINS"),
+            rate_limit=read.rate("WEBCHAT_RATE_LIMIT"),
+            rate_limit_storage=read.text("WEBCHAT_RATE_LIMIT_STORAGE"),
             content_security_policy=read.text("WEBCHAT_CONTENT_SECURITY_POLICY", optional=True)
             or None,
         )
@@ -112,6 +123,14 @@ class _Reader:
                 f"{key} must be a list of origins like 'https://app.example.com', got {value!r}."
             )
         return frozenset(value)
+
+    def rate(self, key: str) -> str | None:
+        value = self.text(key, optional=True) or None
+        if value is not None and not _RATE.match(value):
+            raise ValueError(
+                f"{key} must be a rate like '20/minute' or '5 per 10 seconds', got {value!r}."
+            )
+        return value
 
     def seconds(self, key: str) -> float:
         value = self.value(key)

@@ -15,6 +15,8 @@ from flask import Response, current_app, jsonify
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from .ratelimit import add_retry_after
+
 
 class WebchatError(Exception):
     """An error a client caused or must know about, with its HTTP status and a stable code."""
@@ -97,9 +99,14 @@ def handle_http_exception(error: HTTPException) -> Response:
     """Render Werkzeug's exceptions (404 from routing, 405, 413 …) in the shared shape."""
     status = error.code or 500
     code = re.sub(r"[^a-z0-9]+", "_", (error.name or "error").lower()).strip("_")
+    if status == 429:  # Flask-Limiter's RateLimitExceeded
+        code = "rate_limited"
     response = error_response(status, code, error.description or error.name)
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    if status == 429:
+        state = current_app.extensions.get("webchat")
+        add_retry_after(response, state.rate_limiter if state else None)
     return response
 
 

@@ -19,6 +19,7 @@ from .identity import (
     to_identity,
 )
 from .models import metadata
+from .ratelimit import limit_writes
 from .state import WebchatState, get_state
 from .views import create_blueprint
 
@@ -57,7 +58,8 @@ class Webchat:
 
         Reads the ``WEBCHAT_*`` keys (setting their defaults), makes ``db.create_all()`` and
         ``db.drop_all()`` include the chat's tables, adds the ``flask webchat`` commands and,
-        unless ``WEBCHAT_REGISTER_BLUEPRINT`` is false, mounts the blueprint.
+        unless ``WEBCHAT_REGISTER_BLUEPRINT`` is false, mounts the blueprint. Initialise the
+        host's Flask-Limiter first, if it has one, so that the chat's rate limit uses it.
         """
         if db is None:
             raise TypeError("Webchat.init_app needs the app's Flask-SQLAlchemy object: db=db.")
@@ -66,7 +68,8 @@ class Webchat:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         settings = Settings.from_config(app.config)
-        app.extensions["webchat"] = WebchatState(extension=self, db=db, settings=settings)
+        state = app.extensions["webchat"] = WebchatState(extension=self, db=db, settings=settings)
+        state.rate_limiter = limit_writes(app, self.blueprint, settings)
         _include_tables_in(db)
         app.cli.add_command(cli.webchat_group)
         if settings.register_blueprint:

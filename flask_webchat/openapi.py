@@ -29,6 +29,7 @@ _ERRORS = {
     413: "The body is larger than WEBCHAT_MAX_BODY (`body_too_large`).",
     415: "The body is not `application/json` (`unsupported_media_type`).",
     422: "Invalid fields or parameters (`invalid_fields`); `fields` says which and why.",
+    429: "Too many posts and deletes (`rate_limited`); retry after `Retry-After`.",
     503: "The database is unavailable (`database_unavailable`); retry after `Retry-After`.",
 }
 _MESSAGE_ID = {
@@ -106,7 +107,7 @@ def build_spec(server_url: str) -> dict[str, Any]:
                             },
                         }
                     },
-                    [400, 403, 413, 415, 422, 503],
+                    [400, 403, 413, 415, 422, 429, 503],
                 ),
                 "requestBody": {
                     "required": True,
@@ -132,7 +133,7 @@ def build_spec(server_url: str) -> dict[str, Any]:
                     "deleteMessage",
                     "Delete a message the reader wrote, or may moderate.",
                     {204: {"description": "Deleted; every reader's next poll lists its id."}},
-                    [403, 404, 503],
+                    [403, 404, 429, 503],
                 ),
                 "parameters": [_MESSAGE_ID],
             },
@@ -165,6 +166,6 @@ def _operation(
     responses: dict[int, dict[str, Any]] = dict(answers)
     for status in errors:
         responses[status] = _json(_ERRORS[status], "Error")
-        if status == 503:
+        if status in (429, 503):
             responses[status]["headers"] = {"Retry-After": "Retry-After"}
     return {"operationId": operation_id, "summary": summary, "responses": responses}

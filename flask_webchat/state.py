@@ -26,6 +26,8 @@ class WebchatState:
     mount_points: list[str] = field(default_factory=list)
     #: The OpenAPI document, built on first request, per mount point.
     openapi_documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The Flask-Limiter ``Limiter`` counting posts and deletes, if rate limits are on.
+    rate_limiter: Any = None
 
     def is_chat_path(self, path: str) -> bool:
         """Whether ``path`` falls under one of the blueprint's mount points."""

@@ -197,6 +197,7 @@ def build_host(
     *,
     template_folder: str | None = None,
     register: str | None = None,
+    before_webchat: Callable[[Flask], None] | None = None,
     **config: Any,
 ) -> Host:
     """Build a host app on an empty database. ``register`` mounts the blueprint by hand there.
@@ -236,11 +237,15 @@ def build_host(
     elif stack.sessions != "signed-cookie":
         raise ValueError(f"unknown session backend {stack.sessions!r}")
     app.config["SESSION_SERIALIZATION_FORMAT"] = "json"
+    # Tests post far faster than people; the rate limit's own tests switch it back on.
+    app.config["WEBCHAT_RATE_LIMIT"] = None
     app.config.update(config)
 
     db.init_app(app)
     if stack.sessions != "signed-cookie":
         Session(app)
+    if before_webchat is not None:
+        before_webchat(app)  # what a host sets up before the chat, e.g. its own Limiter
     webchat.init_app(app, db=db)
     if register is not None:
         app.register_blueprint(webchat.blueprint, url_prefix=register)

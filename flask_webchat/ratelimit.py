@@ -1,0 +1,76 @@
+"""Rate limits on posting and deleting, through Flask-Limiter.
+
+The host's own :class:`flask_limiter.Limiter` is used when it has one (so its storage, e.g.
+Redis shared by every process, counts the chat too); otherwise the chat makes one of its own
+with :data:`WEBCHAT_RATE_LIMIT_STORAGE`. Flask-Limiter is an extra:
+``pip install flask-webchat[ratelimit]``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Flask, Response, request
+
+from .state import get_state
+
+if TYPE_CHECKING:
+    from flask_limiter import Limiter
+
+    from .config import Settings
+
+_LIMITED_METHODS = ["POST", "DELETE"]
+
+
+def limit_writes(app: Flask, blueprint: Blueprint, settings: Settings) -> Limiter | None:
+    """Limit posts and deletes per identity; ``None`` when limits are off or unavailable."""
+    if settings.rate_limit is None:
+        return None
+    try:
+        from flask_limiter import Limiter
+    except ImportError:
+        app.logger.warning(
+            "webchat: WEBCHAT_RATE_LIMIT is set but Flask-Limiter is not installed, so posts"
+            " are not rate limited (pip install flask-webchat[ratelimit])."
+        )
+        return None
+    hosts = [limiter for limiter in app.extensions.get("limiter", ()) if limiter.enabled]
+    limiter = hosts[0] if hosts else None
+    if limiter is None:
+        limiter = Limiter(
+            writer_key,
+            app=app,
+            storage_uri=settings.rate_limit_storage,
+            headers_enabled=True,
+            key_prefix="webchat",
+        )
+    # One count for posts and deletes together, per writer.
+    limiter.shared_limit(
+        settings.rate_limit,
+        scope="webchat-writes",
+        key_func=writer_key,
+        methods=_LIMITED_METHODS,
+        error_message="Too many messages; wait a moment before sending more.",
+    )(blueprint)
+    return limiter
+
+
+def writer_key() -> str:
+    """Whom a limit counts: the host's user, else the browser session, else the address."""
+    viewer = get_state().extension.current_viewer()
+    if viewer.identity is not None:
+        return f"user:{viewer.identity.id}"
+    if viewer.reader_key is not None:
+        return f"reader:{viewer.reader_key}"
+    return f"address:{request.remote_addr}"
+
+
+def add_retry_after(response: Response, limiter: Any) -> Response:
+    """Make sure a 429 says when to retry, even under a host limiter without headers."""
+    if "Retry-After" not in response.headers:
+        limit = limiter.current_limit if limiter is not None else None
+        reset_at = limit.reset_at if limit is not None else time.time() + 1
+        response.headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))
+    return response
