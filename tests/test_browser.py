@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,15 +43,23 @@ def chromium() -> Iterator[object]:
         browser.close()
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[str]:
-    app = create_app(instance_path=str(tmp_path / "instance"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+@contextmanager
+def serving(app: Flask, address: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``app`` on a free port in a thread; yield its base URL."""
+    server = make_server(address, 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    try:
+        yield f"http://{address}:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[str]:
+    with serving(create_app(instance_path=str(tmp_path / "instance"))) as url:
+        yield url
 
 
 def open_chat(chromium, site: str, name: str, errors: list[str]):  # type: ignore[no-untyped-def]
@@ -115,6 +124,23 @@ def test_a_refused_message_keeps_the_draft_and_shows_why(chromium, site: str) ->
     assert page.locator(".webchat-message").count() == 0
 
 
+def test_over_the_rate_limit_the_page_says_so_and_keeps_the_draft(  # type: ignore[no-untyped-def]
+    chromium, tmp_path: Path
+) -> None:
+    app = create_app({"WEBCHAT_RATE_LIMIT": "2/minute"}, instance_path=str(tmp_path / "i"))
+    with serving(app) as site:
+        errors: list[str] = []
+        page = open_chat(chromium, site, "Fay", errors)
+        for text in ["one", "two"]:
+            send(page, text)
+            page.locator(".webchat-message", has_text=text).wait_for(timeout=WAIT_MS)
+        send(page, "three")
+        page.get_by_role("status").get_by_text("Too many messages").wait_for(timeout=WAIT_MS)
+        assert page.get_by_label("Message", exact=True).input_value() == "three"
+        # The browser logs the refused request itself; nothing else went wrong.
+        assert [e for e in errors if "429" not in e] == []
+
+
 def test_a_slow_send_is_not_sent_twice_and_guests_are_marked(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
     errors: list[str] = []
     page = open_chat(chromium, site, "Dan", errors)
@@ -150,12 +176,8 @@ def other_site(site: str) -> Iterator[str]:
             "<button>Send</button></form>"
         )
 
-    server = make_server("127.0.0.2", 0, evil, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.2:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(evil, "127.0.0.2") as url:
+        yield url
 
 
 def test_pages_on_another_site_cannot_post_with_a_visitors_session(  # type: ignore[no-untyped-def]
