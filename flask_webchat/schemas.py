@@ -30,16 +30,47 @@ ANONYMOUS_NAME_MAX_LENGTH = 64
 # C0/C1 controls, DEL and lone surrogates: databases refuse some, and none belongs in a chat line.
 _FORBIDDEN_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _FORBIDDEN_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# What str.strip() removes (every character for which str.isspace() is true), as a regex class.
+_WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# White space that may stand between visible characters, and is kept.
+_INNER_SPACE = r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _CURSOR = re.compile(r"^[0-9]{1,18}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
-def _refuse(pattern: re.Pattern[str], what: str) -> validate.Validator:
-    def check(value: str) -> None:
-        if pattern.search(value):
-            raise ValidationError(f"{what} must not contain control characters.")
+class _TextRule:
+    """A text field's limits, checked after stripping, and the same rule as a JSON Schema pattern.
 
-    return check  # type: ignore[return-value]
+    Not marshmallow's ``Length``: the limit applies to the stripped text, and a ``maxLength`` in the
+    OpenAPI document would wrongly refuse text with spaces around it. The ``pattern`` says exactly
+    which raw strings are accepted (a test checks it against this validator).
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        max_length: int,
+        forbidden: re.Pattern[str],
+        inner_space: str,
+        crlf: bool = False,
+    ) -> None:
+        self.what, self.max_length, self.forbidden = what, max_length, forbidden
+        # A visible character: neither white space that strip() removes, nor forbidden.
+        visible = "[^" + _WHITESPACE + forbidden.pattern[1:-1] + "]"
+        # Between visible characters: more of them, kept white space, and CRLF (sent as LF).
+        inner = "(?:" + visible + "|[" + inner_space + "]" + (r"|\r\n" if crlf else "") + ")"
+        padding = f"[{_WHITESPACE}]*"
+        middle = f"(?:{inner}{{0,{max_length - 2}}}{visible})?"
+        self.pattern = f"^{padding}{visible}{middle}{padding}$"
+
+    def __call__(self, value: str) -> None:
+        if not value:
+            raise ValidationError(f"{self.what} cannot be empty.")
+        if len(value) > self.max_length:
+            raise ValidationError(f"{self.what} can be at most {self.max_length} characters long.")
+        if self.forbidden.search(value):
+            raise ValidationError(f"{self.what} must not contain control characters.")
 
 
 class UTCDateTime(fields.Field):
@@ -105,6 +136,21 @@ class MessageSchema(Schema):
         return self.viewer is not None and self.viewer.may_delete(message)
 
 
+CONTENT_RULE = _TextRule(
+    "A message",
+    max_length=CONTENT_MAX_LENGTH,
+    forbidden=_FORBIDDEN_IN_TEXT,
+    inner_space=r"\t\n" + _INNER_SPACE,
+    crlf=True,
+)
+NAME_RULE = _TextRule(
+    "A name",
+    max_length=ANONYMOUS_NAME_MAX_LENGTH,
+    forbidden=_FORBIDDEN_IN_NAME,
+    inner_space=_INNER_SPACE,
+)
+
+
 class NewMessageSchema(Schema):
     """The body of ``POST /messages``: ``{"content": "…", "username": "…"}``.
 
@@ -118,22 +164,18 @@ class NewMessageSchema(Schema):
 
     content = fields.String(
         required=True,
-        validate=[
-            validate.Length(min=1, error="A message cannot be empty."),
-            validate.Length(
-                max=CONTENT_MAX_LENGTH, error="A message can be at most {max} characters long."
-            ),
-            _refuse(_FORBIDDEN_IN_TEXT, "A message"),
-        ],
+        validate=CONTENT_RULE,
+        metadata={
+            "pattern": CONTENT_RULE.pattern,
+            "description": "1 to 1,024 characters once stripped; line breaks and tabs are kept.",
+        },
     )
     username = fields.String(
-        validate=[
-            validate.Length(min=1, error="A name cannot be empty."),
-            validate.Length(
-                max=ANONYMOUS_NAME_MAX_LENGTH, error="A name can be at most {max} characters long."
-            ),
-            _refuse(_FORBIDDEN_IN_NAME, "A name"),
-        ],
+        validate=NAME_RULE,
+        metadata={
+            "pattern": NAME_RULE.pattern,
+            "description": "1 to 64 characters once stripped. Ignored for a signed-in author.",
+        },
     )
 
     def __init__(self, *, anonymous: bool = True, **kwargs: Any) -> None:

@@ -3,12 +3,22 @@ refused with a 422 that names the field."""
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from flask_webchat.schemas import NewMessageSchema
+from flask_webchat.models import CONTENT_MAX_LENGTH
+from flask_webchat.schemas import (
+    _WHITESPACE,
+    ANONYMOUS_NAME_MAX_LENGTH,
+    CONTENT_RULE,
+    NAME_RULE,
+    NewMessageSchema,
+)
 from hosts import Host
 
 # Everything a message may hold: any code point but surrogates and control characters other
@@ -82,3 +92,36 @@ def test_text_outside_the_limits_is_a_422_naming_the_field_and_stores_nothing(
         assert response.status_code == 422
         assert list(response.json["error"]["fields"]) == ["content"]
     assert host.stored_messages() == []
+
+
+# Text made of the characters where the rules have edges: white space of every kind, controls,
+# line breaks and ordinary letters, so that long and short, padded and bare strings all come up.
+EDGY_PIECES = [" ", "\t", "\n", "\r", "\r\n", "\x0b", "\x1c", "\x85", "\xa0", "\u2028", "\u3000"]
+EDGY_PIECES += ["\x00", "\x1b", "\x7f", "\x9f", "\ud800", "\ufeff", "a", "é", "你", "🎉"]
+EDGY = st.lists(st.sampled_from(EDGY_PIECES), max_size=80).map("".join)
+
+
+def accepted(field: str, value: str) -> bool:
+    body = {"content": "x", "username": "x", field: value}
+    return not NewMessageSchema().validate(body)
+
+
+@pytest.mark.parametrize("field, rule", [("content", CONTENT_RULE), ("username", NAME_RULE)])
+@given(prefix=st.sampled_from([0, 1, 2, 3, 4, 6, 8]), text=EDGY)
+def test_the_documented_pattern_accepts_exactly_what_the_server_accepts(
+    field: str, rule: object, prefix: int, text: str
+) -> None:
+    # Letters up to a few short of the limit, so the generated tail crosses it often.
+    limit = CONTENT_MAX_LENGTH if field == "content" else ANONYMOUS_NAME_MAX_LENGTH
+    text = "a" * max(0, limit - prefix) + text if prefix else text
+    documented = re.fullmatch(rule.pattern, text) is not None  # type: ignore[attr-defined]
+    assert documented == accepted(field, text)
+
+
+def test_the_patterns_white_space_is_what_strip_removes() -> None:
+    spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+    assert re.fullmatch(f"[{_WHITESPACE}]*", spaces)
+    assert spaces.strip() == ""
+    assert not any(
+        re.fullmatch(f"[{_WHITESPACE}]", chr(c)) for c in range(0x3001) if not chr(c).isspace()
+    )
