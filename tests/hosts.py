@@ -198,9 +198,13 @@ def build_host(
     template_folder: str | None = None,
     register: str | None = None,
     before_webchat: Callable[[Flask], None] | None = None,
+    database: str | None = None,
+    redis_url: str | None = None,
     **config: Any,
 ) -> Host:
     """Build a host app on an empty database. ``register`` mounts the blueprint by hand there.
+
+    ``database`` and ``redis_url`` replace the stack's services, e.g. with servers a test started.
 
     The caller closes the host (:meth:`Host.close`); the ``make_host`` fixture does it for tests.
     """
@@ -213,7 +217,7 @@ def build_host(
         name = sa.Column(sa.String(80), unique=True, nullable=False)
         is_moderator = sa.Column(sa.Boolean, default=False, nullable=False)
 
-    url = database_url(stack.database, tmp_path)
+    url = database or database_url(stack.database, tmp_path)
     reset_database(url)
     app = Flask("host", template_folder=template_folder)
     app.config.update(TESTING=True, SECRET_KEY="host-secret", SQLALCHEMY_DATABASE_URI=url)
@@ -226,7 +230,7 @@ def build_host(
     elif stack.sessions == "redis":
         import redis
 
-        redis_client = redis.Redis.from_url(os.environ[SERVICE_VARIABLES["redis"]])
+        redis_client = redis.Redis.from_url(redis_url or os.environ[SERVICE_VARIABLES["redis"]])
         # A prefix of its own, so tests never see each other's sessions.
         redis_prefix = f"webchat-test:{secrets.token_hex(6)}:"
         app.config.update(
