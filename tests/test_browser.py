@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.serving import make_server
 
 from example_app import create_app
@@ -207,3 +208,19 @@ def test_pages_on_another_site_cannot_post_with_a_visitors_session(  # type: ign
     victim.locator(".webchat-message", has_text="my own message").wait_for(timeout=WAIT_MS)
     assert victim.locator(".webchat-message").count() == 1
     assert errors == []
+
+
+def test_the_page_works_on_a_host_with_flask_wtf_csrf_protect(  # type: ignore[no-untyped-def]
+    chromium, tmp_path: Path
+) -> None:
+    app = create_app(instance_path=str(tmp_path / "instance"))
+    CSRFProtect(app)
+    with serving(app) as site:
+        errors: list[str] = []
+        page = open_chat(chromium, site, "Gil", errors)
+        send(page, "guarded by the host's token")
+        mine = page.locator(".webchat-message", has_text="guarded by the host's token")
+        mine.wait_for(timeout=WAIT_MS)
+        mine.get_by_role("button", name="Delete message from Gil").click()
+        mine.wait_for(state="detached", timeout=WAIT_MS)
+        assert errors == []

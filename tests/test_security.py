@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from flask_webchat import Webchat
 from hosts import Browser, Host, MakeHost
@@ -116,3 +119,29 @@ def test_trusted_origins_are_checked_at_start_up(origins: object) -> None:
     app.config["WEBCHAT_TRUSTED_ORIGINS"] = origins
     with pytest.raises(ValueError, match="WEBCHAT_TRUSTED_ORIGINS"):
         Webchat().init_app(app, db=object())  # type: ignore[arg-type]
+
+
+def test_a_host_using_flask_wtf_csrf_protect_gets_its_token_checked(make_host: MakeHost) -> None:
+    host = make_host(before_webchat=CSRFProtect().init_app)
+    browser = host.browser()
+    page = browser.client.get("/chat/").text
+    token = re.search(r'data-csrf-token="([^"]+)"', page)
+    assert token, "the page hands the host's CSRF token to the client"
+    body = {"content": "hi", "username": "x"}
+
+    refused = browser.client.post("/chat/messages", json=body)
+    assert refused.status_code == 400
+    assert "CSRF" in refused.json["error"]["message"]
+    assert host.stored_messages() == []
+
+    headers = {"X-CSRFToken": token.group(1)}
+    posted = browser.client.post("/chat/messages", json=body, headers=headers)
+    assert posted.status_code == 201
+    message = posted.json["id"]
+    assert browser.client.delete(f"/chat/messages/{message}").status_code == 400
+    deleted = browser.client.delete(f"/chat/messages/{message}", headers=headers)
+    assert deleted.status_code == 204
+
+
+def test_without_csrf_protect_the_page_carries_no_token(browser: Browser) -> None:
+    assert "data-csrf-token" not in browser.client.get("/chat/").text

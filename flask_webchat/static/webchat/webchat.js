@@ -10,6 +10,8 @@ function start(root) {
     pollInterval: Number(root.dataset.pollInterval || 2) * 1000,
     maxLength: Number(root.dataset.maxLength || 1024),
     identityName: root.dataset.identityName || "",
+    // The host's CSRF token (Flask-WTF's CSRFProtect), sent with every post and delete.
+    writeHeaders: root.dataset.csrfToken ? { "X-CSRFToken": root.dataset.csrfToken } : {},
   };
   const list = root.querySelector(".webchat-messages");
   const status = root.querySelector(".webchat-status");
@@ -159,7 +161,11 @@ function start(root) {
     try {
       const response = await fetch(config.messagesUrl, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        headers: {
+          ...config.writeHeaders,
+          "Content-Type": "application/json",
+          Accept: "application/json",
+        },
         body: JSON.stringify(body),
       });
       if (!response.ok) {
@@ -178,7 +184,10 @@ function start(root) {
   }
 
   async function deleteMessage(id) {
-    const response = await fetch(`${config.messagesUrl}/${id}`, { method: "DELETE" });
+    const response = await fetch(`${config.messagesUrl}/${id}`, {
+      method: "DELETE",
+      headers: config.writeHeaders,
+    });
     if (response.ok || response.status === 404) forget(id);
     else say(await errorText(response), true);
   }
