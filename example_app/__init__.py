@@ -50,6 +50,10 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     def home() -> str:
         return render_template("home.html")
 
+    @app.get("/support")
+    def support() -> str:
+        return render_template("support.html")  # embeds the chat with {{ webchat_widget() }}
+
     return app
 
 

@@ -21,7 +21,7 @@ from .identity import (
 from .models import metadata
 from .ratelimit import limit_writes
 from .state import WebchatState, get_state
-from .views import create_blueprint
+from .views import create_blueprint, render_widget
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -72,6 +72,7 @@ class Webchat:
         state.rate_limiter = limit_writes(app, self.blueprint, settings)
         _include_tables_in(db)
         app.cli.add_command(cli.webchat_group)
+        app.add_template_global(render_widget, "webchat_widget")
         if settings.register_blueprint:
             app.register_blueprint(self.blueprint, url_prefix=settings.url_prefix)
 
@@ -123,6 +124,7 @@ def _remember_mount_point(setup: BlueprintSetupState) -> None:
             "Call webchat.init_app(app, db=db) before registering the webchat blueprint."
         )
     state.mount_points.append(setup.url_prefix or "/")
+    state.blueprint_names.append(setup.name)
 
 
 def _include_tables_in(db: SQLAlchemy) -> None:

@@ -24,6 +24,8 @@ class WebchatState:
     settings: Settings
     #: URL prefixes the blueprint is registered at, to answer routing errors there as JSON.
     mount_points: list[str] = field(default_factory=list)
+    #: The names the blueprint is registered under (``webchat`` unless the host renamed it).
+    blueprint_names: list[str] = field(default_factory=list)
     #: The OpenAPI document, built on first request, per mount point.
     openapi_documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The Flask-Limiter ``Limiter`` counting posts and deletes, if rate limits are on.

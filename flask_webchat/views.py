@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -65,6 +66,26 @@ def create_blueprint(name: str = "webchat") -> Blueprint:
 
 def chat_page() -> Response:
     """The chat page; every load opens a new reader stream for that tab."""
+    assert request.blueprint is not None
+    context = widget_context(request.blueprint)
+    return make_response(render_template("webchat/chat.html", webchat=context))
+
+
+def render_widget() -> Markup:
+    """The chat, ready to drop into a host's own page: ``{{ webchat_widget() }}``.
+
+    Like a load of the chat page, each call opens a reader stream for that page. The widget
+    brings its style sheet and script; under a Content-Security-Policy they are same-origin files.
+    """
+    state = get_state()
+    if not state.blueprint_names:
+        raise RuntimeError("webchat_widget() needs the chat's blueprint to be registered.")
+    context = widget_context(state.blueprint_names[0])
+    return Markup(render_template("webchat/widget.html", webchat=context))
+
+
+def widget_context(blueprint_name: str) -> dict[str, Any]:
+    """What the widget template needs, with a new stream for the page being rendered."""
     state = get_state()
     viewer = state.extension.current_viewer().with_reader_key()
     assert viewer.reader_key is not None
@@ -74,18 +95,15 @@ def chat_page() -> Response:
         room_name=state.settings.default_room,
         policy=_stream_policy(state),
     )
-    page = render_template(
-        "webchat/chat.html",
-        webchat={
-            "stream": token,
-            "messages_url": url_for(".poll"),
-            "identity_name": viewer.identity.name if viewer.identity else None,
-            "allow_anonymous": state.settings.allow_anonymous,
-            "poll_interval": state.settings.poll_interval,
-            "max_length": CONTENT_MAX_LENGTH,
-        },
-    )
-    return make_response(page)
+    return {
+        "stream": token,
+        "messages_url": url_for(f"{blueprint_name}.poll"),
+        "static_endpoint": f"{blueprint_name}.static",
+        "identity_name": viewer.identity.name if viewer.identity else None,
+        "allow_anonymous": state.settings.allow_anonymous,
+        "poll_interval": state.settings.poll_interval,
+        "max_length": CONTENT_MAX_LENGTH,
+    }
 
 
 def poll_messages() -> Response:

@@ -10,6 +10,9 @@ import pytest
 
 from hosts import STACKS, Browser, Host, MakeHost, Stack, build_host
 
+# Chromium, a served example app and page helpers for the browser tests.
+pytest_plugins = ["browsing"]
+
 
 @pytest.fixture(params=STACKS, ids=lambda stack: stack.name)
 def stack(request: pytest.FixtureRequest) -> Stack:

@@ -2,83 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.serving import make_server
 
+from browsing import WAIT_MS, message, open_chat, send, serving
 from example_app import create_app
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("WEBCHAT_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Generous: catches a hang, not a slow machine. The page polls every 2 s.
-WAIT_MS = 5000
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("WEBCHAT_TEST_REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@contextmanager
-def serving(app: Flask, address: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``app`` on a free port in a thread; yield its base URL."""
-    server = make_server(address, 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{address}:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[str]:
-    with serving(create_app(instance_path=str(tmp_path / "instance"))) as url:
-        yield url
-
-
-def open_chat(chromium, site: str, name: str, errors: list[str]):  # type: ignore[no-untyped-def]
-    context = chromium.new_context()
-    page = context.new_page()
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
-    page.goto(f"{site}/")
-    page.get_by_role("link", name="Open the chat").click()
-    page.locator("[data-webchat][data-ready]").wait_for(timeout=WAIT_MS)
-    page.get_by_label("Your name").fill(name)
-    return page
-
-
-def send(page, text: str) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_label("Message", exact=True).fill(text)
-    page.get_by_label("Message", exact=True).press("Enter")
 
 
 def test_two_people_chat_both_ways_and_deletions_disappear(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
@@ -87,9 +22,9 @@ def test_two_people_chat_both_ways_and_deletions_disappear(chromium, site: str) 
     bob = open_chat(chromium, site, "Bob", errors)
 
     send(alice, "Hi Bob! 你好 👋")
-    bob.get_by_text("Hi Bob! 你好 👋").wait_for(timeout=WAIT_MS)
+    message(bob, "Hi Bob! 你好 👋").wait_for(timeout=WAIT_MS)
     send(bob, "Hello Alice")
-    alice.get_by_text("Hello Alice").wait_for(timeout=WAIT_MS)
+    message(alice, "Hello Alice").wait_for(timeout=WAIT_MS)
 
     # Delete buttons only on one's own messages.
     own = bob.locator(".webchat-message", has_text="Hello Alice")
@@ -98,17 +33,17 @@ def test_two_people_chat_both_ways_and_deletions_disappear(chromium, site: str) 
     assert other.get_by_role("button").count() == 0
 
     own.get_by_role("button", name="Delete message from Bob").click()
-    alice.get_by_text("Hello Alice").wait_for(state="detached", timeout=WAIT_MS)
+    message(alice, "Hello Alice").wait_for(state="detached", timeout=WAIT_MS)
     own.wait_for(state="detached", timeout=WAIT_MS)
 
     payload = "<img src=x onerror=alert(1)><script>alert(2)</script>"
     send(alice, payload)
-    bob.get_by_text(payload).wait_for(timeout=WAIT_MS)
+    message(bob, payload).wait_for(timeout=WAIT_MS)
     assert bob.locator(".webchat-messages img, .webchat-messages script").count() == 0
 
     bob.reload()
     bob.locator("[data-webchat][data-ready]").wait_for(timeout=WAIT_MS)
-    bob.get_by_text(payload).wait_for(timeout=WAIT_MS)  # the backlog shows after a reload
+    message(bob, payload).wait_for(timeout=WAIT_MS)  # the backlog shows after a reload
     assert bob.get_by_label("Your name").input_value() == "Bob"  # the name is remembered
     assert errors == []
 

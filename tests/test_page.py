@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from flask import render_template_string
+
 from example_app import create_app
 from hosts import Browser, Host, MakeHost
 
@@ -22,14 +24,16 @@ def test_the_page_carries_its_stream_and_needs_no_inline_script(browser: Browser
     scripts = re.findall(r"<script[^>]*>", html)
     assert scripts and all("src=" in tag for tag in scripts), "no inline script (strict CSP)"
     assert "<style" not in html and " style=" not in html, "no inline style (strict CSP)"
-    assert 'for="webchat-content"' in html, "the message box is labelled"
+    label = re.search(r'<label class="webchat-label" for="([^"]+)"', html)
+    assert label and f'<textarea id="{label.group(1)}"' in html, "the message box is labelled"
 
 
 def test_the_static_client_is_served(browser: Browser) -> None:
-    script = browser.client.get("/chat/static/webchat/webchat.js")
-    assert script.status_code == 200
-    assert script.mimetype in {"text/javascript", "application/javascript"}
-    assert "textContent" in script.text and "innerHTML" not in script.text
+    for name in ["webchat.js", "client.js"]:
+        script = browser.client.get(f"/chat/static/webchat/{name}")
+        assert script.status_code == 200
+        assert script.mimetype in {"text/javascript", "application/javascript"}
+        assert "innerHTML" not in script.text
     assert browser.client.get("/chat/static/webchat/webchat.css").mimetype == "text/css"
 
 
@@ -96,3 +100,24 @@ def test_the_example_app_links_its_home_page_to_a_working_chat(tmp_path: Path) -
     browser.say("hello from the example", username="Guest")
     assert browser.poll(tab)["messages"][0]["content"] == "hello from the example"
     assert list((tmp_path / "instance" / "sessions").iterdir()), "sessions are server-side files"
+
+
+def test_a_host_page_embeds_the_widget_with_one_call(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_URL_PREFIX="/talk")
+
+    @host.app.get("/help")
+    def help_page() -> str:
+        return render_template_string("<main><h1>Help</h1>{{ webchat_widget() }}</main>")
+
+    browser = host.browser()
+    html = browser.client.get("/help").text
+    stream = re.search(r'data-stream="([^"]+)"', html)
+    assert stream, "the widget opened a stream for this page"
+    assert 'data-messages-url="/talk/messages"' in html
+    assert 'href="/talk/static/webchat/webchat.css"' in html
+    assert 'src="/talk/static/webchat/webchat.js"' in html
+    browser.prefix = "/talk"
+    browser.say("from the help page")
+    assert [m["content"] for m in browser.poll(stream.group(1))["messages"]] == [
+        "from the help page"
+    ]

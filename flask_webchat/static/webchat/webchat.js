@@ -1,30 +1,46 @@
-// flask-webchat page client: polls this tab's stream, posts, deletes. No dependencies.
+// flask-webchat page: renders every [data-webchat] element with a WebchatClient. No dependencies.
 // Message text is only ever placed with textContent, never parsed as HTML.
 
+import { WebchatClient } from "./client.js";
+
 const NAME_KEY = "webchat.username";
+// Within this many pixels of the end, the reader counts as "at the bottom".
+const BOTTOM_SLACK = 40;
+
+/** Characters as the server counts them: code points, after trimming, with CRLF as one. */
+export function countCharacters(text) {
+  return [...text.replace(/\r\n/g, "\n").trim()].length;
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
 
 function start(root) {
-  const config = {
-    stream: root.dataset.stream,
-    messagesUrl: root.dataset.messagesUrl,
-    pollInterval: Number(root.dataset.pollInterval || 2) * 1000,
-    maxLength: Number(root.dataset.maxLength || 1024),
-    identityName: root.dataset.identityName || "",
-    // The host's CSRF token (Flask-WTF's CSRFProtect), sent with every post and delete.
-    writeHeaders: root.dataset.csrfToken ? { "X-CSRFToken": root.dataset.csrfToken } : {},
-  };
+  const data = root.dataset;
+  const maxLength = Number(data.maxLength || 1024);
   const list = root.querySelector(".webchat-messages");
   const status = root.querySelector(".webchat-status");
+  const announcer = root.querySelector(".webchat-announcer");
+  const jump = root.querySelector(".webchat-jump");
   const form = root.querySelector(".webchat-composer");
   const content = form.elements.content;
+  const counter = root.querySelector(".webchat-counter");
   const nameInput = form.elements.username || null;
   const sendButton = form.querySelector("button[type=submit]");
   const shown = new Map(); // message id -> list item
-  let cursor = null; // the last cursor received: enough to carry on if the stream goes away
-  let pollTimer = null;
-  let polling = false;
-  let pollAgain = false;
   let sending = false;
+  let loaded = false; // the first batch (the backlog) is shown, not announced
+
+  const client = new WebchatClient({
+    url: data.messagesUrl,
+    stream: data.stream || null,
+    pollInterval: Number(data.pollInterval || 2) * 1000,
+    headers: data.csrfToken ? { "X-CSRFToken": data.csrfToken } : {},
+  });
 
   if (nameInput) {
     nameInput.value = localStorage.getItem(NAME_KEY) || "";
@@ -36,167 +52,107 @@ function start(root) {
     status.classList.toggle("is-error", isError);
   }
 
-  async function errorText(response) {
-    try {
-      const body = await response.json();
-      const fields = body.error.fields ? Object.values(body.error.fields).flat().join(" ") : "";
-      return fields || body.error.message;
-    } catch {
-      return `The server answered ${response.status}.`;
-    }
+  const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < BOTTOM_SLACK;
+
+  function toBottom() {
+    list.scrollTop = list.scrollHeight;
+    jump.hidden = true;
   }
 
   function render(message) {
     if (shown.has(message.id)) return;
-    const item = document.createElement("li");
-    item.className = "webchat-message";
+    const item = element("li", "webchat-message");
     item.dataset.id = String(message.id);
     item.classList.toggle("is-mine", Boolean(message.mine));
-    const meta = document.createElement("div");
-    meta.className = "webchat-meta";
-    const author = document.createElement("span");
-    author.className = "webchat-author";
-    author.textContent = message.username;
-    if (message.anonymous) {
-      const guest = document.createElement("span");
-      guest.className = "webchat-guest";
-      guest.textContent = "guest";
-      author.append(" ", guest);
-    }
-    const time = document.createElement("time");
-    time.className = "webchat-time";
+    const meta = element("div", "webchat-meta");
+    const author = element("span", "webchat-author", message.username);
+    if (message.anonymous) author.append(" ", element("span", "webchat-guest", "guest"));
+    if (message.mine) author.append(" ", element("span", "webchat-you", "you"));
+    const when = new Date(message.created_at);
+    const time = element(
+      "time",
+      "webchat-time",
+      when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+    );
     time.dateTime = message.created_at;
-    time.textContent = new Date(message.created_at).toLocaleTimeString([], {
-      hour: "2-digit",
-      minute: "2-digit",
-    });
+    time.title = when.toLocaleString();
     meta.append(author, time);
     if (message.can_delete) {
-      const remove = document.createElement("button");
+      const remove = element("button", "webchat-delete", "Delete");
       remove.type = "button";
-      remove.className = "webchat-delete";
-      remove.textContent = "Delete";
       remove.setAttribute("aria-label", `Delete message from ${message.username}`);
-      remove.addEventListener("click", () => deleteMessage(message.id));
+      remove.addEventListener("click", () => remove_(message.id));
       meta.append(remove);
     }
-    const text = document.createElement("p");
-    text.className = "webchat-content";
-    text.textContent = message.content;
-    item.append(meta, text);
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    item.append(meta, element("p", "webchat-content", message.content));
+    const pinned = atBottom();
     list.append(item);
     shown.set(message.id, item);
-    if (atBottom) list.scrollTop = list.scrollHeight;
+    if (pinned || message.mine) toBottom();
+    else jump.hidden = false; // the reader is reading back: say there is more, do not jump
+    if (loaded && !message.mine) announcer.textContent = `${message.username}: ${message.content}`;
   }
 
   function forget(id) {
-    const item = shown.get(id);
-    if (item) item.remove();
+    shown.get(id)?.remove();
     shown.delete(id);
   }
 
-  // One poll at a time per tab; asking while one is in flight repeats it once it ends.
-  function pollNow() {
-    if (polling) {
-      pollAgain = true;
-      return;
-    }
-    clearTimeout(pollTimer);
-    poll();
-  }
-
-  function pollUrl() {
-    const query = config.stream
-      ? `stream=${encodeURIComponent(config.stream)}`
-      : `after=${encodeURIComponent(cursor)}`;
-    return `${config.messagesUrl}?${query}`;
-  }
-
-  async function poll() {
-    polling = true;
-    let more = false;
+  async function remove_(id) {
     try {
-      const response = await fetch(pollUrl(), { headers: { Accept: "application/json" } });
-      if (response.status === 404 && config.stream && cursor !== null) {
-        // The server dropped this tab's stream (idle too long): read on from our own cursor.
-        config.stream = null;
-        pollAgain = true;
-      } else if (!response.ok) {
-        throw new Error(await errorText(response));
-      } else {
-        const batch = await response.json();
-        batch.messages.forEach(render);
-        batch.deleted.forEach(forget);
-        cursor = batch.cursor;
-        more = batch.more;
-      }
-      if (status.dataset.offline) {
-        delete status.dataset.offline;
-        say("");
-      }
+      await client.delete(id);
+      forget(id);
     } catch (error) {
-      status.dataset.offline = "1";
-      say(`Reconnecting… (${error.message})`, true);
+      say(error.message, true);
     }
-    polling = false;
-    if (pollAgain || more) {
-      pollAgain = false;
-      poll();
-    } else {
-      pollTimer = setTimeout(poll, config.pollInterval);
-    }
+  }
+
+  function updateComposer() {
+    const count = countCharacters(content.value);
+    counter.textContent = `${count} / ${maxLength}`;
+    counter.classList.toggle("is-over", count > maxLength);
+    sendButton.disabled = sending || content.disabled || count === 0;
   }
 
   async function send() {
-    const text = content.value.trim();
-    if (!text || sending) return;
-    const body = { content: text };
+    const text = content.value;
+    if (countCharacters(text) === 0 || sending) return;
+    const message = { content: text };
     if (nameInput) {
-      body.username = nameInput.value.trim();
-      localStorage.setItem(NAME_KEY, body.username);
+      message.username = nameInput.value.trim();
+      localStorage.setItem(NAME_KEY, message.username);
     }
     sending = true;
-    sendButton.disabled = true;
+    updateComposer();
     try {
-      const response = await fetch(config.messagesUrl, {
-        method: "POST",
-        headers: {
-          ...config.writeHeaders,
-          "Content-Type": "application/json",
-          Accept: "application/json",
-        },
-        body: JSON.stringify(body),
-      });
-      if (!response.ok) {
-        say(await errorText(response), true); // the draft stays in the box
-        return;
-      }
+      await client.send(message);
       content.value = "";
       say("");
-      pollNow(); // shows the message in its place among any others that came first
     } catch (error) {
-      say(`Not sent: ${error.message}`, true);
+      say(error.message, true); // the draft stays in the box
     } finally {
       sending = false;
-      updateButton();
+      updateComposer();
     }
   }
 
-  async function deleteMessage(id) {
-    const response = await fetch(`${config.messagesUrl}/${id}`, {
-      method: "DELETE",
-      headers: config.writeHeaders,
-    });
-    if (response.ok || response.status === 404) forget(id);
-    else say(await errorText(response), true);
-  }
-
-  function updateButton() {
-    sendButton.disabled = sending || content.disabled || content.value.trim() === "";
-  }
-
-  content.addEventListener("input", updateButton);
+  client.addEventListener("message", (event) => render(event.detail));
+  client.addEventListener("delete", (event) => forget(event.detail.id));
+  client.addEventListener("state", (event) => {
+    const { state, error, retryIn } = event.detail;
+    root.dataset.state = state;
+    if (state === "reconnecting") {
+      say(`Reconnecting… next try in ${Math.ceil(retryIn / 1000)} s (${error.message})`, true);
+    } else {
+      say("");
+      loaded = true;
+    }
+  });
+  list.addEventListener("scroll", () => {
+    if (atBottom()) jump.hidden = true;
+  });
+  jump.addEventListener("click", toBottom);
+  content.addEventListener("input", updateComposer);
   content.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -207,8 +163,9 @@ function start(root) {
     event.preventDefault();
     send();
   });
-  updateButton();
-  poll();
+  updateComposer();
+  client.start();
+  root.webchat = client; // for host scripts: the same events, e.g. to show a badge
   root.dataset.ready = ""; // handlers attached: tests and host scripts can wait for this
 }
 

@@ -1,0 +1,175 @@
+// flask-webchat client: reads a room from a cursor, posts and deletes. No dependencies, no DOM.
+//
+//   import { WebchatClient } from "/chat/static/webchat/client.js";
+//   const chat = new WebchatClient({ url: "/chat/messages" });
+//   chat.addEventListener("message", (event) => show(event.detail));
+//   chat.addEventListener("delete", (event) => hide(event.detail.id));
+//   chat.start();
+//   await chat.send({ content: "Hello!", username: "Ann" });
+//
+// Events: "message" (detail: a message), "delete" (detail: {id}), "state" (detail: {state,
+// error, retryIn}) where state is "live" or "reconnecting". Every message and deletion is
+// dispatched exactly once, oldest first; after a network error the client retries with backoff
+// and resumes from its cursor, so nothing is missed.
+
+/** An answer the server refused: its status, code, message and per-field messages. */
+export class WebchatError extends Error {
+  constructor(message, { status = 0, code = "network_error", fields = null, retryAfter = null } = {}) {
+    super(message);
+    this.name = "WebchatError";
+    this.status = status;
+    this.code = code;
+    this.fields = fields;
+    this.retryAfter = retryAfter;
+  }
+}
+
+async function refusal(response) {
+  let error = {};
+  try {
+    error = (await response.json()).error || {};
+  } catch {
+    // not our JSON (a proxy's page, say): the status says enough
+  }
+  const fields = error.fields ? Object.values(error.fields).flat().join(" ") : "";
+  const retryAfter = Number(response.headers.get("Retry-After")) || null;
+  return new WebchatError(fields || error.message || `The server answered ${response.status}.`, {
+    status: response.status,
+    code: error.code || "http_error",
+    fields: error.fields || null,
+    retryAfter,
+  });
+}
+
+export class WebchatClient extends EventTarget {
+  /**
+   * @param {object} options
+   * @param {string} options.url The messages URL, e.g. "/chat/messages".
+   * @param {string} [options.stream] A tab's stream id (the page's data-stream).
+   * @param {string} [options.after] Read statelessly from this cursor instead ("0": everything).
+   * @param {number} [options.pollInterval] Milliseconds between polls when nothing is new.
+   * @param {object} [options.headers] Sent with posts and deletes, e.g. a CSRF token.
+   */
+  constructor({ url, stream = null, after = null, pollInterval = 2000, headers = {} }) {
+    super();
+    this.url = url;
+    this.stream = stream;
+    this.cursor = after;
+    this.pollInterval = pollInterval;
+    this.headers = headers;
+    this.state = "idle";
+    this._timer = null;
+    this._polling = false;
+    this._again = false;
+    this._failures = 0;
+  }
+
+  /** Start polling; events follow. */
+  start() {
+    if (this.state === "idle") {
+      this.state = "starting";
+      this.refresh();
+    }
+  }
+
+  /** Stop polling. */
+  stop() {
+    clearTimeout(this._timer);
+    this.state = "idle";
+  }
+
+  /** Poll now (e.g. after posting), or straight after the poll in flight. */
+  refresh() {
+    if (this._polling) {
+      this._again = true;
+      return;
+    }
+    clearTimeout(this._timer);
+    this._poll();
+  }
+
+  /** Post a message; resolves to the stored message, rejects with a WebchatError. */
+  async send({ content, username }) {
+    const body = username === undefined ? { content } : { content, username };
+    const response = await this._fetch(this.url, {
+      method: "POST",
+      headers: { ...this.headers, "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw await refusal(response);
+    this.refresh(); // the message arrives in order, through the poll
+    return response.json();
+  }
+
+  /** Delete a message; one that is already gone counts as deleted. */
+  async delete(id) {
+    const response = await this._fetch(`${this.url}/${id}`, {
+      method: "DELETE",
+      headers: this.headers,
+    });
+    if (!response.ok && response.status !== 404) throw await refusal(response);
+    this.refresh();
+  }
+
+  async _fetch(url, options) {
+    try {
+      return await fetch(url, options);
+    } catch (error) {
+      throw new WebchatError(`Could not reach the server (${error.message}).`);
+    }
+  }
+
+  _pollUrl() {
+    if (this.stream) return `${this.url}?stream=${encodeURIComponent(this.stream)}`;
+    if (this.cursor !== null) return `${this.url}?after=${encodeURIComponent(this.cursor)}`;
+    return this.url; // the session's own stream
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  _setState(state, detail = {}) {
+    const changed = state !== this.state;
+    this.state = state;
+    if (changed || state === "reconnecting") this._emit("state", { state, ...detail });
+  }
+
+  async _poll() {
+    if (this.state === "idle") return;
+    this._polling = true;
+    let delay = this.pollInterval;
+    try {
+      const response = await this._fetch(this._pollUrl(), { headers: { Accept: "application/json" } });
+      if (response.status === 404 && this.stream && this.cursor !== null) {
+        // The server dropped this tab's stream (idle too long, or its session is gone).
+        this.stream = null;
+        this._again = true;
+      } else if (!response.ok) {
+        throw await refusal(response);
+      } else {
+        const batch = await response.json();
+        batch.messages.forEach((message) => this._emit("message", message));
+        batch.deleted.forEach((id) => this._emit("delete", { id }));
+        this.cursor = batch.cursor;
+        if (batch.more) this._again = true;
+      }
+      this._failures = 0;
+      this._setState("live");
+    } catch (error) {
+      this._failures += 1;
+      // 1 s, 2 s, 4 s … up to 30 s, with jitter so that many tabs do not retry in step.
+      const backoff = Math.min(30000, 1000 * 2 ** (this._failures - 1));
+      delay = Math.max(backoff * (0.8 + Math.random() * 0.4), (error.retryAfter || 0) * 1000);
+      this._setState("reconnecting", { error, retryIn: delay });
+    }
+    this._polling = false;
+    if (this.state === "idle") return;
+    if (this._again && this._failures === 0) {
+      this._again = false;
+      this._poll();
+    } else {
+      this._timer = setTimeout(() => this._poll(), delay);
+    }
+  }
+}
