@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import heapq
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from .errors import UnknownStream, ValidationFailed
 from .models import ChatDeletion, ChatMessage, ChatRoom, ChatStream, utcnow
 from .rooms import get_or_create_room
 
 _streams = ChatStream.__table__
+_rooms = ChatRoom.__table__
 # Overlapping polls of one stream are rare (a client normally waits for its previous poll);
 # a few retries settle them, and a poll that still loses answers empty without moving.
 _CLAIM_ATTEMPTS = 5
@@ -54,13 +57,14 @@ class StreamPolicy:
 
 def read_room(session: Session, *, room_name: str, after: int, limit: int) -> Batch:
     """The events after cursor ``after`` in a room, without any stream (a stateless poll)."""
-    room = session.execute(
-        sa.select(ChatRoom.id, ChatRoom.last_seq).where(ChatRoom.name == room_name)
-    ).first()
-    head = room.last_seq if room else 0
-    if after > head:
-        raise ValidationFailed({"after": ["This cursor is ahead of the room."]})
-    return _read(session, room.id, after, head, limit) if room else Batch(cursor=after)
+    with _statement_by_statement(session):
+        room = session.execute(
+            sa.select(_rooms.c.id, _rooms.c.last_seq).where(_rooms.c.name == room_name)
+        ).first()
+        head = room.last_seq if room else 0
+        if after > head:
+            raise ValidationFailed({"after": ["This cursor is ahead of the room."]})
+        return _read(session, room.id, after, head, limit) if room else Batch(cursor=after)
 
 
 def poll_stream(
@@ -81,25 +85,48 @@ def poll_stream(
         raise UnknownStream()  # a session without a reader key has opened no stream
     state = None
     for _ in range(_CLAIM_ATTEMPTS):
-        state = _stream_state(session, owner=owner, token=token, room_name=room_name)
-        if state is None:
-            if token is not None:
-                raise UnknownStream()
-            open_stream(session, owner=owner, room_name=room_name, policy=policy, default=True)
-            continue
-        batch = _read(session, state.room_id, state.position, state.head, limit)
-        batch.stream = state.token
-        if batch.cursor == state.position:
-            return batch
-        claimed = session.execute(
-            sa.update(_streams)
-            .where(_streams.c.id == state.id, _streams.c.position == state.position)
-            .values(position=batch.cursor, active_at=utcnow())
-        ).rowcount
-        session.commit()
-        if claimed:
-            return batch
+        with _statement_by_statement(session):
+            state = _stream_state(session, owner=owner, token=token, room_name=room_name)
+            if state is not None:
+                batch = _read(session, state.room_id, state.position, state.head, limit)
+                batch.stream = state.token
+                if batch.cursor == state.position:
+                    return batch
+                claimed = session.execute(
+                    sa.update(_streams)
+                    .where(_streams.c.id == state.id, _streams.c.position == state.position)
+                    .values(position=batch.cursor, active_at=utcnow())
+                ).rowcount
+                session.commit()
+                if claimed:
+                    return batch
+                continue
+        if token is not None:
+            raise UnknownStream()
+        open_stream(session, owner=owner, room_name=room_name, policy=policy, default=True)
     return Batch(cursor=state.position if state else 0, stream=state.token if state else None)
+
+
+@contextmanager
+def _statement_by_statement(session: Session) -> Iterator[None]:
+    """Run a poll's statements in autocommit mode, unless the request is inside a transaction.
+
+    A poll needs no transaction: the head bound and the compare-and-set keep it exact statement
+    by statement. Without one, each statement is a single round trip to the database, instead of
+    ``BEGIN``, the statement and ``ROLLBACK``, which makes an empty poll about twice as cheap.
+    When the host already began a transaction in this request (say, loading its user), the poll
+    joins it as before. Afterwards the connection goes back to the pool with its usual settings.
+    """
+    # Flask-SQLAlchemy's db.session is a scoped_session: ask the request's own Session.
+    current = session() if isinstance(session, scoped_session) else session
+    if current.in_transaction():
+        yield
+        return
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    try:
+        yield
+    finally:
+        session.close()
 
 
 def open_stream(
@@ -164,26 +191,29 @@ def _stream_state(
     session: Session, *, owner: str, token: str | None, room_name: str
 ) -> sa.Row[Any] | None:
     """The stream's position and its room's head, read together in one query."""
-    query = (
-        sa.select(
-            ChatStream.id,
-            ChatStream.token,
-            ChatStream.room_id,
-            ChatStream.position,
-            ChatRoom.last_seq.label("head"),
-        )
-        .join(ChatRoom, ChatRoom.id == ChatStream.room_id)
-        .where(ChatStream.owner == owner)
-    )
     if token is not None:
-        query = query.where(ChatStream.token == token)
-    else:
-        query = (
-            query.where(ChatRoom.name == room_name, ChatStream.is_default.is_(True))
-            .order_by(ChatStream.id.desc())
-            .limit(1)
-        )
-    return session.execute(query).first()
+        return session.execute(_STREAM_BY_TOKEN, {"owner": owner, "token": token}).first()
+    return session.execute(_DEFAULT_STREAM, {"owner": owner, "room": room_name}).first()
+
+
+# Built once: these run on every poll, and building a statement costs more than running it.
+_STREAM_STATE = (
+    sa.select(
+        _streams.c.id,
+        _streams.c.token,
+        _streams.c.room_id,
+        _streams.c.position,
+        _rooms.c.last_seq.label("head"),
+    )
+    .join(_rooms, _rooms.c.id == _streams.c.room_id)
+    .where(_streams.c.owner == sa.bindparam("owner"))
+)
+_STREAM_BY_TOKEN = _STREAM_STATE.where(_streams.c.token == sa.bindparam("token"))
+_DEFAULT_STREAM = (
+    _STREAM_STATE.where(_rooms.c.name == sa.bindparam("room"), _streams.c.is_default.is_(True))
+    .order_by(_streams.c.id.desc())
+    .limit(1)
+)
 
 
 def _read(session: Session, room_id: int, after: int, head: int, limit: int) -> Batch:

@@ -36,6 +36,9 @@ from .state import WebchatState, get_state
 from .streams import StreamPolicy
 
 _MESSAGE_URL = "/messages/<int:message_id>"
+# Schemas that depend on nothing per request, built once (they keep no state between calls).
+_POLL_ARGS = PollArgsSchema()
+_EMPTY_POLL = PollSchema()
 
 
 def create_blueprint(name: str = "webchat") -> Blueprint:
@@ -110,7 +113,7 @@ def poll_messages() -> Response:
     """Every event since the reader's cursor: from ``after``, a stream, or the session."""
     state = get_state()
     settings = state.settings
-    args = _load(PollArgsSchema(), request.args)
+    args = _load(_POLL_ARGS, request.args)
     limit = min(args.get("limit", settings.poll_limit), settings.poll_limit)
     viewer = state.extension.current_viewer()
     if "after" in args:
@@ -128,7 +131,9 @@ def poll_messages() -> Response:
             limit=limit,
             policy=_stream_policy(state),
         )
-    return jsonify(PollSchema(viewer=viewer).dump(batch))
+    # Most polls are empty, and an empty answer needs no viewer: skip building schemas for it.
+    schema = PollSchema(viewer=viewer) if batch.messages else _EMPTY_POLL
+    return jsonify(schema.dump(batch))
 
 
 def post_message() -> tuple[Response, int, dict[str, str]]:

@@ -200,11 +200,13 @@ def build_host(
     before_webchat: Callable[[Flask], None] | None = None,
     database: str | None = None,
     redis_url: str | None = None,
+    fresh: bool = True,
     **config: Any,
 ) -> Host:
     """Build a host app on an empty database. ``register`` mounts the blueprint by hand there.
 
     ``database`` and ``redis_url`` replace the stack's services, e.g. with servers a test started.
+    ``fresh=False`` keeps what the database holds (another process of the same host built it).
 
     The caller closes the host (:meth:`Host.close`); the ``make_host`` fixture does it for tests.
     """
@@ -218,7 +220,8 @@ def build_host(
         is_moderator = sa.Column(sa.Boolean, default=False, nullable=False)
 
     url = database or database_url(stack.database, tmp_path)
-    reset_database(url)
+    if fresh:
+        reset_database(url)
     app = Flask("host", template_folder=template_folder)
     app.config.update(TESTING=True, SECRET_KEY="host-secret", SQLALCHEMY_DATABASE_URI=url)
     redis_client, redis_prefix = None, None
