@@ -71,8 +71,15 @@ def grow_to(host: Host, room_id: int, have: int, want: int) -> None:
                 [{"content": f"message {seq}", "username": "bench", "date": now} for seq in seqs],
             )
         connection.execute(sa.update(ChatRoom).values(last_seq=want))
-        if host.db.engine.dialect.name == "postgresql":
-            connection.execute(sa.text("ANALYZE"))
+    with host.app.app_context():
+        dialect = host.db.engine.dialect.name
+    if dialect == "postgresql":
+        # Settle the bulk insert now, or autovacuum does it while the polls are being timed.
+        with host.app.app_context(), host.db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                sa.text("VACUUM ANALYZE")
+            )
+            connection.execute(sa.text("CHECKPOINT"))
 
 
 def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tuple]:
@@ -117,15 +124,16 @@ def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tup
                     query = sa.select(_original).order_by(_original.c.id).offset(seen)
                     assert host.db.session.execute(query).all() == []
 
-            rows.append(
+            # Each measured twice, interleaved; the lower median is kept (noise only adds time).
+            timings = [
                 (
-                    database,
-                    size,
                     median_ms(service_poll, repeat),
                     median_ms(http_poll, repeat),
                     median_ms(original_poll, max(5, repeat // 10)),
                 )
-            )
+                for _ in range(2)
+            ]
+            rows.append((database, size, *(min(pair) for pair in zip(*timings, strict=True))))
             print(_row(*rows[-1]), flush=True)
         return rows
     finally:
@@ -154,7 +162,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         print_machine(databases, tmp)
-        print(f"# median of {args.repeat} empty polls (OFFSET: of {max(5, args.repeat // 10)}), ms")
+        print(
+            f"# median of {args.repeat} empty polls (OFFSET: of {max(5, args.repeat // 10)}),"
+            " lower of two interleaved runs, ms"
+        )
         print(f"{'database':<10} {'messages':>9} {'poll':>9} {'HTTP poll':>10} {'OFFSET':>10}")
         results = [
             row for db in databases for row in measure(db, args.sizes, args.repeat, Path(tmp))

@@ -32,6 +32,9 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--posts", type=int, default=1000, help="posts per writer")
     parser.add_argument("--delete-every", type=int, default=4)
+    parser.add_argument(
+        "--reader-pause", type=float, default=0.0, help="seconds between a reader's polls"
+    )
     args = parser.parse_args()
     databases = available_databases(args.database or list(DATABASES))
     if "postgres" in databases and not os.environ.get("WEBCHAT_TEST_REDIS_URL"):
@@ -41,7 +44,8 @@ def main() -> None:
         print_machine(databases, Path(tmp))
         print(
             f"# {args.writers} writers x {args.posts} posts (every {args.delete_every}th followed"
-            f" by a delete), {args.readers} readers (tab stream, session, own cursor)"
+            f" by a delete), {args.readers} readers (tab stream, session, own cursor),"
+            f" {args.reader_pause:g} s between a reader's polls"
         )
         print(
             f"{'database':<10} {'sessions':<14} {'events':>7} {'readers':>7} {'lost':>5}"
@@ -64,6 +68,7 @@ def main() -> None:
                     posts_per_writer=args.posts,
                     delete_every=args.delete_every,
                     timeout=3600,
+                    reader_pause=args.reader_pause,
                 )
             finally:
                 host.close()

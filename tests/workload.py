@@ -114,20 +114,22 @@ def run_stress(
     delete_every: int = 4,
     seed: int = 0,
     timeout: float = 300,
+    reader_pause: float = 0.0,
 ) -> StressReport:
     """Post and delete from ``writers`` threads while ``readers`` threads poll; check the result.
 
     Each writer posts ``posts_per_writer`` messages and, after every ``delete_every``-th post,
     deletes one of its own earlier messages at random, as its anonymous author. Readers are
     spread over :data:`READER_KINDS`; each starts before the first post and keeps polling until
-    the writers are done and it has caught up. The host should have ``WEBCHAT_BACKLOG=0``.
+    the writers are done and it has caught up, pausing ``reader_pause`` seconds between polls
+    (0: as fast as it can; the page waits 2 s). The host should have ``WEBCHAT_BACKLOG=0``.
     """
     posted: dict[int, str] = {}
     deleted: set[int] = set()
     retried = Counter[str]()
     lock = threading.Lock()
     logs = [ReaderLog(READER_KINDS[n % len(READER_KINDS)]) for n in range(readers)]
-    start_reading = [_reader_start(host.browser(), log) for log in logs]
+    start_reading = [_reader_start(host.browser(), log, reader_pause) for log in logs]
 
     def write(number: int) -> None:
         browser = host.browser()
@@ -163,7 +165,9 @@ def run_stress(
     return _check(host, logs, posted, deleted, writers, seconds, sum(retried.values()))
 
 
-def _reader_start(browser: Browser, log: ReaderLog) -> Callable[[threading.Event], None]:
+def _reader_start(
+    browser: Browser, log: ReaderLog, pause: float
+) -> Callable[[threading.Event], None]:
     """Set a reader up now (at the room's head) and return the loop its thread runs."""
     stream: str | None = None
     cursor: str | None = None
@@ -189,6 +193,7 @@ def _reader_start(browser: Browser, log: ReaderLog) -> Callable[[threading.Event
     def loop(writers_done: threading.Event) -> None:
         while not writers_done.is_set():
             poll_once()
+            writers_done.wait(pause)
         while poll_once()["more"]:
             pass  # the writers are done: catch up to the head
 
