@@ -32,29 +32,47 @@ def limit_writes(app: Flask, blueprint: Blueprint, settings: Settings) -> Limite
         from flask_limiter import Limiter
     except ImportError:
         app.logger.warning(
-            "webchat: WEBCHAT_RATE_LIMIT is set but Flask-Limiter is not installed, so posts"
-            " are not rate limited (pip install flask-webchat[ratelimit])."
+            "webchat: posts are not rate limited because Flask-Limiter is not installed"
+            " (pip install flask-webchat[ratelimit]; or set WEBCHAT_RATE_LIMIT = None)."
         )
         return None
+    from limits import parse_many
+
     hosts = [limiter for limiter in app.extensions.get("limiter", ()) if limiter.enabled]
     limiter = hosts[0] if hosts else None
     if limiter is None:
+        # No headers of its own: the chat's 429 handler sets Retry-After, never below 1.
         limiter = Limiter(
-            writer_key,
-            app=app,
-            storage_uri=settings.rate_limit_storage,
-            headers_enabled=True,
-            key_prefix="webchat",
+            writer_key, app=app, storage_uri=settings.rate_limit_storage, key_prefix="webchat"
         )
+    common: dict[str, Any] = {
+        "methods": _LIMITED_METHODS,
+        "error_message": "Too many messages; wait a moment before sending more.",
+        # Only what was stored counts: a refused request (403, 415, 422 …) changed nothing.
+        "deduct_when": lambda response: response.status_code < 400,
+    }
     # One count for posts and deletes together, per writer.
+    limiter.shared_limit(settings.rate_limit, "webchat-writes", key_func=writer_key, **common)(
+        blueprint
+    )
+    # A new browser session is a new writer, so anonymous writers also share a count per
+    # address: larger, as people behind one address (a school, an office) share it.
+    per_address = ";".join(
+        f"{item.amount * ADDRESS_SHARE} per {item.multiples} {item.GRANULARITY.name}"
+        for item in parse_many(settings.rate_limit)
+    )
     limiter.shared_limit(
-        settings.rate_limit,
-        scope="webchat-writes",
-        key_func=writer_key,
-        methods=_LIMITED_METHODS,
-        error_message="Too many messages; wait a moment before sending more.",
+        per_address,
+        "webchat-anonymous-writes",
+        key_func=_address,
+        exempt_when=_signed_in,
+        **common,
     )(blueprint)
     return limiter
+
+
+#: How many anonymous writers' worth of posts one address may make together.
+ADDRESS_SHARE = 5
 
 
 def writer_key() -> str:
@@ -64,7 +82,15 @@ def writer_key() -> str:
         return f"user:{viewer.identity.id}"
     if viewer.reader_key is not None:
         return f"reader:{viewer.reader_key}"
+    return _address()
+
+
+def _address() -> str:
     return f"address:{request.remote_addr}"
+
+
+def _signed_in() -> bool:
+    return get_state().extension.current_identity() is not None
 
 
 def add_retry_after(response: Response, limiter: Any) -> Response:

@@ -2,10 +2,9 @@
 
 :func:`take_position` and :func:`next_position` are the whole ordering guarantee. They increment
 the room's counter with an ``UPDATE``, which locks the room row until the caller's transaction
-ends. A second writer in the
-same room waits on that lock, so positions commit in the order they were handed out and a reader
-can never see position *n + 1* while *n* is still in flight. The lock is per room and held only
-for the few statements of a post or a delete.
+ends. A second writer in the same room waits on that lock, so positions commit in the order they
+were handed out and a reader can never see position *n + 1* while *n* is still in flight. The
+lock is per room and held only for the few statements of a post or a delete.
 """
 
 from __future__ import annotations

@@ -57,14 +57,14 @@ class StreamPolicy:
 
 def read_room(session: Session, *, room_name: str, after: int, limit: int) -> Batch:
     """The events after cursor ``after`` in a room, without any stream (a stateless poll)."""
-    with _statement_by_statement(session):
-        room = session.execute(
+    with _poll_session(session) as reader:
+        room = reader.execute(
             sa.select(_rooms.c.id, _rooms.c.last_seq).where(_rooms.c.name == room_name)
         ).first()
         head = room.last_seq if room else 0
         if after > head:
             raise ValidationFailed({"after": ["This cursor is ahead of the room."]})
-        return _read(session, room.id, after, head, limit) if room else Batch(cursor=after)
+        return _read(reader, room.id, after, head, limit) if room else Batch(cursor=after)
 
 
 def poll_stream(
@@ -84,49 +84,54 @@ def poll_stream(
     if owner is None:
         raise UnknownStream()  # a session without a reader key has opened no stream
     state = None
-    for _ in range(_CLAIM_ATTEMPTS):
-        with _statement_by_statement(session):
-            state = _stream_state(session, owner=owner, token=token, room_name=room_name)
-            if state is not None:
-                batch = _read(session, state.room_id, state.position, state.head, limit)
-                batch.stream = state.token
-                if batch.cursor == state.position:
-                    return batch
-                claimed = session.execute(
-                    sa.update(_streams)
-                    .where(_streams.c.id == state.id, _streams.c.position == state.position)
-                    .values(position=batch.cursor, active_at=utcnow())
-                ).rowcount
-                session.commit()
-                if claimed:
-                    return batch
+    with _poll_session(session) as reader:
+        for _ in range(_CLAIM_ATTEMPTS):
+            state = _stream_state(reader, owner=owner, token=token, room_name=room_name)
+            if state is None:
+                if token is not None:
+                    raise UnknownStream()
+                # Opening is several statements that belong together: the host's session,
+                # in a transaction of its own.
+                open_stream(session, owner=owner, room_name=room_name, policy=policy, default=True)
                 continue
-        if token is not None:
-            raise UnknownStream()
-        open_stream(session, owner=owner, room_name=room_name, policy=policy, default=True)
+            batch = _read(reader, state.room_id, state.position, state.head, limit)
+            batch.stream = state.token
+            if batch.cursor == state.position:
+                return batch
+            claimed = reader.execute(
+                sa.update(_streams)
+                .where(_streams.c.id == state.id, _streams.c.position == state.position)
+                .values(position=batch.cursor, active_at=utcnow())
+            ).rowcount
+            reader.commit()
+            if claimed:
+                return batch
     return Batch(cursor=state.position if state else 0, stream=state.token if state else None)
 
 
 @contextmanager
-def _statement_by_statement(session: Session) -> Iterator[None]:
-    """Run a poll's statements in autocommit mode, unless the request is inside a transaction.
+def _poll_session(session: Session) -> Iterator[Session]:
+    """The session a poll reads with: its own, in autocommit mode, unless the host's is busy.
 
     A poll needs no transaction: the head bound and the compare-and-set keep it exact statement
     by statement. Without one, each statement is a single round trip to the database, instead of
     ``BEGIN``, the statement and ``ROLLBACK``, which makes an empty poll about twice as cheap.
-    When the host already began a transaction in this request (say, loading its user), the poll
-    joins it as before. Afterwards the connection goes back to the pool with its usual settings.
+    The poll uses a short-lived session of its own for that, so the host's session, and every
+    object the host loaded with it, stays as it was. When the host has already begun a
+    transaction in this request (Flask-SQLAlchemy sessions, say), the poll joins it instead and
+    adds no connection.
     """
     # Flask-SQLAlchemy's db.session is a scoped_session: ask the request's own Session.
     current = session() if isinstance(session, scoped_session) else session
     if current.in_transaction():
-        yield
+        yield current
         return
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    reader = Session(bind=current.get_bind(), expire_on_commit=False)
     try:
-        yield
+        reader.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield reader
     finally:
-        session.close()
+        reader.close()
 
 
 def open_stream(

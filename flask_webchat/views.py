@@ -77,8 +77,9 @@ def chat_page() -> Response:
 def render_widget() -> Markup:
     """The chat, ready to drop into a host's own page: ``{{ webchat_widget() }}``.
 
-    Like a load of the chat page, each call opens a reader stream for that page. The widget
-    brings its style sheet and script; under a Content-Security-Policy they are same-origin files.
+    Like a load of the chat page, each call opens a reader stream for that page, which commits
+    ``db.session``: render it after the view's own changes are committed. The widget brings its
+    style sheet and script; under a Content-Security-Policy they are same-origin files.
     """
     state = get_state()
     if not state.blueprint_names:

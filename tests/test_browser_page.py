@@ -182,10 +182,15 @@ def test_the_client_module_works_on_its_own(chromium, site: str) -> None:  # typ
             let refused = null;
             try { await chat.send({ content: "", username: "Bot" }); }
             catch (error) { refused = [error.status, error.code, error.message]; }
+            chat.refresh();  // a poll in flight when stop() comes must not start another
             chat.stop();
             return { seen, gone, posted: posted.id, refused };
         }"""
     )
+    polls_after_stop: list[str] = []
+    page.on("request", lambda request: polls_after_stop.append(request.url))
+    page.wait_for_timeout(3000)  # longer than the poll interval
+    assert polls_after_stop == []
     assert result["seen"] == ["from my own UI"] and result["gone"] == [result["posted"]]
     assert result["refused"] == [422, "invalid_fields", "A message cannot be empty."]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import request
 from flask_login import LoginManager, UserMixin, current_user, login_user
 
-from hosts import MakeHost
+from hosts import Host, MakeHost
 
 
 @dataclass
@@ -53,3 +53,16 @@ def test_a_string_identity_is_both_id_and_name(make_host: MakeHost) -> None:
     posted = laptop.post("from the laptop", username=None)
     assert posted.json["username"] == "ada"
     assert phone.delete(posted.json["id"]).status_code == 204
+
+
+def test_a_signed_in_readers_first_poll_keeps_the_hosts_user_usable(host: Host) -> None:
+    # The host's permission hook reads its user object after the poll has run its statements:
+    # the poll must leave the host's session and the objects it loaded alone.
+    host.add_user("mod", moderator=True)
+    writer, moderator = host.browser(), host.browser()
+    posted = writer.say("before the moderator arrives")
+    moderator.login("mod")
+    for _ in range(2):  # the first poll opens the session's stream, the second reads it
+        batch = moderator.poll()
+        assert [(m["id"], m["can_delete"]) for m in batch["messages"]] in ([(posted, True)], [])
+    assert moderator.poll(after="0")["messages"][0]["can_delete"] is True

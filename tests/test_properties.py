@@ -53,13 +53,16 @@ def test_longer_text_is_refused_naming_content(content: str) -> None:
     assert list(refused.value.messages) == ["content"]
 
 
-@given(before=MESSAGES, bad=FORBIDDEN, after=MESSAGES)
+SHORT = st.text(ALLOWED, min_size=1, max_size=200).filter(normalised)
+
+
+@given(before=SHORT, bad=FORBIDDEN, after=SHORT)
 def test_a_control_character_or_surrogate_is_refused_naming_content(
     before: str, bad: str, after: str
 ) -> None:
     with pytest.raises(ValidationError) as refused:
         NewMessageSchema().load({"content": before + bad + after, "username": "x"})
-    assert list(refused.value.messages) == ["content"]
+    assert refused.value.messages == {"content": ["A message must not contain control characters."]}
 
 
 @given(username=st.text(ALLOWED, min_size=65, max_size=100).filter(normalised))

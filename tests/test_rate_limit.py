@@ -9,6 +9,8 @@ import pytest
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from flask_webchat.config import DEFAULTS
+from flask_webchat.ratelimit import ADDRESS_SHARE
 from hosts import MakeHost
 
 
@@ -28,7 +30,7 @@ def test_over_the_limit_a_post_is_429_with_retry_after_and_stores_nothing(
     assert (
         refused.json["error"]["message"] == "Too many messages; wait a moment before sending more."
     )
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61  # a one-minute window, rounded up
     assert flooder.delete(first + 1).status_code == 429
     assert [m.content for m in host.stored_messages()] == ["two"]
 
@@ -48,7 +50,8 @@ def test_a_signed_in_user_has_one_count_across_browsers(make_host: MakeHost) -> 
 
 
 def test_the_default_limit_is_twenty_a_minute(make_host: MakeHost) -> None:
-    host = make_host(WEBCHAT_RATE_LIMIT="20/minute")
+    assert DEFAULTS["WEBCHAT_RATE_LIMIT"] == "20/minute"
+    host = make_host(WEBCHAT_RATE_LIMIT=DEFAULTS["WEBCHAT_RATE_LIMIT"])
     browser = host.browser()
     browser.open_page()
     for n in range(20):
@@ -90,6 +93,26 @@ def test_a_client_without_a_session_is_counted_by_its_address(make_host: MakeHos
     # Dropping the cookie before every post does not reset the count.
     statuses = [host.browser().post(f"m{n}").status_code for n in range(3)]
     assert statuses == [201, 201, 429]
+
+
+def test_a_new_session_for_every_post_still_meets_the_address_limit(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_RATE_LIMIT="2/minute")
+    statuses = []
+    for n in range(ADDRESS_SHARE * 2 + 1):
+        browser = host.browser()  # a fresh cookie jar: a new session, a new reader key
+        browser.open_page()
+        statuses.append(browser.post(f"m{n}").status_code)
+    assert statuses == [201] * (ADDRESS_SHARE * 2) + [429]
+
+
+def test_refused_requests_do_not_use_up_the_limit(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_RATE_LIMIT="2/minute")
+    browser = host.browser()
+    browser.open_page()
+    for _ in range(5):
+        assert browser.post("").status_code == 422
+        assert browser.delete(999).status_code == 404
+    assert [browser.post(f"m{n}").status_code for n in range(3)] == [201, 201, 429]
 
 
 @pytest.mark.parametrize("rate", ["often", "20/fortnight", 20])

@@ -62,6 +62,7 @@ export class WebchatClient extends EventTarget {
     this._polling = false;
     this._again = false;
     this._failures = 0;
+    this._generation = 0; // bumped by stop(), so that a poll still in flight schedules nothing
   }
 
   /** Start polling; events follow. */
@@ -75,6 +76,8 @@ export class WebchatClient extends EventTarget {
   /** Stop polling. */
   stop() {
     clearTimeout(this._timer);
+    this._generation += 1;
+    this._polling = false;
     this.state = "idle";
   }
 
@@ -137,18 +140,22 @@ export class WebchatClient extends EventTarget {
 
   async _poll() {
     if (this.state === "idle") return;
+    const generation = this._generation;
     this._polling = true;
     let delay = this.pollInterval;
     try {
       const response = await this._fetch(this._pollUrl(), { headers: { Accept: "application/json" } });
-      if (response.status === 404 && this.stream && this.cursor !== null) {
-        // The server dropped this tab's stream (idle too long, or its session is gone).
+      if (generation !== this._generation) return; // stopped meanwhile
+      if (response.status === 404 && this.stream) {
+        // The server dropped this tab's stream (idle too long, or its session is gone): read on
+        // from our cursor, or, before the first batch, from the session's own stream.
         this.stream = null;
         this._again = true;
       } else if (!response.ok) {
         throw await refusal(response);
       } else {
         const batch = await response.json();
+        if (generation !== this._generation) return;
         batch.messages.forEach((message) => this._emit("message", message));
         batch.deleted.forEach((id) => this._emit("delete", { id }));
         this.cursor = batch.cursor;
@@ -157,14 +164,15 @@ export class WebchatClient extends EventTarget {
       this._failures = 0;
       this._setState("live");
     } catch (error) {
+      if (generation !== this._generation) return;
       this._failures += 1;
       // 1 s, 2 s, 4 s … up to 30 s, with jitter so that many tabs do not retry in step.
       const backoff = Math.min(30000, 1000 * 2 ** (this._failures - 1));
       delay = Math.max(backoff * (0.8 + Math.random() * 0.4), (error.retryAfter || 0) * 1000);
       this._setState("reconnecting", { error, retryIn: delay });
     }
+    if (generation !== this._generation) return;
     this._polling = false;
-    if (this.state === "idle") return;
     if (this._again && this._failures === 0) {
       this._again = false;
       this._poll();

@@ -81,7 +81,7 @@ function start(root) {
       const remove = element("button", "webchat-delete", "Delete");
       remove.type = "button";
       remove.setAttribute("aria-label", `Delete message from ${message.username}`);
-      remove.addEventListener("click", () => remove_(message.id));
+      remove.addEventListener("click", () => deleteMessage(message.id));
       meta.append(remove);
     }
     item.append(meta, element("p", "webchat-content", message.content));
@@ -98,7 +98,7 @@ function start(root) {
     shown.delete(id);
   }
 
-  async function remove_(id) {
+  async function deleteMessage(id) {
     try {
       await client.delete(id);
       forget(id);
@@ -126,7 +126,7 @@ function start(root) {
     updateComposer();
     try {
       await client.send(message);
-      content.value = "";
+      if (content.value === text) content.value = ""; // keep anything typed meanwhile
       say("");
     } catch (error) {
       say(error.message, true); // the draft stays in the box
