@@ -27,17 +27,9 @@ import sqlalchemy as sa
 
 from flask_webchat.models import ChatMessage, ChatRoom, ChatStream
 from flask_webchat.streams import StreamPolicy, poll_stream
-from harness import available_databases, print_machine
+from harness import ORIGINAL_MESSAGES, available_databases, print_machine
 from hosts import Host, Stack, build_host
 
-_original = sa.Table(
-    "original_messages",
-    sa.MetaData(),
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("content", sa.String(1024), nullable=False),
-    sa.Column("username", sa.String(1024), nullable=False),
-    sa.Column("date", sa.DateTime, nullable=False),
-)
 _CHUNK = 20_000
 
 
@@ -67,7 +59,7 @@ def grow_to(host: Host, room_id: int, have: int, want: int) -> None:
                 ],
             )  # fmt: skip
             connection.execute(
-                _original.insert(),
+                ORIGINAL_MESSAGES.insert(),
                 [{"content": f"message {seq}", "username": "bench", "date": now} for seq in seqs],
             )
         connection.execute(sa.update(ChatRoom).values(last_seq=want))
@@ -87,7 +79,7 @@ def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tup
     host = build_host(tmp / database, Stack(database, "signed-cookie"), WEBCHAT_BACKLOG=0)
     try:
         with host.app.app_context():
-            _original.create(host.db.engine)
+            ORIGINAL_MESSAGES.create(host.db.engine)
         browser = host.browser()
         writer = host.browser()
         writer.say("creates the room")
@@ -121,7 +113,9 @@ def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tup
 
             def original_poll(seen: int = size) -> None:
                 with host.app.app_context():
-                    query = sa.select(_original).order_by(_original.c.id).offset(seen)
+                    query = (
+                        sa.select(ORIGINAL_MESSAGES).order_by(ORIGINAL_MESSAGES.c.id).offset(seen)
+                    )
                     assert host.db.session.execute(query).all() == []
 
             # Each measured twice, interleaved; the lower median is kept (noise only adds time).

@@ -19,21 +19,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from flask_webchat.identity import Viewer
 from flask_webchat.messages import post_message
-from harness import DATABASES, available_databases, print_machine
+from harness import DATABASES, ORIGINAL_MESSAGES, available_databases, print_machine
 from hosts import Host, Stack, build_host
-
-_original = sa.Table(
-    "original_messages",
-    sa.MetaData(),
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("content", sa.String(1024), nullable=False),
-    sa.Column("username", sa.String(1024), nullable=False),
-    sa.Column("date", sa.DateTime, nullable=False),
-)
 
 
 def timed(writers: int, posts: int, post: Callable[[int, int], None]) -> float:
@@ -63,7 +52,7 @@ def posting_functions(host: Host) -> tuple[Callable[[int, int], None], Callable[
         with host.app.app_context():
             session = host.db.session
             session.execute(
-                _original.insert().values(
+                ORIGINAL_MESSAGES.insert().values(
                     content=f"message {n}",
                     username=f"writer {writer}",
                     date=datetime.now(timezone.utc).replace(tzinfo=None),
@@ -104,7 +93,7 @@ def main() -> None:
                 SQLALCHEMY_ENGINE_OPTIONS={"pool_size": max(writer_counts) + 1},
             )
             with host.app.app_context():
-                _original.create(host.db.engine)
+                ORIGINAL_MESSAGES.create(host.db.engine)
             original, webchat = posting_functions(host)
             webchat(0, 0)  # create the room outside the timing
             try:
