@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, g
 from flask.sansio.blueprints import BlueprintSetupState
 from sqlalchemy import event
 
@@ -25,6 +25,10 @@ from .views import create_blueprint, render_widget
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
+
+
+# Where the request's identity is kept once loaded (flask.g lives as long as the request).
+_IDENTITY = "_webchat_identity"
 
 
 class Webchat:
@@ -99,10 +103,17 @@ class Webchat:
         return callback
 
     def current_identity(self) -> Identity | None:
-        """The identity of the current request's user, as the chat sees it."""
+        """The identity of the current request's user, as the chat sees it.
+
+        The host's loader runs once per request: the rate limit, the permission checks and the
+        view all ask, and a loader may well query the database.
+        """
         if self._identity_loader is None:
             return None
-        return to_identity(self._identity_loader(), get_state().settings.user_name_attribute)
+        if _IDENTITY not in g:
+            loaded = to_identity(self._identity_loader(), get_state().settings.user_name_attribute)
+            setattr(g, _IDENTITY, loaded)
+        return getattr(g, _IDENTITY)  # type: ignore[no-any-return]
 
     def current_viewer(self) -> Viewer:
         """The current reader: identity, browser session, and what they may delete.

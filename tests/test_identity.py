@@ -66,3 +66,19 @@ def test_a_signed_in_readers_first_poll_keeps_the_hosts_user_usable(host: Host) 
         batch = moderator.poll()
         assert [(m["id"], m["can_delete"]) for m in batch["messages"]] in ([(posted, True)], [])
     assert moderator.poll(after="0")["messages"][0]["can_delete"] is True
+
+
+def test_the_hosts_identity_loader_runs_once_per_request(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_RATE_LIMIT="20/minute")  # the limit asks for the identity too
+    calls: list[str] = []
+
+    @host.webchat.identity_loader
+    def counting_loader() -> str:
+        calls.append(request.path)
+        return "alice"
+
+    browser = host.browser()
+    message = browser.say("hello", None)
+    assert calls == ["/chat/messages"]
+    assert browser.delete(message).status_code == 204
+    assert calls == ["/chat/messages", f"/chat/messages/{message}"]
