@@ -25,6 +25,11 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_MAX_STREAMS": 10,
     "WEBCHAT_STREAM_TTL": 24 * 60 * 60,
     "WEBCHAT_POLL_INTERVAL": 2.0,
+    "WEBCHAT_MAX_WAIT": 25.0,
+    "WEBCHAT_HEARTBEAT": 15.0,
+    "WEBCHAT_NOTIFIER": "memory",
+    "WEBCHAT_NOTIFIER_URL": None,
+    "WEBCHAT_FALLBACK_POLL": 2.0,
     "WEBCHAT_MAX_BODY": 16 * 1024,
     "WEBCHAT_TRUSTED_ORIGINS": (),
     "WEBCHAT_RATE_LIMIT": "20/minute",
@@ -53,6 +58,12 @@ class Settings:
     max_streams: int
     stream_ttl: int
     poll_interval: float
+    max_wait: float
+    heartbeat: float
+    #: A backend name, or the host's own :class:`~flask_webchat.notifiers.Notifier`.
+    notifier: Any
+    notifier_url: str | None
+    fallback_poll: float
     max_body: int
     trusted_origins: frozenset[str]
     rate_limit: str | None
@@ -74,6 +85,11 @@ class Settings:
             max_streams=read.whole("WEBCHAT_MAX_STREAMS", minimum=1),
             stream_ttl=read.whole("WEBCHAT_STREAM_TTL", minimum=60),
             poll_interval=read.seconds("WEBCHAT_POLL_INTERVAL"),
+            max_wait=read.seconds("WEBCHAT_MAX_WAIT"),
+            heartbeat=read.seconds("WEBCHAT_HEARTBEAT"),
+            notifier=read.value("WEBCHAT_NOTIFIER"),
+            notifier_url=read.text("WEBCHAT_NOTIFIER_URL", optional=True) or None,
+            fallback_poll=read.seconds("WEBCHAT_FALLBACK_POLL"),
             max_body=read.whole("WEBCHAT_MAX_BODY", minimum=1024),
             trusted_origins=read.origins("WEBCHAT_TRUSTED_ORIGINS"),
             rate_limit=read.rate("WEBCHAT_RATE_LIMIT"),

@@ -19,6 +19,7 @@ from .identity import (
     to_identity,
 )
 from .models import metadata
+from .notifiers import create_notifier
 from .ratelimit import limit_writes
 from .state import WebchatState, get_state
 from .views import create_blueprint, render_widget
@@ -72,7 +73,13 @@ class Webchat:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         settings = Settings.from_config(app.config)
-        state = app.extensions["webchat"] = WebchatState(extension=self, db=db, settings=settings)
+        notifier = create_notifier(
+            settings.notifier,
+            url=settings.notifier_url,
+            database_url=lambda: _database_url(app, db),
+        )
+        state = WebchatState(extension=self, db=db, settings=settings, notifier=notifier)
+        app.extensions["webchat"] = state
         state.rate_limiter = limit_writes(app, self.blueprint, settings)
         _include_tables_in(db)
         app.cli.add_command(cli.webchat_group)
@@ -102,27 +109,28 @@ class Webchat:
         self._delete_permission = callback
         return callback
 
-    def current_identity(self) -> Identity | None:
+    def current_identity(self, *, reload: bool = False) -> Identity | None:
         """The identity of the current request's user, as the chat sees it.
 
         The host's loader runs once per request: the rate limit, the permission checks and the
-        view all ask, and a loader may well query the database.
+        view all ask, and a loader may well query the database. ``reload`` runs it again, for
+        a streamed answer, which outlives the ``db.session`` the first load used.
         """
         if self._identity_loader is None:
             return None
-        if _IDENTITY not in g:
+        if reload or _IDENTITY not in g:
             loaded = to_identity(self._identity_loader(), get_state().settings.user_name_attribute)
             setattr(g, _IDENTITY, loaded)
         return getattr(g, _IDENTITY)  # type: ignore[no-any-return]
 
-    def current_viewer(self) -> Viewer:
+    def current_viewer(self, *, reload: bool = False) -> Viewer:
         """The current reader: identity, browser session, and what they may delete.
 
         Reading never writes the session; :meth:`Viewer.with_reader_key` creates the reader key
-        when the chat must remember this browser.
+        when the chat must remember this browser. ``reload`` loads the identity again.
         """
         return Viewer(
-            identity=self.current_identity(),
+            identity=self.current_identity(reload=reload),
             reader_key=reader_key(create=False),
             delete_permission=self._delete_permission,
         )
@@ -136,6 +144,11 @@ def _remember_mount_point(setup: BlueprintSetupState) -> None:
         )
     state.mount_points.append(setup.url_prefix or "/")
     state.blueprint_names.append(setup.name)
+
+
+def _database_url(app: Flask, db: SQLAlchemy) -> Any:
+    with app.app_context():
+        return db.engine.url
 
 
 def _include_tables_in(db: SQLAlchemy) -> None:

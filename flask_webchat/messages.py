@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from .errors import Forbidden, NotFound
 from .identity import Viewer
 from .models import USERNAME_MAX_LENGTH, ChatDeletion, ChatMessage
+from .notifiers import Notifier
 from .rooms import next_position, take_position
 
 _messages = ChatMessage.__table__
@@ -28,7 +29,12 @@ def require_poster(viewer: Viewer, *, allow_anonymous: bool) -> None:
 
 
 def post_message(
-    session: Session, *, room_name: str, viewer: Viewer, data: dict[str, Any]
+    session: Session,
+    *,
+    room_name: str,
+    viewer: Viewer,
+    data: dict[str, Any],
+    notifier: Notifier | None = None,
 ) -> ChatMessage:
     """Store a message validated by :class:`~flask_webchat.schemas.NewMessageSchema`.
 
@@ -53,7 +59,7 @@ def post_message(
     session.flush()
     # Detached, it keeps its loaded values: committing would expire them and cost a re-select.
     session.expunge(message)
-    session.commit()
+    _commit(session, notifier, room_name, position)
     return message
 
 
@@ -65,16 +71,27 @@ def get_message(session: Session, message_id: int) -> ChatMessage:
     return message
 
 
-def delete_message(session: Session, *, message_id: int, viewer: Viewer) -> None:
+def delete_message(
+    session: Session, *, message_id: int, viewer: Viewer, notifier: Notifier | None = None
+) -> None:
     """Delete a message the viewer may delete, and record the deletion for every reader."""
     message = get_message(session, message_id)
     if not viewer.may_delete(message):
         raise Forbidden("You may only delete your own messages.")
-    position = next_position(session, message.room_id)
+    room_name, position = next_position(session, message.room_id)
     # Holding the room lock, only one of two racing deletes still finds the row.
     gone = session.execute(sa.delete(_messages).where(_messages.c.id == message_id))
     if gone.rowcount != 1:
         session.rollback()
         raise NotFound(f"There is no message {message_id}.")
     session.add(ChatDeletion(room_id=message.room_id, seq=position, message_id=message_id))
+    _commit(session, notifier, room_name, position)
+
+
+def _commit(session: Session, notifier: Notifier | None, room_name: str, position: int) -> None:
+    # Readers waiting on the room are woken once the event is visible to them, never before.
+    if notifier is not None:
+        notifier.before_commit(session, room_name, position)
     session.commit()
+    if notifier is not None:
+        notifier.after_commit(room_name, position)

@@ -14,7 +14,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from .schemas import (
     Cursor,
+    DeletionSchema,
     ErrorSchema,
+    EventsArgsSchema,
     MessageSchema,
     NewMessageSchema,
     PollArgsSchema,
@@ -64,6 +66,7 @@ def build_spec(server_url: str) -> dict[str, Any]:
     spec.components.schema("Message", schema=MessageSchema)
     spec.components.schema("NewMessage", schema=NewMessageSchema)
     spec.components.schema("Poll", schema=PollSchema)
+    spec.components.schema("Deletion", schema=DeletionSchema)
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.header(
         "Retry-After", {"description": "Seconds to wait.", "schema": {"type": "integer"}}
@@ -137,6 +140,38 @@ def build_spec(server_url: str) -> dict[str, Any]:
                 ),
                 "parameters": [_MESSAGE_ID],
             },
+        },
+    )
+    spec.path(
+        "/events",
+        operations={
+            "get": {
+                **_operation(
+                    "streamEvents",
+                    "The reader's events as Server-Sent Events, exactly once, resumable.",
+                    {
+                        200: {
+                            "description": (
+                                "An endless `text/event-stream`. Each event has `id:` (its"
+                                " cursor), `event:` (`message`, data a `Message`; or `delete`,"
+                                " data a `Deletion`) and one line of JSON `data:`. A comment"
+                                " line comes every WEBCHAT_HEARTBEAT seconds of silence."
+                            ),
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        }
+                    },
+                    [404, 422, 503],
+                ),
+                "parameters": [
+                    {"in": "query", "schema": EventsArgsSchema},
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "description": "Resume after this cursor (sent by EventSource).",
+                        "schema": {"type": "string", "pattern": Cursor().metadata["pattern"]},
+                    },
+                ],
+            }
         },
     )
     spec.path(

@@ -42,11 +42,14 @@ def get_or_create_room(session: Session, name: str) -> ChatRoom:
     return room
 
 
-def next_position(session: Session, room_id: int) -> int:
-    """Take the room's next position, locking the room's row until the transaction ends."""
+def next_position(session: Session, room_id: int) -> tuple[str, int]:
+    """Take the room's next position, locking the room's row until the transaction ends.
+
+    Returns the room's name with the position: notifiers announce events by room name.
+    """
     taken = _take(session, _rooms.c.id == room_id)
     assert taken is not None
-    return taken[1]
+    return taken[2], taken[1]
 
 
 def take_position(session: Session, room_name: str) -> tuple[int, int]:
@@ -60,16 +63,17 @@ def take_position(session: Session, room_name: str) -> tuple[int, int]:
         get_or_create_room(session, room_name)
         taken = _take(session, _rooms.c.name == room_name)
     assert taken is not None
-    return taken
+    return taken[0], taken[1]
 
 
-def _take(session: Session, which: sa.ColumnElement[bool]) -> tuple[int, int] | None:
+def _take(session: Session, which: sa.ColumnElement[bool]) -> tuple[int, int, str] | None:
     increment = sa.update(_rooms).where(which).values(last_seq=_rooms.c.last_seq + 1)
+    taken = (_rooms.c.id, _rooms.c.last_seq, _rooms.c.name)
     if session.get_bind().dialect.update_returning:
-        row = session.execute(increment.returning(_rooms.c.id, _rooms.c.last_seq)).first()
+        row = session.execute(increment.returning(*taken)).first()
     elif session.execute(increment).rowcount == 1:
         # The row is ours until commit, and a transaction reads its own writes.
-        row = session.execute(sa.select(_rooms.c.id, _rooms.c.last_seq).where(which)).first()
+        row = session.execute(sa.select(*taken).where(which)).first()
     else:
         row = None
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[0], row[1], row[2])

@@ -17,7 +17,9 @@ from .models import CONTENT_MAX_LENGTH, ChatMessage
 
 __all__ = [
     "Cursor",
+    "DeletionSchema",
     "ErrorSchema",
+    "EventsArgsSchema",
     "MessageSchema",
     "NewMessageSchema",
     "PollArgsSchema",
@@ -197,15 +199,35 @@ class NewMessageSchema(Schema):
         return data
 
 
-class PollArgsSchema(Schema):
-    """The query string of ``GET /messages``."""
+class EventsArgsSchema(Schema):
+    """The query string of ``GET /events``: which reader, from where."""
 
     class Meta:
         unknown = EXCLUDE
 
-    stream = fields.String(validate=validate.Regexp(_TOKEN, error="Not a valid stream id."))
-    after = Cursor()
+    stream = fields.String(
+        validate=validate.Regexp(_TOKEN, error="Not a valid stream id."),
+        metadata={"description": "A tab's stream (the page's `data-stream`)."},
+    )
+    after = Cursor(
+        metadata={
+            "description": "Read from this cursor; with `stream`, move the stream here first."
+            " `Last-Event-ID` takes precedence."
+        }
+    )
+
+
+class PollArgsSchema(EventsArgsSchema):
+    """The query string of ``GET /messages``."""
+
     limit = fields.Integer(validate=validate.Range(min=1))
+    wait = fields.Float(
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "Long-poll: answer as soon as there is an event, or empty after this"
+            " many seconds (at most WEBCHAT_MAX_WAIT)."
+        },
+    )
 
 
 class PollSchema(Schema):
@@ -221,6 +243,13 @@ class PollSchema(Schema):
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fields["messages"].schema.viewer = viewer  # type: ignore[attr-defined]
+
+
+class DeletionSchema(Schema):
+    """A ``delete`` event of ``GET /events``: which message, at which cursor."""
+
+    id = fields.Integer(attribute="message_id")
+    cursor = Cursor()
 
 
 class ErrorDetailSchema(Schema):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from .config import Settings
+from .notifiers import Notifier
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -22,6 +23,8 @@ class WebchatState:
     extension: Webchat
     db: SQLAlchemy
     settings: Settings
+    #: Wakes the requests that wait for a room's next event (``WEBCHAT_NOTIFIER``).
+    notifier: Notifier
     #: URL prefixes the blueprint is registered at, to answer routing errors there as JSON.
     mount_points: list[str] = field(default_factory=list)
     #: The names the blueprint is registered under (``webchat`` unless the host renamed it).

@@ -34,16 +34,52 @@ _rooms = ChatRoom.__table__
 _CLAIM_ATTEMPTS = 5
 
 
+@dataclass(frozen=True)
+class Deletion:
+    """The event "message *message_id* was deleted", at room position ``cursor``."""
+
+    cursor: int
+    message_id: int
+
+
 @dataclass
 class Batch:
     """The events of one poll, oldest first, and the cursor to continue from."""
 
     cursor: int
     messages: list[ChatMessage] = field(default_factory=list)
-    deleted: list[int] = field(default_factory=list)
+    deletions: list[Deletion] = field(default_factory=list)
     #: True when the poll stopped at its limit and more events are already waiting.
     more: bool = False
     stream: str | None = None
+    #: The room read.
+    room: str | None = None
+    #: The cursor this batch continues from (its events are all past it).
+    start: int = -1
+
+    def __post_init__(self) -> None:
+        if self.start < 0:
+            self.start = self.cursor
+
+    @property
+    def deleted(self) -> list[int]:
+        """The ids of the messages deleted in this batch."""
+        return [deletion.message_id for deletion in self.deletions]
+
+    @property
+    def empty(self) -> bool:
+        """Whether the batch holds no event (its cursor may still have moved past gaps)."""
+        return not (self.messages or self.deletions)
+
+    def events(self) -> list[tuple[int, ChatMessage | Deletion]]:
+        """Every event with its position, in room order."""
+        return list(
+            heapq.merge(
+                ((m.seq, m) for m in self.messages),
+                ((d.cursor, d) for d in self.deletions),
+                key=lambda event: event[0],
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -55,6 +91,35 @@ class StreamPolicy:
     ttl: int
 
 
+def read_events(
+    session: Session,
+    *,
+    owner: str | None,
+    token: str | None,
+    room_name: str,
+    after: int | None,
+    limit: int,
+    policy: StreamPolicy,
+) -> Batch:
+    """The next batch of a reader, by whichever of a cursor and a stream the request names.
+
+    With ``after`` alone, read statelessly from that cursor. With a stream ``token``, read the
+    stream, from ``after`` if given (the client knows best what it has received), and move the
+    stream past the batch. With neither, read the session's default stream.
+    """
+    if after is not None and token is None:
+        return read_room(session, room_name=room_name, after=after, limit=limit)
+    return poll_stream(
+        session,
+        owner=owner,
+        token=token,
+        room_name=room_name,
+        limit=limit,
+        policy=policy,
+        after=after,
+    )
+
+
 def read_room(session: Session, *, room_name: str, after: int, limit: int) -> Batch:
     """The events after cursor ``after`` in a room, without any stream (a stateless poll)."""
     with _poll_session(session) as reader:
@@ -64,7 +129,9 @@ def read_room(session: Session, *, room_name: str, after: int, limit: int) -> Ba
         head = room.last_seq if room else 0
         if after > head:
             raise ValidationFailed({"after": ["This cursor is ahead of the room."]})
-        return _read(reader, room.id, after, head, limit) if room else Batch(cursor=after)
+        batch = _read(reader, room.id, after, head, limit) if room else Batch(cursor=after)
+        batch.room = room_name
+        return batch
 
 
 def poll_stream(
@@ -75,11 +142,14 @@ def poll_stream(
     room_name: str,
     limit: int,
     policy: StreamPolicy,
+    after: int | None = None,
 ) -> Batch:
     """Deliver a stream's next batch and move the stream past it.
 
     ``token`` names a tab's stream, which must belong to ``owner`` (the session's reader key).
-    Without it the session's default stream is used, opened on the spot if it has none.
+    Without it the session's default stream is used, opened on the spot if it has none. With
+    ``after``, the batch starts there instead of at the stream's position: a client that lost
+    an answer on the way says where it really is.
     """
     if owner is None:
         raise UnknownStream()  # a session without a reader key has opened no stream
@@ -94,19 +164,46 @@ def poll_stream(
                 # in a transaction of its own.
                 open_stream(session, owner=owner, room_name=room_name, policy=policy, default=True)
                 continue
-            batch = _read(reader, state.room_id, state.position, state.head, limit)
-            batch.stream = state.token
+            start = state.position if after is None else after
+            if start > state.head:
+                raise ValidationFailed({"after": ["This cursor is ahead of the room."]})
+            batch = _read(reader, state.room_id, start, state.head, limit)
+            batch.stream, batch.room = state.token, state.room
             if batch.cursor == state.position:
                 return batch
-            claimed = reader.execute(
-                sa.update(_streams)
-                .where(_streams.c.id == state.id, _streams.c.position == state.position)
-                .values(position=batch.cursor, active_at=utcnow())
-            ).rowcount
+            move = sa.update(_streams).where(_streams.c.id == state.id)
+            if after is None:
+                # Compare-and-set: of two overlapping polls, one delivers the batch.
+                move = move.where(_streams.c.position == state.position)
+            claimed = reader.execute(move.values(position=batch.cursor, active_at=utcnow()))
             reader.commit()
-            if claimed:
+            if claimed.rowcount:
                 return batch
-    return Batch(cursor=state.position if state else 0, stream=state.token if state else None)
+    return Batch(
+        cursor=state.position if state else 0,
+        stream=state.token if state else None,
+        room=state.room if state else None,
+    )
+
+
+def room_head(session: Session, room_name: str) -> int:
+    """The position of the room's newest event (0 for a room that does not exist yet)."""
+    with _poll_session(session) as reader:
+        head = reader.scalar(sa.select(_rooms.c.last_seq).where(_rooms.c.name == room_name))
+        return head or 0
+
+
+def release_connection(session: Session) -> None:
+    """Hand the host session's connection back to the pool before a request waits.
+
+    A waiting request must hold no connection: a pool sized for short requests would run dry
+    with a few hundred waiting readers. The host's session is in a transaction when the host
+    read something in this request (its user, say); that transaction is committed, as the
+    chat's writes do, and the host's objects load again if used.
+    """
+    current = session() if isinstance(session, scoped_session) else session
+    if current.in_transaction():
+        current.commit()
 
 
 @contextmanager
@@ -209,6 +306,7 @@ _STREAM_STATE = (
         _streams.c.room_id,
         _streams.c.position,
         _rooms.c.last_seq.label("head"),
+        _rooms.c.name.label("room"),
     )
     .join(_rooms, _rooms.c.id == _streams.c.room_id)
     .where(_streams.c.owner == sa.bindparam("owner"))
@@ -247,15 +345,20 @@ def _read(session: Session, room_id: int, after: int, head: int, limit: int) -> 
     if len(messages) + len(deletions) < limit:
         # Neither list was cut short: the batch covers the whole range, gaps included.
         return Batch(
-            cursor=head, messages=list(messages), deleted=[d.message_id for d in deletions]
+            cursor=head,
+            start=after,
+            messages=list(messages),
+            deletions=[Deletion(d.seq, d.message_id) for d in deletions],
         )
-    batch = Batch(cursor=after)
-    events = heapq.merge(((m.seq, m) for m in messages), ((d.seq, d.message_id) for d in deletions))
-    for position, event in list(events)[:limit]:
-        if isinstance(event, ChatMessage):
-            batch.messages.append(event)
-        else:
-            batch.deleted.append(event)
-        batch.cursor = position
+    batch = Batch(
+        cursor=after,
+        start=after,
+        messages=list(messages),
+        deletions=[Deletion(d.seq, d.message_id) for d in deletions],
+    )
+    kept = batch.events()[:limit]
+    batch.messages = [event for _, event in kept if isinstance(event, ChatMessage)]
+    batch.deletions = [event for _, event in kept if isinstance(event, Deletion)]
+    batch.cursor = kept[-1][0]
     batch.more = batch.cursor < head
     return batch

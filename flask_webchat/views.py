@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -13,13 +14,15 @@ from flask import (
     make_response,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from markupsafe import Markup
 from marshmallow import Schema, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from . import messages, streams
+from . import messages, streams, waiting
 from .errors import (
     BodyTooLarge,
     ValidationFailed,
@@ -30,15 +33,25 @@ from .errors import (
 )
 from .models import CONTENT_MAX_LENGTH
 from .openapi import build_spec
-from .schemas import MessageSchema, NewMessageSchema, PollArgsSchema, PollSchema
+from .schemas import (
+    Cursor,
+    EventsArgsSchema,
+    MessageSchema,
+    NewMessageSchema,
+    PollArgsSchema,
+    PollSchema,
+)
 from .security import add_security_headers, refuse_cross_site_writes
+from .sse import encode_stream
 from .state import WebchatState, get_state
-from .streams import StreamPolicy
+from .streams import Batch, StreamPolicy
 
 _MESSAGE_URL = "/messages/<int:message_id>"
 # Schemas that depend on nothing per request, built once (they keep no state between calls).
 _POLL_ARGS = PollArgsSchema()
+_EVENTS_ARGS = EventsArgsSchema()
 _EMPTY_POLL = PollSchema()
+_LAST_EVENT_ID = Cursor()
 
 
 def create_blueprint(name: str = "webchat") -> Blueprint:
@@ -55,6 +68,7 @@ def create_blueprint(name: str = "webchat") -> Blueprint:
     bp.add_url_rule("/messages", "post", post_message, methods=["POST"])
     bp.add_url_rule(_MESSAGE_URL, "message", get_message, methods=["GET"])
     bp.add_url_rule(_MESSAGE_URL, "delete", delete_message, methods=["DELETE"])
+    bp.add_url_rule("/events", "events", stream_events, methods=["GET"])
     bp.add_url_rule("/openapi.json", "openapi", openapi_document, methods=["GET"])
     bp.register_error_handler(WebchatError, handle_webchat_error)
     bp.register_error_handler(HTTPException, handle_http_exception)
@@ -111,30 +125,85 @@ def widget_context(blueprint_name: str) -> dict[str, Any]:
 
 
 def poll_messages() -> Response:
-    """Every event since the reader's cursor: from ``after``, a stream, or the session."""
+    """Every event since the reader's cursor: from ``after``, a stream, or the session.
+
+    With ``wait``, a long-poll: the answer comes as soon as there is an event for this reader,
+    or empty when the wait is over.
+    """
     state = get_state()
     settings = state.settings
     args = _load(_POLL_ARGS, request.args)
     limit = min(args.get("limit", settings.poll_limit), settings.poll_limit)
-    viewer = state.extension.current_viewer()
-    if "after" in args:
-        batch = streams.read_room(
-            state.db.session, room_name=settings.default_room, after=args["after"], limit=limit
-        )
-    else:
-        if "stream" not in args:
-            viewer = viewer.with_reader_key()  # the session's default stream needs an owner
-        batch = streams.poll_stream(
-            state.db.session,
-            owner=viewer.reader_key,
-            token=args.get("stream"),
-            room_name=settings.default_room,
-            limit=limit,
-            policy=_stream_policy(state),
-        )
+    viewer, read = _reader(state, args, limit=limit)
+    batch = waiting.wait_for_batch(
+        partial(read, args.get("after")),
+        session=state.db.session,
+        notifier=state.notifier,
+        timeout=min(args.get("wait", 0.0), settings.max_wait),
+        fallback=settings.fallback_poll,
+    )
     # Most polls are empty, and an empty answer needs no viewer: skip building schemas for it.
     schema = PollSchema(viewer=viewer) if batch.messages else _EMPTY_POLL
     return jsonify(schema.dump(batch))
+
+
+def stream_events() -> Response:
+    """The reader's events as Server-Sent Events, from the cursor in ``Last-Event-ID``."""
+    state = get_state()
+    settings = state.settings
+    args = _load(_EVENTS_ARGS, request.args)
+    last_event_id = request.headers.get("Last-Event-ID")
+    if last_event_id:
+        args["after"] = _load_field(_LAST_EVENT_ID, last_event_id, "Last-Event-ID")
+    _, read = _reader(state, args, limit=settings.poll_limit)
+    # The first read happens now, so that a bad stream or cursor gets its JSON error.
+    first = read(args.get("after"))
+
+    def next_batch(cursor: int) -> Batch:
+        # From here on the stream's own cursor is the truth about what this reader was sent.
+        return waiting.wait_for_batch(
+            partial(read, cursor),
+            session=state.db.session,
+            notifier=state.notifier,
+            timeout=settings.heartbeat,
+            fallback=settings.fallback_poll,
+        )
+
+    def events() -> Any:
+        # Flask runs this after the request's teardown closed db.session, and with it the user
+        # object the host's loader returned: load the identity again, for the permission hook.
+        schema = MessageSchema(viewer=state.extension.current_viewer(reload=True))
+        try:
+            yield from encode_stream(
+                first,
+                next_batch,
+                dump_message=schema.dump,
+                retry_ms=int(settings.poll_interval * 1000),
+            )
+        except (SQLAlchemyError, WebchatError) as error:
+            # Too late for an error answer: end the stream; the browser reconnects by itself.
+            current_app.logger.warning("webchat: event stream ended: %s", error)
+
+    response = Response(stream_with_context(events()), mimetype="text/event-stream")
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: send each event as it comes
+    return response
+
+
+def _reader(state: WebchatState, args: dict[str, Any], *, limit: int) -> tuple[Any, Any]:
+    """The viewer, and ``read(after)`` for the reader that the request's arguments name."""
+    viewer = state.extension.current_viewer()
+    if "stream" not in args and "after" not in args:
+        viewer = viewer.with_reader_key()  # the session's default stream needs an owner
+    read = partial(
+        streams.read_events,
+        state.db.session,
+        owner=viewer.reader_key,
+        token=args.get("stream"),
+        room_name=state.settings.default_room,
+        limit=limit,
+        policy=_stream_policy(state),
+    )
+    return viewer, lambda after: read(after=after)
 
 
 def post_message() -> tuple[Response, int, dict[str, str]]:
@@ -147,7 +216,11 @@ def post_message() -> tuple[Response, int, dict[str, str]]:
     if viewer.identity is None:
         viewer = viewer.with_reader_key()  # only now: a refused post leaves no session behind
     message = messages.post_message(
-        state.db.session, room_name=state.settings.default_room, viewer=viewer, data=data
+        state.db.session,
+        room_name=state.settings.default_room,
+        viewer=viewer,
+        data=data,
+        notifier=state.notifier,
     )
     location = url_for(".message", message_id=message.id)
     return jsonify(MessageSchema(viewer=viewer).dump(message)), 201, {"Location": location}
@@ -164,7 +237,9 @@ def delete_message(message_id: int) -> tuple[str, int]:
     """Delete a message the current reader wrote (or may moderate)."""
     state = get_state()
     viewer = state.extension.current_viewer()
-    messages.delete_message(state.db.session, message_id=message_id, viewer=viewer)
+    messages.delete_message(
+        state.db.session, message_id=message_id, viewer=viewer, notifier=state.notifier
+    )
     return "", 204
 
 
@@ -188,6 +263,13 @@ def _load(schema: Schema, data: Any) -> dict[str, Any]:
         return schema.load(data)  # type: ignore[return-value]
     except ValidationError as error:
         raise ValidationFailed(error.normalized_messages()) from None  # type: ignore[arg-type]
+
+
+def _load_field(field: Any, value: str, name: str) -> Any:
+    try:
+        return field.deserialize(value)
+    except ValidationError as error:
+        raise ValidationFailed({name: error.messages}) from None  # type: ignore[dict-item]
 
 
 def _json_body(max_body: int) -> Any:
@@ -231,10 +313,13 @@ def _read_only_head() -> Response | None:
     # HEAD runs a GET view and drops the body: a poll would use up a batch that nobody sees, and
     # the page would open a stream that nobody polls. Answer the headers without doing either.
     view = (request.endpoint or "").rpartition(".")[2]
-    if request.method != "HEAD" or view not in {"chat", "poll"}:
+    if request.method != "HEAD" or view not in _HEAD_TYPES:
         return None
-    mimetype = "text/html" if view == "chat" else "application/json"
-    return Response(status=200, mimetype=mimetype)
+    return Response(status=200, mimetype=_HEAD_TYPES[view])
+
+
+# What a HEAD of each reading view answers with, instead of reading.
+_HEAD_TYPES = {"chat": "text/html", "poll": "application/json", "events": "text/event-stream"}
 
 
 def _no_store(response: Response) -> Response:

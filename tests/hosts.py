@@ -27,6 +27,7 @@ from flask_session import Session
 from flask_sqlalchemy import SQLAlchemy
 from werkzeug.test import TestResponse
 
+from eventstream import EventStream, chunk_lines
 from flask_webchat import Identity, Webchat
 from flask_webchat.models import ChatMessage
 
@@ -137,6 +138,7 @@ class Host:
         if self.closed:
             return
         self.closed = True
+        self.app.extensions["webchat"].notifier.close()
         with self.app.app_context():
             for engine in self.db.engines.values():
                 engine.dispose()
@@ -171,6 +173,19 @@ class Browser:
         if stream is not None:
             params["stream"] = stream
         return self.client.get(f"{self.prefix}/messages", query_string=params)
+
+    def events_response(self, *, last_event_id: str | None = None, **params: Any) -> TestResponse:
+        headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
+        return self.client.get(
+            f"{self.prefix}/events", query_string=params, headers=headers, buffered=False
+        )
+
+    def events(self, *, last_event_id: str | None = None, **params: Any) -> EventStream:
+        """Open ``GET /events``; read it from the thread that opened it."""
+        response = self.events_response(last_event_id=last_event_id, **params)
+        assert response.status_code == 200, response.get_data()
+        assert response.mimetype == "text/event-stream"
+        return EventStream(chunk_lines(iter(response.response)), response.close)
 
     def post(self, content: str, username: str | None = "anon") -> TestResponse:
         body: dict[str, Any] = {"content": content}

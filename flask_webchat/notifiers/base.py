@@ -1,0 +1,175 @@
+"""The base class of the notifiers: how a request waiting for news learns that there is some.
+
+A notifier never carries messages. It only wakes the requests of this process that wait on a
+room; they then read from their own cursor in the database, which stays the only source of truth.
+A notification that is lost (a backend restarting, a dropped connection) can therefore only delay
+delivery, never lose or repeat an event, and :mod:`flask_webchat.waiting` bounds that delay with
+a periodic check of the room's head.
+
+A backend subclasses :class:`Notifier` and implements how a write is announced to every process
+(:meth:`Notifier.before_commit` or :meth:`Notifier.after_commit`) and, if the announcement comes
+back through a connection of its own, a listener that calls :meth:`Notifier.wake`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+logger = logging.getLogger("flask_webchat.notifiers")
+
+
+class Signal:
+    """What the requests waiting on one room wait for: the room's next notification.
+
+    A room hands out the same signal until it is woken; the next waiter then gets a new one. So a
+    waiter that takes its signal *before* reading the database cannot miss a notification that
+    arrives between its read and its wait.
+    """
+
+    __slots__ = ("_event", "checked_at", "floor")
+
+    def __init__(self) -> None:
+        # Looked up at call time, so that gevent's monkey-patching makes it cooperative.
+        self._event = threading.Event()
+        #: The lowest room head that a request waiting on this signal has seen.
+        self.floor: int | None = None
+        #: When this signal's room head was last checked against the database.
+        self.checked_at = time.monotonic()
+
+    def saw(self, head: int) -> None:
+        """Record that a waiter read the room up to ``head`` before waiting."""
+        self.floor = head if self.floor is None else min(self.floor, head)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; ``True`` if the room was woken."""
+        return self._event.wait(timeout)
+
+    def set(self) -> None:
+        self._event.set()
+
+
+class Notifier:
+    """Wakes the requests of this process that wait for a room's next event.
+
+    Subclasses announce writes to every process; this class keeps the waiting requests and wakes
+    them. Instances are safe to share between threads and gevent greenlets.
+    """
+
+    def __init__(self) -> None:
+        self._signals: dict[str, Signal] = {}
+        self._lock = threading.Lock()
+        self._started_in: int | None = None
+        self._closed = threading.Event()
+
+    def watch(self, room: str) -> Signal:
+        """The signal that the room's next notification will set.
+
+        Take it before reading the database, then wait on it if the read found nothing.
+        """
+        if self._started_in != os.getpid():
+            # Listeners run in the process that serves requests: a thread started before a
+            # server forks its workers does not survive the fork.
+            with self._lock:
+                if self._started_in != os.getpid():
+                    self._started_in = os.getpid()
+                    self._signals.clear()
+                    self.start()
+        with self._lock:
+            signal = self._signals.get(room)
+            if signal is None:
+                signal = self._signals[room] = Signal()
+            return signal
+
+    def wake(self, room: str) -> None:
+        """Wake every request of this process waiting on ``room``."""
+        with self._lock:
+            signal = self._signals.pop(room, None)
+        if signal is not None:
+            signal.set()
+
+    def wake_all(self) -> None:
+        """Wake every waiting request: after a listener reconnects, notifications may be lost."""
+        with self._lock:
+            signals, self._signals = self._signals, {}
+        for signal in signals.values():
+            signal.set()
+
+    def due_for_check(self, signal: Signal, period: float) -> bool:
+        """Whether this waiter should check the room's head now: one waiter per period does."""
+        now = time.monotonic()
+        with self._lock:
+            if now - signal.checked_at < period:
+                return False
+            signal.checked_at = now
+            return True
+
+    def before_commit(self, session: Session, room: str, position: int) -> None:
+        """Called inside the transaction of a post or delete, just before it commits.
+
+        For backends whose announcement is transactional (PostgreSQL's ``NOTIFY``).
+        """
+
+    def after_commit(self, room: str, position: int) -> None:
+        """Called once a post or delete at ``position`` in ``room`` has committed.
+
+        Must not raise: the write has succeeded whatever happens to its announcement.
+        """
+
+    def start(self) -> None:
+        """Start listening, in the process that serves requests (called on first use)."""
+
+    def close(self) -> None:
+        """Stop listening and wake every waiter; the notifier is not used again."""
+        self._closed.set()
+        self.wake_all()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed.is_set()
+
+
+class ListeningNotifier(Notifier):
+    """A notifier whose announcements come back through a connection kept by a listener thread.
+
+    :meth:`listen` runs in that thread until the connection fails; it is then started again
+    after a pause, and every waiter is woken, since announcements may have been missed meanwhile.
+    """
+
+    #: Longest pause between two attempts to reconnect, in seconds.
+    max_pause = 5.0
+
+    def start(self) -> None:
+        thread = threading.Thread(target=self._run, name=f"webchat-{type(self).__name__}")
+        thread.daemon = True
+        thread.start()
+
+    def listen(self) -> None:
+        """Connect, call :meth:`wake_all` once subscribed, then :meth:`wake` per announcement.
+
+        Return when :attr:`closed` becomes true; raise when the connection fails.
+        """
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        pause = 0.1
+        while not self.closed:
+            started = time.monotonic()
+            try:
+                self.listen()
+            except Exception as error:
+                if self.closed:
+                    return
+                if time.monotonic() - started > self.max_pause:
+                    pause = 0.1  # it had been working: try again soon
+                logger.warning("webchat: %s lost its connection: %s", type(self).__name__, error)
+                self.wake_all()
+                self._closed.wait(pause)
+                pause = min(pause * 2, self.max_pause)

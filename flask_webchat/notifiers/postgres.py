@@ -1,0 +1,50 @@
+"""The ``postgres`` notifier: PostgreSQL's LISTEN/NOTIFY, for sites without Redis."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from .base import ListeningNotifier
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+class PostgresNotifier(ListeningNotifier):
+    """Announces writes with ``NOTIFY`` on the site's own PostgreSQL database.
+
+    The ``NOTIFY`` is part of the writing transaction, so PostgreSQL delivers it exactly when the
+    write becomes visible, and never for a write that rolled back. Each process keeps one
+    connection of its own to ``LISTEN`` on, outside the pool. Needs ``psycopg`` (the
+    ``postgres`` extra), which cooperates with gevent by itself.
+
+    :param url: Where to listen, as a SQLAlchemy or libpq URL: the host's database.
+    :param channel: The channel name (a plain identifier).
+    """
+
+    def __init__(self, url: str | sa.URL, *, channel: str = "webchat") -> None:
+        super().__init__()
+        if not channel.isidentifier():
+            raise ValueError(f"A PostgreSQL channel must be a plain identifier, got {channel!r}.")
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() != "postgresql":
+            raise ValueError(f"The postgres notifier needs a PostgreSQL database, not {url!r}.")
+        # libpq understands "postgresql://…", not SQLAlchemy's "+driver" part.
+        self.conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.channel = channel
+
+    def before_commit(self, session: Session, room: str, position: int) -> None:
+        session.execute(sa.select(sa.func.pg_notify(self.channel, f"{room} {position}"))).close()
+
+    def listen(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=2) as connection:
+            connection.execute(f"LISTEN {self.channel}")
+            self.wake_all()  # anything announced while we were not listening
+            while not self.closed:
+                for notice in connection.notifies(timeout=1.0):
+                    room, _, _ = notice.payload.partition(" ")
+                    self.wake(room)

@@ -1,0 +1,54 @@
+"""Server-Sent Events: the wire format of ``GET /events``.
+
+Each event carries ``id:`` (its cursor), ``event:`` (``message`` or ``delete``) and one line of
+JSON ``data:``. The browser's ``EventSource`` sends the last ``id:`` it received back as
+``Last-Event-ID`` when it reconnects, so a stream resumes exactly where the reader is. A block
+with only an ``id:`` moves that cursor without dispatching an event; it is sent first, and after
+a batch whose cursor passed positions that hold no visible event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .models import ChatMessage
+from .schemas import DeletionSchema
+from .streams import Batch, Deletion
+
+_DELETION = DeletionSchema()
+
+
+def encode_stream(
+    first: Batch,
+    next_batch: Callable[[int], Batch],
+    *,
+    dump_message: Callable[[ChatMessage], dict[str, Any]],
+    retry_ms: int,
+) -> Iterator[str]:
+    """The text of an event stream: ``first``, then ``next_batch(cursor)`` for ever.
+
+    ``next_batch`` waits up to one heartbeat interval; an empty batch becomes a heartbeat
+    comment, which also lets the server notice a reader that has gone away.
+    """
+    yield f"retry: {retry_ms}\nid: {first.start}\n\n"
+    batch = first
+    while True:
+        sent = batch.start
+        for position, event in batch.events():
+            if isinstance(event, Deletion):
+                yield _event(position, "delete", _DELETION.dump(event))
+            else:
+                yield _event(position, "message", dump_message(event))
+            sent = position
+        if batch.cursor != sent:
+            yield f"id: {batch.cursor}\n\n"
+        elif batch.empty:
+            yield ": heartbeat\n\n"
+        batch = next_batch(batch.cursor)
+
+
+def _event(position: int, kind: str, data: dict[str, Any]) -> str:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {position}\nevent: {kind}\ndata: {text}\n\n"

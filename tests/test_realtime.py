@@ -1,0 +1,250 @@
+"""Long-polls and Server-Sent Events in one process: as exact as a poll, and prompt."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from flask_webchat.notifiers import Notifier
+from hosts import Browser, Host, MakeHost
+
+# Long enough that an answer before it proves the request did not sit out its wait.
+LONG_WAIT = 20
+
+
+class Waiting:
+    """A long-poll run in a thread, so that the test can post while it waits."""
+
+    def __init__(self, browser: Browser, **params: Any) -> None:
+        self.answer: dict[str, Any] | None = None
+        self.thread = threading.Thread(target=self._run, args=(browser, params), daemon=True)
+        self.thread.start()
+
+    def _run(self, browser: Browser, params: dict[str, Any]) -> None:
+        self.answer = browser.poll(**params)
+
+    def result(self, within: float = 5.0) -> dict[str, Any]:
+        self.thread.join(within)
+        assert not self.thread.is_alive(), f"the long-poll did not answer within {within} s"
+        assert self.answer is not None
+        return self.answer
+
+    def still_waiting(self) -> bool:
+        self.thread.join(0.5)
+        return self.thread.is_alive()
+
+
+def contents(batch: dict[str, Any]) -> list[str]:
+    return [message["content"] for message in batch["messages"]]
+
+
+def test_a_long_poll_answers_at_once_when_events_are_waiting(host: Host) -> None:
+    ann = host.browser()
+    ann.say("already here")
+    waiting = Waiting(host.browser(), after="0", wait=LONG_WAIT)
+    assert contents(waiting.result()) == ["already here"]
+
+
+def test_a_long_poll_answers_with_the_message_posted_while_it_waits(host: Host) -> None:
+    ann, bo = host.browser(), host.browser()
+    stream = bo.open_page()
+    assert bo.poll(stream)["messages"] == []
+    waiting = Waiting(bo, stream=stream, wait=LONG_WAIT)
+    assert waiting.still_waiting()
+    ann.say("hello Bo")
+    batch = waiting.result()
+    assert contents(batch) == ["hello Bo"]
+    # The long-poll moved the stream like a poll: nothing is delivered twice.
+    assert bo.poll(stream)["messages"] == []
+
+
+def test_a_long_poll_wakes_for_a_deletion(host: Host) -> None:
+    ann, bo = host.browser(), host.browser()
+    message_id = ann.say("soon gone")
+    cursor = bo.poll(after="0")["cursor"]
+    waiting = Waiting(bo, after=cursor, wait=LONG_WAIT)
+    assert waiting.still_waiting()
+    assert ann.delete(message_id).status_code == 204
+    batch = waiting.result()
+    assert batch["deleted"] == [message_id]
+    assert batch["messages"] == []
+
+
+def test_a_long_poll_with_nothing_to_say_answers_empty_after_at_most_max_wait(
+    make_host: MakeHost,
+) -> None:
+    host = make_host(WEBCHAT_MAX_WAIT=0.5)
+    bo = host.browser()
+    host.browser().say("before")
+    cursor = bo.poll(after="0")["cursor"]
+    waiting = Waiting(bo, after=cursor, wait=600)  # cut to WEBCHAT_MAX_WAIT
+    empty = {"messages": [], "deleted": [], "cursor": cursor, "more": False, "stream": None}
+    assert waiting.result() == empty
+
+
+@pytest.mark.parametrize("wait", ["-1", "soon", "nan", "inf"])
+def test_a_bad_wait_is_refused_with_the_field_named(browser: Browser, wait: str) -> None:
+    response = browser.poll_response(after="0", wait=wait)
+    assert response.status_code == 422
+    assert "wait" in response.json["error"]["fields"]
+
+
+def test_a_lost_notification_delays_delivery_by_at_most_the_fallback(
+    make_host: MakeHost,
+) -> None:
+    # A notifier that never announces anything: only the fallback check can deliver.
+    host = make_host(WEBCHAT_NOTIFIER=Notifier(), WEBCHAT_FALLBACK_POLL=0.3)
+    ann, bo = host.browser(), host.browser()
+    waiting = Waiting(bo, after="0", wait=LONG_WAIT)
+    assert waiting.still_waiting()
+    ann.say("found by the fallback")
+    assert contents(waiting.result()) == ["found by the fallback"]
+
+
+def test_events_stream_the_backlog_then_each_new_message_and_deletion(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_HEARTBEAT=0.3)
+    ann, bo = host.browser(), host.browser()
+    first = ann.say("first")
+    stream = bo.open_page()
+    events = bo.events(stream=stream)
+    (backlog,) = events.take(1)
+    assert (backlog.type, backlog.data["id"], backlog.data["content"]) == (
+        "message",
+        first,
+        "first",
+    )
+    assert backlog.id == backlog.data["cursor"]
+    assert events.retry == 2000
+
+    # Posted from another thread while the stream waits: the stream wakes for it.
+    threading.Timer(0.2, lambda: ann.say("second")).start()
+    (second,) = events.take(1)
+    assert second.data["content"] == "second"
+    assert int(second.id) > int(backlog.id)
+
+    threading.Timer(0.2, lambda: ann.delete(first)).start()
+    (deletion,) = events.take(1)
+    assert deletion.type == "delete"
+    assert deletion.data == {"id": first, "cursor": deletion.id}
+    events.close()
+
+    # The stream moved with every event: a poll of the same tab has nothing left.
+    assert bo.poll(stream) == {**bo.poll(stream), "messages": [], "deleted": []}
+
+
+def test_events_send_a_heartbeat_while_the_room_is_quiet(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)
+    events = host.browser().events(after="0")
+    assert events.quiet_for(comments=2) == []
+    events.close()
+
+
+def test_a_reconnection_with_last_event_id_gets_exactly_what_was_missed(host: Host) -> None:
+    ann, bo = host.browser(), host.browser()
+    for n in range(3):
+        ann.say(f"seen {n}")
+    stream = bo.open_page()
+    events = bo.events(stream=stream)
+    assert [e.data["content"] for e in events.take(3)] == ["seen 0", "seen 1", "seen 2"]
+    events.close()
+
+    missed = [ann.say(f"missed {n}") for n in range(5)]
+    events = bo.events(stream=stream, last_event_id=events.last_event_id)
+    assert [e.data["id"] for e in events.take(5)] == missed
+    events.close()
+
+
+def test_a_stream_that_lost_an_answer_on_the_way_resumes_from_the_clients_cursor(
+    host: Host,
+) -> None:
+    ann, bo = host.browser(), host.browser()
+    stream = bo.open_page()
+    cursor = bo.poll(stream)["cursor"]
+    ann.say("lost on the way")
+    bo.poll(stream)  # delivered by the server, never received by the tab
+    # The tab says where it really is; the stream goes back there.
+    assert contents(bo.poll(stream, after=cursor)) == ["lost on the way"]
+    assert bo.poll(stream)["messages"] == []
+
+
+def test_a_tab_can_switch_between_events_long_polls_and_polls(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)
+    ann, bo = host.browser(), host.browser()
+    stream = bo.open_page()
+    ann.say("one")
+    events = bo.events(stream=stream)
+    assert [e.data["content"] for e in events.take(1)] == ["one"]
+    events.close()
+    ann.say("two")
+    assert contents(bo.poll(stream, wait=LONG_WAIT)) == ["two"]
+    ann.say("three")
+    assert contents(bo.poll(stream)) == ["three"]
+    ann.say("four")
+    events = bo.events(stream=stream)
+    assert [e.data["content"] for e in events.take(1)] == ["four"]
+    events.close()
+
+
+def test_events_refuse_an_unknown_stream_or_a_bad_cursor_with_json(browser: Browser) -> None:
+    unknown = browser.events_response(stream="no-such-stream")
+    assert unknown.status_code == 404
+    assert unknown.json["error"]["code"] == "unknown_stream"
+    bad = browser.events_response(last_event_id="yesterday")
+    assert bad.status_code == 422
+    assert bad.json["error"]["fields"] == {"Last-Event-ID": ["Not a valid cursor."]}
+    ahead = browser.events_response(after="99")
+    assert ahead.status_code == 422
+    assert "after" in ahead.json["error"]["fields"]
+
+
+def test_head_of_events_opens_nothing(host: Host) -> None:
+    response = host.app.test_client().head("/chat/events")
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    assert response.get_data() == b""
+
+
+def test_an_unknown_notifier_fails_at_start_up(make_host: MakeHost) -> None:
+    with pytest.raises(ValueError, match="WEBCHAT_NOTIFIER must be"):
+        make_host(WEBCHAT_NOTIFIER="carrier-pigeon")
+    with pytest.raises(ValueError, match="WEBCHAT_NOTIFIER_URL"):
+        make_host(WEBCHAT_NOTIFIER="redis")
+
+
+def test_waiting_readers_hold_no_database_connection(make_host: MakeHost) -> None:
+    # One connection in the pool: if a waiting reader kept one, the post below could not run.
+    host = make_host(
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 3},
+        WEBCHAT_HEARTBEAT=0.2,
+    )
+    readers = []
+    for name in ("ann", "bo", "chen"):
+        host.add_user(name)
+        reader = host.browser()
+        reader.login(name)  # the identity loader reads the host's db in each of their requests
+        readers.append(reader)
+    waiters = [Waiting(reader, after="0", wait=LONG_WAIT) for reader in readers[1:]]
+    events = readers[0].events(after="0")
+    assert all(waiting.still_waiting() for waiting in waiters)
+    poster = host.browser()
+    threading.Timer(0.3, lambda: poster.say("while three wait")).start()
+    assert [e.data["content"] for e in events.take(1)] == ["while three wait"]
+    events.close()
+    for waiting in waiters:
+        assert contents(waiting.result()) == ["while three wait"]
+
+
+def test_events_ask_the_hosts_permission_hook_with_a_live_user(make_host: MakeHost) -> None:
+    # A streamed answer outlives the request's db.session; the hook still reads the user.
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)
+    host.add_user("mod", moderator=True)
+    moderator = host.browser()
+    moderator.login("mod")
+    events = moderator.events(after="0")
+    writer = host.browser()
+    threading.Timer(0.2, lambda: writer.say("moderate me")).start()
+    (event,) = events.take(1)
+    assert (event.data["mine"], event.data["can_delete"]) == (False, True)
+    events.close()
