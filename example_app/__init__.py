@@ -3,13 +3,16 @@
 Run it with ``flask --app example_app run``. It keeps everything in ``instance/``: an SQLite file
 for the database and a folder of session files, so there is no server to install. Any setting can
 be overridden from the environment with a ``FLASK_`` prefix, e.g.
-``FLASK_SQLALCHEMY_DATABASE_URI=postgresql+psycopg://…``.
+``FLASK_SQLALCHEMY_DATABASE_URI=postgresql+psycopg://…``. With ``FLASK_REDIS_URL=redis://…`` the
+sessions and the chat's notifications go to Redis, so that several processes serve one chat (see
+``example_app/gunicorn_conf.py``).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,8 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     )
     app.config.from_prefixed_env()
     app.config.update(config or {})
+    if app.config.get("REDIS_URL"):
+        _use_redis(app, app.config["REDIS_URL"])
 
     db.init_app(app)
     Session(app)
@@ -57,11 +62,30 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     return app
 
 
+def _use_redis(app: Flask, url: str) -> None:
+    # Sessions every process can read, and notifications that reach every process.
+    import redis
+
+    app.config.update(SESSION_TYPE="redis", SESSION_REDIS=redis.Redis.from_url(url))
+    if app.config.get("WEBCHAT_NOTIFIER", "memory") in ("memory", "redis"):
+        app.config["WEBCHAT_NOTIFIER"] = "redis"
+        app.config.setdefault("WEBCHAT_NOTIFIER_URL", url)
+
+
 def _secret_key(instance: Path) -> str:
     # A key made once and kept in the instance folder: sessions survive restarts, and no secret
-    # is ever committed.
+    # is ever committed. Several processes may start at once: the first one writes it.
     path = instance / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        os.chmod(path, 0o600)
-    return path.read_text().strip()
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+    for _ in range(50):  # another process may be writing it right now
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty; delete it to make a new key.")

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_POLL_LIMIT": 200,
     "WEBCHAT_MAX_STREAMS": 10,
     "WEBCHAT_STREAM_TTL": 24 * 60 * 60,
+    "WEBCHAT_TRANSPORT": "sse",
     "WEBCHAT_POLL_INTERVAL": 2.0,
     "WEBCHAT_MAX_WAIT": 25.0,
     "WEBCHAT_HEARTBEAT": 15.0,
@@ -42,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
 
 ROOM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _ORIGIN = re.compile(r"^https?://[^/\s]+$")
+_TRANSPORT = re.compile(r"^(sse|long-poll|poll)$")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Settings:
     poll_limit: int
     max_streams: int
     stream_ttl: int
+    transport: str
     poll_interval: float
     max_wait: float
     heartbeat: float
@@ -84,6 +87,7 @@ class Settings:
             poll_limit=read.whole("WEBCHAT_POLL_LIMIT", minimum=1),
             max_streams=read.whole("WEBCHAT_MAX_STREAMS", minimum=1),
             stream_ttl=read.whole("WEBCHAT_STREAM_TTL", minimum=60),
+            transport=read.text("WEBCHAT_TRANSPORT", pattern=_TRANSPORT),
             poll_interval=read.seconds("WEBCHAT_POLL_INTERVAL"),
             max_wait=read.seconds("WEBCHAT_MAX_WAIT"),
             heartbeat=read.seconds("WEBCHAT_HEARTBEAT"),

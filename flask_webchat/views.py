@@ -116,6 +116,9 @@ def widget_context(blueprint_name: str) -> dict[str, Any]:
     return {
         "stream": token,
         "messages_url": url_for(f"{blueprint_name}.poll"),
+        "events_url": url_for(f"{blueprint_name}.events"),
+        "transport": state.settings.transport,
+        "max_wait": state.settings.max_wait,
         "static_endpoint": f"{blueprint_name}.static",
         "identity_name": viewer.identity.name if viewer.identity else None,
         "allow_anonymous": state.settings.allow_anonymous,

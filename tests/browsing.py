@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -61,6 +62,24 @@ def serving(app: Flask, address: str = "127.0.0.1") -> Iterator[str]:
 def site(tmp_path: Path) -> Iterator[str]:
     with serving(create_app(instance_path=str(tmp_path / "instance"))) as url:
         yield url
+
+
+@pytest.fixture(params=["sse", "long-poll", "poll"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each way the page's client can receive events."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def site_with(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """``site_with(**config)``: the example app with extra configuration, served."""
+    with ExitStack() as servers:
+
+        def serve(**config: Any) -> str:
+            app = create_app(config, instance_path=str(tmp_path / "instance"))
+            return servers.enter_context(serving(app))
+
+        yield serve
 
 
 def open_chat(chromium, site: str, name: str, errors: list[str]):  # type: ignore[no-untyped-def]

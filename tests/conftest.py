@@ -10,8 +10,8 @@ import pytest
 
 from hosts import STACKS, Browser, Host, MakeHost, Stack, build_host
 
-# Chromium, a served example app and page helpers for the browser tests.
-pytest_plugins = ["browsing"]
+# Chromium, a served example app and page helpers for the browser tests; real servers.
+pytest_plugins = ["browsing", "servers"]
 
 
 @pytest.fixture(params=STACKS, ids=lambda stack: stack.name)

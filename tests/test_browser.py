@@ -16,7 +16,8 @@ from example_app import create_app
 pytestmark = pytest.mark.browser
 
 
-def test_two_people_chat_both_ways_and_deletions_disappear(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
+def test_two_people_chat_both_ways_and_deletions_disappear(chromium, site_with, transport) -> None:  # type: ignore[no-untyped-def]
+    site = site_with(WEBCHAT_TRANSPORT=transport)
     errors: list[str] = []
     alice = open_chat(chromium, site, "Alice", errors)
     bob = open_chat(chromium, site, "Bob", errors)

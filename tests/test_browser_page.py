@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 
 from browsing import WAIT_MS, message, open_chat, send
+from servers import free_port, gunicorn
 
 pytestmark = pytest.mark.browser
 
@@ -85,7 +86,12 @@ def test_a_reader_who_scrolled_up_gets_a_marker_instead_of_a_jump(chromium, site
     assert errors == []
 
 
-def test_a_lost_connection_says_reconnecting_then_resumes_without_gaps(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("transport", ["long-poll", "poll"])
+def test_a_lost_connection_says_reconnecting_then_resumes_without_gaps(  # type: ignore[no-untyped-def]
+    chromium, site_with, transport: str
+) -> None:
+    # Requests are cut by the browser here; the event stream's own test restarts the server.
+    site = site_with(WEBCHAT_TRANSPORT=transport, WEBCHAT_MAX_WAIT=1)
     errors: list[str] = []
     page = open_chat(chromium, site, "Ann", errors)
     root = page.locator("[data-webchat]")
@@ -107,6 +113,40 @@ def test_a_lost_connection_says_reconnecting_then_resumes_without_gaps(chromium,
     assert page.get_by_role("status").text_content() == ""
     # Only the aborted requests complained.
     assert [e for e in errors if "ERR_FAILED" not in e] == []
+
+
+def test_the_event_stream_resumes_without_gaps_after_its_server_restarts(  # type: ignore[no-untyped-def]
+    chromium, tmp_path
+) -> None:
+    # Two servers on one SQLite file: one restarts under the page, the other takes posts.
+    instance, port = tmp_path / "instance", free_port()
+    env = {"FLASK_WEBCHAT_FALLBACK_POLL": "0.3", "FLASK_WEBCHAT_RATE_LIMIT": "null"}
+    errors: list[str] = []
+    with gunicorn(instance, env) as other:
+        with gunicorn(instance, env, port=port) as site:
+            page = open_chat(chromium, site, "Ann", errors)
+            root = page.locator("[data-webchat]")
+            post_over_http(other, "before the restart")
+            message(page, "before the restart").wait_for(timeout=WAIT_MS)
+        page.wait_for_function(
+            "() => document.querySelector('[data-webchat]').dataset.state === 'reconnecting'",
+            timeout=WAIT_MS,
+        )
+        missed = [post_over_http(other, f"sent during the restart {n}") for n in range(3)]
+        with gunicorn(instance, env, port=port):
+            page.wait_for_function(
+                "() => document.querySelector('[data-webchat]').dataset.state === 'live'",
+                timeout=3 * WAIT_MS,
+            )
+            for n, message_id in enumerate(missed):
+                shown = message(page, f"sent during the restart {n}")
+                shown.wait_for(timeout=WAIT_MS)
+                assert shown.count() == 1 and shown.get_attribute("data-id") == str(message_id)
+            assert message(page, "before the restart").count() == 1
+            assert root.get_attribute("data-state") == "live"
+    # Only the cut stream and the attempts to reach the stopped server complained.
+    expected = ("ERR_INCOMPLETE_CHUNKED_ENCODING", "ERR_CONNECTION_REFUSED")
+    assert [e for e in errors if not e.endswith(expected)] == []
 
 
 def test_new_messages_are_announced_but_the_backlog_is_not(chromium, site: str) -> None:  # type: ignore[no-untyped-def]

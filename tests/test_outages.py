@@ -109,47 +109,6 @@ def test_every_route_answers_503_while_the_database_is_down_and_recovers_alone(
     host.close()
 
 
-@pytest.fixture
-def private_redis() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Start (and restart) a Redis of our own on a free port; it keeps nothing on disk."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("needs redis-server (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    running: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        server = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        running.append(server)
-        for _ in range(100):
-            with socket.socket() as client:
-                if client.connect_ex(("127.0.0.1", port)) == 0:
-                    return server
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    start.port = port  # type: ignore[attr-defined]
-    yield start
-    for server in running:
-        server.terminate()
-        server.wait()
-
-
 def test_a_session_store_outage_loses_nothing_and_readers_resume_from_their_cursor(
     private_redis: Callable[[], subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:

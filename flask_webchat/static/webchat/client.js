@@ -1,7 +1,7 @@
 // flask-webchat client: reads a room from a cursor, posts and deletes. No dependencies, no DOM.
 //
 //   import { WebchatClient } from "/chat/static/webchat/client.js";
-//   const chat = new WebchatClient({ url: "/chat/messages" });
+//   const chat = new WebchatClient({ url: "/chat/messages" });  // transport: "sse" by default
 //   chat.addEventListener("message", (event) => show(event.detail));
 //   chat.addEventListener("delete", (event) => hide(event.detail.id));
 //   chat.start();
@@ -11,6 +11,10 @@
 // error, retryIn}) where state is "live" or "reconnecting". Every message and deletion is
 // dispatched exactly once, oldest first; after a network error the client retries with backoff
 // and resumes from its cursor, so nothing is missed.
+//
+// Transports: "sse" reads the first batch with one poll, then listens on GET /events (the
+// browser's EventSource, which resumes by itself with Last-Event-ID); "long-poll" asks
+// GET /messages?wait=… again as soon as each answer arrives; "poll" asks every pollInterval.
 
 /** An answer the server refused: its status, code, message and per-field messages. */
 export class WebchatError extends Error {
@@ -49,15 +53,32 @@ export class WebchatClient extends EventTarget {
    * @param {string} [options.after] Read statelessly from this cursor instead ("0": everything).
    * @param {number} [options.pollInterval] Milliseconds between polls when nothing is new.
    * @param {object} [options.headers] Sent with posts and deletes, e.g. a CSRF token.
+   * @param {string} [options.transport] "sse" (the default), "long-poll" or "poll".
+   * @param {string} [options.eventsUrl] The events URL; by default next to `url`.
+   * @param {number} [options.wait] Seconds a long-poll may wait (the server caps it).
    */
-  constructor({ url, stream = null, after = null, pollInterval = 2000, headers = {} }) {
+  constructor({
+    url,
+    stream = null,
+    after = null,
+    pollInterval = 2000,
+    headers = {},
+    transport = "sse",
+    eventsUrl = url.replace(/\/messages$/, "/events"),
+    wait = 25,
+  }) {
     super();
     this.url = url;
     this.stream = stream;
     this.cursor = after;
     this.pollInterval = pollInterval;
     this.headers = headers;
+    // Without EventSource (an old browser, a test runner), long-polls deliver just as fast.
+    this.transport = transport === "sse" && typeof EventSource !== "function" ? "long-poll" : transport;
+    this.eventsUrl = eventsUrl;
+    this.wait = wait;
     this.state = "idle";
+    this._source = null; // the EventSource, while the "sse" transport listens
     this._timer = null;
     this._polling = false;
     this._again = false;
@@ -73,9 +94,10 @@ export class WebchatClient extends EventTarget {
     }
   }
 
-  /** Stop polling. */
+  /** Stop listening and polling. */
   stop() {
     clearTimeout(this._timer);
+    this._closeSource();
     this._generation += 1;
     this._polling = false;
     this.state = "idle";
@@ -83,6 +105,7 @@ export class WebchatClient extends EventTarget {
 
   /** Poll now (e.g. after posting), or straight after the poll in flight. */
   refresh() {
+    if (this._source) return; // events arrive as they happen
     if (this._polling) {
       this._again = true;
       return;
@@ -122,10 +145,59 @@ export class WebchatClient extends EventTarget {
     }
   }
 
+  _query(extra = {}) {
+    // With a stream, the cursor too: if an answer was lost on the way, the stream goes back.
+    const params = new URLSearchParams(extra);
+    if (this.stream) params.set("stream", this.stream);
+    if (this.cursor !== null) params.set("after", this.cursor);
+    const query = params.toString();
+    return query ? `?${query}` : ""; // neither: the session's own stream
+  }
+
   _pollUrl() {
-    if (this.stream) return `${this.url}?stream=${encodeURIComponent(this.stream)}`;
-    if (this.cursor !== null) return `${this.url}?after=${encodeURIComponent(this.cursor)}`;
-    return this.url; // the session's own stream
+    // A long-poll waits only once the first batch is shown: an empty room must not hold it.
+    const waiting = this.transport === "long-poll" && this.state === "live";
+    return this.url + this._query(waiting ? { wait: this.wait } : {});
+  }
+
+  _listen() {
+    const generation = this._generation;
+    const source = new EventSource(this.eventsUrl + this._query());
+    this._source = source;
+    const receive = (type) => (event) => {
+      if (generation !== this._generation) return;
+      const data = JSON.parse(event.data);
+      // The stream starts from our cursor, so this only guards against a server mistake.
+      if (this.cursor !== null && BigInt(event.lastEventId) <= BigInt(this.cursor)) return;
+      this._emit(type, type === "delete" ? { id: data.id } : data);
+      this.cursor = event.lastEventId;
+    };
+    source.addEventListener("message", receive("message"));
+    source.addEventListener("delete", receive("delete"));
+    source.addEventListener("open", () => {
+      if (generation !== this._generation) return;
+      this._failures = 0;
+      this._setState("live");
+    });
+    source.addEventListener("error", () => {
+      if (generation !== this._generation) return;
+      if (source.readyState === EventSource.CONNECTING) {
+        // The browser reconnects by itself and resumes with Last-Event-ID.
+        this._setState("reconnecting", {
+          error: new WebchatError("The event stream was interrupted."),
+          retryIn: this.pollInterval,
+        });
+        return;
+      }
+      // Refused (the stream expired, the server is down): poll, which knows why, then listen.
+      this._closeSource();
+      this._poll();
+    });
+  }
+
+  _closeSource() {
+    if (this._source) this._source.close();
+    this._source = null;
   }
 
   _emit(type, detail) {
@@ -176,6 +248,10 @@ export class WebchatClient extends EventTarget {
     if (this._again && this._failures === 0) {
       this._again = false;
       this._poll();
+    } else if (this._failures === 0 && this.transport === "sse") {
+      this._listen(); // caught up: the rest comes as events
+    } else if (this._failures === 0 && this.transport === "long-poll") {
+      this._poll(); // the server held the request until there was news
     } else {
       this._timer = setTimeout(() => this._poll(), delay);
     }

@@ -40,6 +40,9 @@ function start(root) {
     stream: data.stream || null,
     pollInterval: Number(data.pollInterval || 2) * 1000,
     headers: data.csrfToken ? { "X-CSRFToken": data.csrfToken } : {},
+    ...(data.eventsUrl ? { eventsUrl: data.eventsUrl } : {}),
+    ...(data.wait ? { wait: Number(data.wait) } : {}),
+    ...(data.transport ? { transport: data.transport } : {}),
   });
 
   if (nameInput) {

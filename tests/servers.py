@@ -1,0 +1,157 @@
+"""Real servers for the tests: a Redis of our own, and the example app under gunicorn.
+
+Loaded as a pytest plugin by ``conftest.py``. The gunicorn processes run the example app exactly
+as ``example_app/gunicorn_conf.py`` documents, each on its own loopback port, so that a test can
+post to one process and read from another.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eventstream import EventStream
+
+_ROOT = Path(__file__).parent.parent
+# Generous: catches a server that never starts, not a slow machine.
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def private_redis() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    """Start (and restart) a Redis of our own on a free port; it keeps nothing on disk."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("needs redis-server (apt-get install redis-server)")
+    port = free_port()
+    running: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        command = [binary, "--port", str(port), "--bind", "127.0.0.1"]
+        server = subprocess.Popen(
+            [*command, "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+        )
+        running.append(server)
+        for _ in range(100):
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    return server
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    start.port = port  # type: ignore[attr-defined]
+    yield start
+    for server in running:
+        server.terminate()
+        server.wait()
+
+
+@contextmanager
+def gunicorn(
+    instance: Path,
+    env: dict[str, str],
+    *,
+    worker_class: str = "gevent",
+    workers: int = 1,
+    port: int | None = None,
+) -> Iterator[str]:
+    """Run the example app under gunicorn with the documented config; yield its base URL."""
+    port = port or free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "-c", "python:example_app.gunicorn_conf",
+        "-b", f"127.0.0.1:{port}", "-k", worker_class, "-w", str(workers), "--threads", "8",
+        f"example_app:create_app(instance_path={str(instance)!r})",
+    ]  # fmt: skip
+    instance.mkdir(parents=True, exist_ok=True)
+    log_path = instance / f"gunicorn-{port}.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=_ROOT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert server.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            try:
+                urllib.request.urlopen(f"{url}/chat/openapi.json", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.send_signal(signal.SIGINT)  # a quick shutdown: open streams end at once
+        server.wait(10)
+
+
+class RemoteBrowser:
+    """A browser session (a cookie jar) talking to real servers over HTTP."""
+
+    def __init__(self) -> None:
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def request(self, method: str, url: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                raw = response.read()
+                status = response.status
+        except urllib.error.HTTPError as error:
+            raw, status = error.read(), error.code
+        return status, (json.loads(raw) if raw.startswith(b"{") else raw.decode())
+
+    def open_page(self, site: str) -> str:
+        status, page = self.request("GET", f"{site}/chat/")
+        assert status == 200, page
+        return page.split('data-stream="', 1)[1].split('"', 1)[0]
+
+    def say(self, site: str, content: str) -> int:
+        status, body = self.request(
+            "POST", f"{site}/chat/messages", {"content": content, "username": "ann"}
+        )
+        assert status == 201, body
+        return int(body["id"])
+
+    def poll(self, site: str, **params: Any) -> dict[str, Any]:
+        query = urllib.parse.urlencode(params)
+        status, body = self.request("GET", f"{site}/chat/messages?{query}")
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
+
+    def events(self, site: str, *, last_event_id: str | None = None, **params: Any) -> EventStream:
+        query = urllib.parse.urlencode(params)
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        request = urllib.request.Request(f"{site}/chat/events?{query}", headers=headers)
+        response = self.opener.open(request, timeout=30)
+        assert response.status == 200
+        lines = (line.decode() for line in iter(response.readline, b""))
+        return EventStream(lines, response.close)
