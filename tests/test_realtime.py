@@ -206,13 +206,6 @@ def test_head_of_events_opens_nothing(host: Host) -> None:
     assert response.get_data() == b""
 
 
-def test_an_unknown_notifier_fails_at_start_up(make_host: MakeHost) -> None:
-    with pytest.raises(ValueError, match="WEBCHAT_NOTIFIER must be"):
-        make_host(WEBCHAT_NOTIFIER="carrier-pigeon")
-    with pytest.raises(ValueError, match="WEBCHAT_NOTIFIER_URL"):
-        make_host(WEBCHAT_NOTIFIER="redis")
-
-
 def test_waiting_readers_hold_no_database_connection(make_host: MakeHost) -> None:
     # One connection in the pool: if a waiting reader kept one, the post below could not run.
     host = make_host(

@@ -100,6 +100,13 @@ def test_init_app_without_db_says_what_is_missing() -> None:
         ("WEBCHAT_POLL_INTERVAL", float("inf")),
         ("WEBCHAT_USER_NAME_ATTRIBUTE", 42),
         ("WEBCHAT_STREAM_TTL", 5),
+        ("WEBCHAT_TRANSPORT", "websocket"),
+        ("WEBCHAT_MAX_WAIT", 0),
+        ("WEBCHAT_HEARTBEAT", -1),
+        ("WEBCHAT_FALLBACK_POLL", "fast"),
+        ("WEBCHAT_NOTIFIER", "pigeon"),
+        ("WEBCHAT_NOTIFIER", "redis"),  # without WEBCHAT_NOTIFIER_URL
+        ("WEBCHAT_NOTIFIER", "postgres"),  # on SQLite
     ],
 )
 def test_bad_configuration_fails_at_startup(key: str, value: object) -> None:

@@ -57,7 +57,10 @@ def create_notifier(
     if choice == "postgres":
         from .postgres import PostgresNotifier
 
-        return PostgresNotifier(url or database_url())
+        try:
+            return PostgresNotifier(url or database_url())
+        except ValueError as error:
+            raise ValueError(f"WEBCHAT_NOTIFIER 'postgres': {error}") from None
     raise ValueError(
         "WEBCHAT_NOTIFIER must be 'memory', 'redis', 'postgres' or a Notifier instance,"
         f" got {choice!r}."

@@ -30,7 +30,8 @@ class PostgresNotifier(ListeningNotifier):
             raise ValueError(f"A PostgreSQL channel must be a plain identifier, got {channel!r}.")
         parsed = sa.make_url(url)
         if parsed.get_backend_name() != "postgresql":
-            raise ValueError(f"The postgres notifier needs a PostgreSQL database, not {url!r}.")
+            shown = parsed.render_as_string(hide_password=True)
+            raise ValueError(f"The postgres notifier needs a PostgreSQL database, not {shown}.")
         # libpq understands "postgresql://…", not SQLAlchemy's "+driver" part.
         self.conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         self.channel = channel
