@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -31,6 +32,7 @@ from .errors import (
     handle_unexpected,
     handle_webchat_error,
 )
+from .identity import Viewer
 from .models import CONTENT_MAX_LENGTH
 from .openapi import build_spec
 from .schemas import (
@@ -140,6 +142,7 @@ def poll_messages() -> Response:
     viewer, read = _reader(state, args, limit=limit)
     batch = waiting.wait_for_batch(
         partial(read, args.get("after")),
+        room=settings.default_room,
         session=state.db.session,
         notifier=state.notifier,
         timeout=min(args.get("wait", 0.0), settings.max_wait),
@@ -166,6 +169,7 @@ def stream_events() -> Response:
         # From here on the stream's own cursor is the truth about what this reader was sent.
         return waiting.wait_for_batch(
             partial(read, cursor),
+            room=settings.default_room,
             session=state.db.session,
             notifier=state.notifier,
             timeout=settings.heartbeat,
@@ -192,7 +196,9 @@ def stream_events() -> Response:
     return response
 
 
-def _reader(state: WebchatState, args: dict[str, Any], *, limit: int) -> tuple[Any, Any]:
+def _reader(
+    state: WebchatState, args: dict[str, Any], *, limit: int
+) -> tuple[Viewer, Callable[[int | None], Batch]]:
     """The viewer, and ``read(after)`` for the reader that the request's arguments name."""
     viewer = state.extension.current_viewer()
     if "stream" not in args and "after" not in args:

@@ -22,6 +22,7 @@ from .streams import Batch, release_connection, room_head
 def wait_for_batch(
     read: Callable[[], Batch],
     *,
+    room: str,
     session: Session,
     notifier: Notifier,
     timeout: float,
@@ -29,25 +30,21 @@ def wait_for_batch(
 ) -> Batch:
     """Read a batch; if it is empty, wait up to ``timeout`` seconds for one that is not.
 
-    ``read`` reads the reader's next batch (and moves its stream, if it has one). The answer is
-    the first batch with events, or an empty batch once ``timeout`` has passed.
+    ``read`` reads the reader's next batch in ``room`` (and moves its stream, if it has one).
+    The answer is the first batch with events, or an empty batch once ``timeout`` has passed.
+    A reader that waits reads the database once per wake-up, and not at all while it sleeps.
     """
-    batch = read()
-    if not batch.empty or batch.more or timeout <= 0 or batch.room is None:
-        return batch
     deadline = time.monotonic() + timeout
-    room = batch.room
-    while not notifier.closed:
+    while True:
         # The signal is taken before reading: a write that commits after the read sets it.
-        signal = notifier.watch(room)
+        signal = notifier.watch(room) if timeout > 0 else None
         batch = read()
-        if not batch.empty or batch.more:
+        if not batch.empty or batch.more or signal is None or notifier.closed:
             return batch
         signal.saw(batch.cursor)
         release_connection(session)
         if not _sleep(signal, room, session, notifier, deadline=deadline, fallback=fallback):
             return batch
-    return batch
 
 
 def _sleep(

@@ -57,10 +57,14 @@ def create_notifier(
     if choice == "postgres":
         from .postgres import PostgresNotifier
 
-        try:
-            return PostgresNotifier(url or database_url())
-        except ValueError as error:
-            raise ValueError(f"WEBCHAT_NOTIFIER 'postgres': {error}") from None
+        # The NOTIFY goes out in the posting transaction: on the app's own database.
+        database = database_url()
+        if database.get_backend_name() != "postgresql":
+            raise ValueError(
+                "WEBCHAT_NOTIFIER 'postgres' needs the app's database to be PostgreSQL,"
+                f" not {database.get_backend_name()}."
+            )
+        return PostgresNotifier(url or database)
     raise ValueError(
         "WEBCHAT_NOTIFIER must be 'memory', 'redis', 'postgres' or a Notifier instance,"
         f" got {choice!r}."

@@ -20,7 +20,9 @@ class PostgresNotifier(ListeningNotifier):
     connection of its own to ``LISTEN`` on, outside the pool. Needs ``psycopg`` (the
     ``postgres`` extra), which cooperates with gevent by itself.
 
-    :param url: Where to listen, as a SQLAlchemy or libpq URL: the host's database.
+    :param url: Where to listen, as a SQLAlchemy or libpq URL: the host's database, which is
+        also where the writes send their ``NOTIFY``. Give a direct URL when the app connects
+        through a transaction-pooling proxy (PgBouncer), where ``LISTEN`` does not work.
     :param channel: The channel name (a plain identifier).
     """
 
