@@ -10,7 +10,9 @@ three ways on the same data::
 
 - ``poll``: the service call a poll makes (stream, head, events), in the database session;
 - ``HTTP poll``: ``GET /chat/messages?stream=…`` through Flask, the session and the route;
-- ``OFFSET``: the original design's query on a table of the same size.
+- ``OFFSET``: the original design's query on a table of the same size;
+- ``history``: the deepest page of ``GET /chat/messages/history`` (the 50 oldest messages),
+  which pages along the room's index: it should cost the same at any depth.
 """
 
 from __future__ import annotations
@@ -111,6 +113,10 @@ def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tup
             def http_poll() -> None:
                 assert browser.client.get(f"/chat/messages?stream={stream}").status_code == 200
 
+            def deepest_history_page() -> None:
+                page = browser.client.get("/chat/messages/history?before=51&limit=50").json
+                assert len(page["messages"]) == 50
+
             def original_poll(seen: int = size) -> None:
                 with host.app.app_context():
                     query = (
@@ -124,6 +130,7 @@ def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tup
                     median_ms(service_poll, repeat),
                     median_ms(http_poll, repeat),
                     median_ms(original_poll, max(5, repeat // 10)),
+                    median_ms(deepest_history_page, max(5, repeat // 10)),
                 )
                 for _ in range(2)
             ]
@@ -142,8 +149,8 @@ def _reader_key(host: Host, browser: object) -> str:
         return session["webchat_reader"]  # type: ignore[no-any-return]
 
 
-def _row(database: str, size: int, poll: float, http: float, offset: float) -> str:
-    return f"{database:<10} {size:>9,} {poll:>9.3f} {http:>10.3f} {offset:>10.3f}"
+def _row(database: str, size: int, poll: float, http: float, offset: float, history: float) -> str:
+    return f"{database:<10} {size:>9,} {poll:>9.3f} {http:>10.3f} {offset:>10.3f} {history:>9.3f}"
 
 
 def main() -> None:
@@ -160,7 +167,10 @@ def main() -> None:
             f"# median of {args.repeat} empty polls (OFFSET: of {max(5, args.repeat // 10)}),"
             " lower of two interleaved runs, ms"
         )
-        print(f"{'database':<10} {'messages':>9} {'poll':>9} {'HTTP poll':>10} {'OFFSET':>10}")
+        print(
+            f"{'database':<10} {'messages':>9} {'poll':>9} {'HTTP poll':>10} {'OFFSET':>10}"
+            f" {'history':>9}"
+        )
         results = [
             row for db in databases for row in measure(db, args.sizes, args.repeat, Path(tmp))
         ]
@@ -169,7 +179,7 @@ def main() -> None:
         first, last = [r for r in results if r[0] == database][:: len(args.sizes) - 1][:2]
         print(
             f"{database:<10} poll x{last[2] / first[2]:.2f}   HTTP poll x{last[3] / first[3]:.2f}"
-            f"   OFFSET x{last[4] / first[4]:.1f}"
+            f"   OFFSET x{last[4] / first[4]:.1f}   history x{last[5] / first[5]:.2f}"
         )
 
 

@@ -38,6 +38,8 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
         SESSION_TYPE="cachelib",
         SESSION_CACHELIB=FileSystemCache(str(instance / "sessions"), threshold=0),
         SESSION_SERIALIZATION_FORMAT="json",
+        # Two rooms: the chat page switches between them, /support embeds the second.
+        WEBCHAT_ROOMS=["lobby", "support"],
     )
     app.config.from_prefixed_env()
     app.config.update(config or {})

@@ -1,19 +1,125 @@
-"""The ``flask webchat`` command group."""
+"""The ``flask webchat`` command group: tables, purging old messages, statistics.
+
+Exit codes a script can rely on: 0 when the command did its work (including "nothing to
+purge"), 2 for a bad argument (click's usage error), 1 when the database fails.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from .models import metadata
+from .config import ROOM_NAME
+from .models import ChatMessage, ChatRoom, metadata, utcnow
+from .purging import purge_messages
 
-webchat_group = AppGroup("webchat", help="Manage the chat's database tables.")
+webchat_group = AppGroup("webchat", help="Manage the chat: tables, old messages, statistics.")
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class Duration(click.ParamType):
+    """A duration such as ``30d``, ``12h``, ``90m``, ``2w`` or ``45s``."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        match = re.fullmatch(r"\s*(\d{1,6})\s*([smhdw])\s*", str(value))
+        if match is None:
+            self.fail(f"{value!r} is not a duration like 30d, 12h, 90m, 2w or 45s.", param, ctx)
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _state() -> Any:
+    return current_app.extensions["webchat"]
 
 
 @webchat_group.command("create-tables")
 def create_tables() -> None:
     """Create the chat's tables in the app's database, leaving existing ones alone."""
-    engine = current_app.extensions["webchat"].db.engine
+    engine = _state().db.engine
     metadata.create_all(engine, checkfirst=True)
     click.echo(f"Chat tables ready: {', '.join(sorted(metadata.tables))}.")
+
+
+@webchat_group.command("purge")
+@click.option(
+    "--older-than",
+    type=Duration(),
+    required=True,
+    help="Remove messages posted longer ago than this, e.g. 30d.",
+)
+@click.option("--room", help="Only this room (default: every room).")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
+def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
+    """Remove old messages; readers still showing them see them go."""
+    state = _state()
+    if room is not None:
+        if not ROOM_NAME.fullmatch(room):
+            raise click.BadParameter(f"{room!r} is not a room name.", param_hint="--room")
+        if state.db.session.scalar(sa.select(ChatRoom.id).where(ChatRoom.name == room)) is None:
+            raise click.BadParameter(f"There is no room {room!r}.", param_hint="--room")
+    removed = purge_messages(
+        state.db.session,
+        older_than=utcnow() - older_than,
+        room_name=room,
+        dry_run=dry_run,
+        notifier=state.notifier,
+    )
+    total = sum(removed.values())
+    verb = "Would remove" if dry_run else "Removed"
+    rooms = sum(1 for count in removed.values() if count)
+    click.echo(f"{verb} {total} message{'s' if total != 1 else ''} from {rooms} room(s).")
+    for name, count in removed.items():
+        if count:
+            click.echo(f"  {name}: {count}")
+
+
+@webchat_group.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+def stats(as_json: bool) -> None:
+    """Rooms, their messages, and the oldest and newest message of each."""
+    session = _state().db.session
+    spans = (
+        sa.select(
+            ChatMessage.room_id,
+            sa.func.min(ChatMessage.created_at).label("oldest"),
+            sa.func.max(ChatMessage.created_at).label("newest"),
+        )
+        .group_by(ChatMessage.room_id)
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(ChatRoom.name, ChatRoom.message_count, spans.c.oldest, spans.c.newest)
+        .outerjoin(spans, spans.c.room_id == ChatRoom.id)
+        .order_by(ChatRoom.name)
+    ).all()
+    report = [
+        {
+            "room": name,
+            "messages": count,
+            "oldest": oldest.isoformat(timespec="seconds") + "Z" if oldest else None,
+            "newest": newest.isoformat(timespec="seconds") + "Z" if newest else None,
+        }
+        for name, count, oldest, newest in rows
+    ]
+    if as_json:
+        click.echo(json.dumps({"rooms": report, "messages": sum(r["messages"] for r in report)}))
+        return
+    click.echo(f"{'room':<20} {'messages':>9}  {'oldest':<20}  {'newest':<20}")
+    for row in report:
+        click.echo(
+            f"{row['room']:<20} {row['messages']:>9}  {row['oldest'] or '-':<20}"
+            f"  {row['newest'] or '-':<20}"
+        )
+    total = sum(r["messages"] for r in report)
+    click.echo(f"{len(report)} room(s), {total} message(s).")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_URL_PREFIX": "/chat",
     "WEBCHAT_REGISTER_BLUEPRINT": True,
     "WEBCHAT_DEFAULT_ROOM": "lobby",
+    "WEBCHAT_ROOMS": None,
     "WEBCHAT_ALLOW_ANONYMOUS": True,
     "WEBCHAT_USER_NAME_ATTRIBUTE": None,
     "WEBCHAT_BACKLOG": 50,
@@ -53,6 +54,8 @@ class Settings:
     url_prefix: str
     register_blueprint: bool
     default_room: str
+    #: ``None`` (any valid name), the names of the only rooms, or ``(name) -> bool``.
+    rooms: tuple[str, ...] | Callable[[str], bool] | None
     allow_anonymous: bool
     user_name_attribute: str | None
     backlog: int
@@ -77,10 +80,11 @@ class Settings:
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
         """Read the ``WEBCHAT_*`` keys from a Flask config; a bad value raises ``ValueError``."""
         read = _Reader(config)
-        return cls(
+        settings = cls(
             url_prefix="/" + read.text("WEBCHAT_URL_PREFIX").strip("/"),
             register_blueprint=bool(read.value("WEBCHAT_REGISTER_BLUEPRINT")),
             default_room=read.text("WEBCHAT_DEFAULT_ROOM", pattern=ROOM_NAME),
+            rooms=read.rooms("WEBCHAT_ROOMS"),
             allow_anonymous=bool(read.value("WEBCHAT_ALLOW_ANONYMOUS")),
             user_name_attribute=read.text("WEBCHAT_USER_NAME_ATTRIBUTE", optional=True) or None,
             backlog=read.whole("WEBCHAT_BACKLOG", minimum=0),
@@ -101,6 +105,11 @@ class Settings:
             content_security_policy=read.text("WEBCHAT_CONTENT_SECURITY_POLICY", optional=True)
             or None,
         )
+        if isinstance(settings.rooms, tuple) and settings.default_room not in settings.rooms:
+            raise ValueError(
+                f"WEBCHAT_ROOMS must include WEBCHAT_DEFAULT_ROOM ({settings.default_room!r})."
+            )
+        return settings
 
 
 class _Reader:
@@ -128,6 +137,19 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{key} must be a whole number of at least {minimum}, got {value!r}.")
         return value
+
+    def rooms(self, key: str) -> tuple[str, ...] | Callable[[str], bool] | None:
+        value = self.value(key)
+        if value is None or callable(value):
+            return value  # type: ignore[no-any-return]
+        if isinstance(value, str) or not all(
+            isinstance(name, str) and ROOM_NAME.match(name) for name in value
+        ):
+            raise ValueError(
+                f"{key} must be None, a list of room names (lowercase letters, digits, '-' and"
+                f" '_') or a function of a room name, got {value!r}."
+            )
+        return tuple(value)
 
     def origins(self, key: str) -> frozenset[str]:
         value = self.value(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g
@@ -14,6 +15,8 @@ from .identity import (
     DeletePermission,
     Identity,
     IdentityLoader,
+    Permissions,
+    RoomPermission,
     Viewer,
     reader_key,
     to_identity,
@@ -54,7 +57,7 @@ class Webchat:
         self.blueprint = create_blueprint()
         self.blueprint.record(_remember_mount_point)
         self._identity_loader: IdentityLoader | None = None
-        self._delete_permission: DeletePermission | None = None
+        self._permissions = Permissions()
         if app is not None:
             self.init_app(app, db=db)
 
@@ -106,7 +109,35 @@ class Webchat:
         returned. It is also asked for every message a reader receives, to fill
         ``can_delete``, so keep it cheap: decide from the identity, not with a query.
         """
-        self._delete_permission = callback
+        self._permissions = replace(self._permissions, delete=callback)
+        return callback
+
+    def read_permission(self, callback: RoomPermission) -> RoomPermission:
+        """Decorate ``(room, identity) -> bool``: may this identity read this room?
+
+        Asked on every page load, poll, event stream, history page and room listing; ``False``
+        answers 403 ``forbidden`` (and leaves the room out of ``GET /rooms``). ``identity`` is
+        ``None`` for someone not signed in. Without this hook everyone may read every room.
+        """
+        self._permissions = replace(self._permissions, read=callback)
+        return callback
+
+    def post_permission(self, callback: RoomPermission) -> RoomPermission:
+        """Decorate ``(room, identity) -> bool``: may this identity post to this room?
+
+        ``False`` answers 403 ``forbidden``. Without this hook everyone who may post at all
+        (see :data:`WEBCHAT_ALLOW_ANONYMOUS`) may post to every room they may read.
+        """
+        self._permissions = replace(self._permissions, post=callback)
+        return callback
+
+    def moderator_permission(self, callback: RoomPermission) -> RoomPermission:
+        """Decorate ``(room, identity) -> bool``: may this identity delete any message there?
+
+        Asked once per request for the room at hand; a moderator sees ``can_delete`` on every
+        message of the room and may delete each one.
+        """
+        self._permissions = replace(self._permissions, moderate=callback)
         return callback
 
     def current_identity(self, *, reload: bool = False) -> Identity | None:
@@ -132,7 +163,7 @@ class Webchat:
         return Viewer(
             identity=self.current_identity(reload=reload),
             reader_key=reader_key(create=False),
-            delete_permission=self._delete_permission,
+            permissions=self._permissions,
         )
 
 

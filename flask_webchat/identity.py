@@ -36,6 +36,19 @@ class Identity:
 IdentityLoader = Callable[[], Any]
 #: ``(message, identity) -> bool``: may this identity delete this message it did not write?
 DeletePermission = Callable[[ChatMessage, "Identity | None"], bool]
+#: ``(room, identity) -> bool``: may this identity read, post to, or moderate this room?
+RoomPermission = Callable[[str, "Identity | None"], bool]
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """The host's permission hooks, registered with the :class:`~flask_webchat.Webchat`
+    decorators; a hook left out allows everything except moderation."""
+
+    delete: DeletePermission | None = None
+    read: RoomPermission | None = None
+    post: RoomPermission | None = None
+    moderate: RoomPermission | None = None
 
 
 def to_identity(user: Any, name_attribute: str | None = None) -> Identity | None:
@@ -73,15 +86,33 @@ def reader_key(*, create: bool) -> str | None:
 
 @dataclass(frozen=True)
 class Viewer:
-    """The reader of the current request, and what they may do to a message."""
+    """The reader of the current request, and what they may do in a room and to a message."""
 
     identity: Identity | None
     reader_key: str | None
-    delete_permission: DeletePermission | None = None
+    permissions: Permissions = field(default_factory=Permissions)
+    #: Whether the host's moderator hook lets this reader delete any message of the room that
+    #: :meth:`in_room` was given.
+    moderates: bool = False
 
     def with_reader_key(self) -> Viewer:
         """This viewer with a reader key, creating one in the session if it has none yet."""
         return self if self.reader_key else replace(self, reader_key=reader_key(create=True))
+
+    def in_room(self, room: str) -> Viewer:
+        """This viewer in ``room``: the moderator hook is asked once, for the whole room."""
+        moderate = self.permissions.moderate
+        return replace(self, moderates=moderate is not None and bool(moderate(room, self.identity)))
+
+    def may_read(self, room: str) -> bool:
+        """Whether the host's read hook lets this reader read ``room`` (yes, without a hook)."""
+        read = self.permissions.read
+        return read is None or bool(read(room, self.identity))
+
+    def may_post(self, room: str) -> bool:
+        """Whether the host's post hook lets this reader post to ``room`` (yes, without one)."""
+        post = self.permissions.post
+        return post is None or bool(post(room, self.identity))
 
     def is_author(self, message: ChatMessage) -> bool:
         """Whether this reader wrote the message: same host user, or same browser session."""
@@ -94,9 +125,8 @@ class Viewer:
         )
 
     def may_delete(self, message: ChatMessage) -> bool:
-        """Authors may delete their messages; the host's hook may allow others (moderators)."""
-        if self.is_author(message):
+        """Authors may delete their messages; the host's hooks may allow others (moderators)."""
+        if self.is_author(message) or self.moderates:
             return True
-        return self.delete_permission is not None and bool(
-            self.delete_permission(message, self.identity)
-        )
+        delete = self.permissions.delete
+        return delete is not None and bool(delete(message, self.identity))

@@ -15,7 +15,7 @@ from .errors import Forbidden, NotFound
 from .identity import Viewer
 from .models import USERNAME_MAX_LENGTH, ChatDeletion, ChatMessage
 from .notifiers import Notifier
-from .rooms import next_position, take_position
+from .rooms import next_position, room_name, take_position
 
 _messages = ChatMessage.__table__
 # Ids are signed 64-bit; a larger one cannot exist, and the database would fail to convert it.
@@ -76,16 +76,16 @@ def delete_message(
 ) -> None:
     """Delete a message the viewer may delete, and record the deletion for every reader."""
     message = get_message(session, message_id)
-    if not viewer.may_delete(message):
+    if not viewer.in_room(room_name(session, message.room_id)).may_delete(message):
         raise Forbidden("You may only delete your own messages.")
-    room_name, position = next_position(session, message.room_id)
+    room, position = next_position(session, message.room_id, removed=1)
     # Holding the room lock, only one of two racing deletes still finds the row.
     gone = session.execute(sa.delete(_messages).where(_messages.c.id == message_id))
     if gone.rowcount != 1:
         session.rollback()
         raise NotFound(f"There is no message {message_id}.")
     session.add(ChatDeletion(room_id=message.room_id, seq=position, message_id=message_id))
-    _commit(session, notifier, room_name, position)
+    _commit(session, notifier, room, position)
 
 
 def _commit(session: Session, notifier: Notifier | None, room_name: str, position: int) -> None:

@@ -60,6 +60,11 @@ class ChatRoom(WebchatModel):
     #: Position of the room's newest event; bumped, under a row lock, by every post and delete.
     last_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    #: How many messages the room holds, kept with the counter so that listing rooms counts
+    #: nothing.
+    message_count: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    #: When the room's newest event happened; ``None`` until the first one.
+    last_event_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     def __repr__(self) -> str:
         return f"<ChatRoom {self.name!r} at {self.last_seq}>"

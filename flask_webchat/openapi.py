@@ -17,22 +17,33 @@ from .schemas import (
     DeletionSchema,
     ErrorSchema,
     EventsArgsSchema,
+    HistoryArgsSchema,
+    HistorySchema,
     MessageSchema,
     NewMessageSchema,
     PollArgsSchema,
     PollSchema,
+    RoomListSchema,
     UTCDateTime,
 )
 
 _ERRORS = {
     400: "The body is not valid JSON (`malformed_json`).",
-    403: "Not allowed: `forbidden`, `identity_required` or `cross_site_request`.",
-    404: "No such message (`not_found`), or an unknown stream (`unknown_stream`).",
+    403: "Not allowed: `forbidden` (this room, this message), `identity_required` or"
+    " `cross_site_request`.",
+    404: "No such message (`not_found`), stream (`unknown_stream`) or room (`unknown_room`).",
     413: "The body is larger than WEBCHAT_MAX_BODY (`body_too_large`).",
     415: "The body is not `application/json` (`unsupported_media_type`).",
     422: "Invalid fields or parameters (`invalid_fields`); `fields` says which and why.",
     429: "Too many posts and deletes (`rate_limited`); retry after `Retry-After`.",
     503: "The database is unavailable (`database_unavailable`); retry after `Retry-After`.",
+}
+_ROOM = {
+    "name": "room",
+    "in": "path",
+    "required": True,
+    "description": "1 to 64 lowercase letters, digits, `-` or `_`.",
+    "schema": {"type": "string"},
 }
 _MESSAGE_ID = {
     "name": "message_id",
@@ -67,56 +78,26 @@ def build_spec(server_url: str) -> dict[str, Any]:
     spec.components.schema("NewMessage", schema=NewMessageSchema)
     spec.components.schema("Poll", schema=PollSchema)
     spec.components.schema("Deletion", schema=DeletionSchema)
+    spec.components.schema("History", schema=HistorySchema)
+    spec.components.schema("RoomList", schema=RoomListSchema)
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.header(
         "Retry-After", {"description": "Seconds to wait.", "schema": {"type": "integer"}}
     )
 
+    for scoped in (False, True):
+        prefix = "/rooms/{room}" if scoped else ""
+        for path, operations in _room_operations(scoped).items():
+            spec.path(prefix + path, operations=operations)
     spec.path(
-        "/",
+        "/rooms",
         operations={
             "get": _operation(
-                "chatPage",
-                "The chat page; each load opens a reader stream for the tab.",
-                {200: {"description": "The page.", "content": {"text/html": {"schema": {}}}}},
+                "listRooms",
+                "The rooms the reader may read, with their size and last activity.",
+                {200: _json("The rooms, by name.", "RoomList")},
                 [503],
             )
-        },
-    )
-    spec.path(
-        "/messages",
-        operations={
-            "get": {
-                **_operation(
-                    "pollMessages",
-                    "Every event since the reader's cursor, oldest first, exactly once.",
-                    {200: _json("The events and the cursor to continue from.", "Poll")},
-                    [404, 422, 503],
-                ),
-                "parameters": [{"in": "query", "schema": PollArgsSchema}],
-            },
-            "post": {
-                **_operation(
-                    "postMessage",
-                    "Post a message as the host's identity, or under the name in the body.",
-                    {
-                        201: {
-                            **_json("The message as stored.", "Message"),
-                            "headers": {
-                                "Location": {
-                                    "description": "The message's URL.",
-                                    "schema": {"type": "string"},
-                                }
-                            },
-                        }
-                    },
-                    [400, 403, 413, 415, 422, 429, 503],
-                ),
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": "NewMessage"}},
-                },
-            },
         },
     )
     spec.path(
@@ -143,11 +124,89 @@ def build_spec(server_url: str) -> dict[str, Any]:
         },
     )
     spec.path(
-        "/events",
+        "/openapi.json",
         operations={
+            "get": _operation(
+                "openapi",
+                "This document.",
+                {200: {"description": "OpenAPI 3.", "content": {"application/json": {}}}},
+                [],
+            )
+        },
+    )
+    return spec.to_dict()
+
+
+def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
+    """The operations on one room, by path: of the default room, or under ``/rooms/{room}``."""
+    room = " of the room" if scoped else " of the default room"
+    parameters = [_ROOM] if scoped else []
+    errors = [403, 404] if scoped else [403]
+
+    def named(operation_id: str) -> str:
+        return f"room{operation_id[0].upper()}{operation_id[1:]}" if scoped else operation_id
+
+    return {
+        "/": {
             "get": {
                 **_operation(
-                    "streamEvents",
+                    named("chatPage"),
+                    f"The chat page{room}; each load opens a reader stream for the tab.",
+                    {200: {"description": "The page.", "content": {"text/html": {"schema": {}}}}},
+                    [*errors, 503],
+                ),
+                "parameters": [*parameters],
+            }
+        },
+        "/messages": {
+            "get": {
+                **_operation(
+                    named("pollMessages"),
+                    "Every event since the reader's cursor, oldest first, exactly once.",
+                    {200: _json("The events and the cursor to continue from.", "Poll")},
+                    [403, 404, 422, 503],
+                ),
+                "parameters": [*parameters, {"in": "query", "schema": PollArgsSchema}],
+            },
+            "post": {
+                **_operation(
+                    named("postMessage"),
+                    f"Post a message{room} as the host's identity, or under the name in the body.",
+                    {
+                        201: {
+                            **_json("The message as stored.", "Message"),
+                            "headers": {
+                                "Location": {
+                                    "description": "The message's URL.",
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                        }
+                    },
+                    [400, 403, *([404] if scoped else []), 413, 415, 422, 429, 503],
+                ),
+                "parameters": [*parameters],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "NewMessage"}},
+                },
+            },
+        },
+        "/messages/history": {
+            "get": {
+                **_operation(
+                    named("messageHistory"),
+                    f"Older messages{room}, newest first, a page at a time; moves no cursor.",
+                    {200: _json("A page, and the cursor of the next one.", "History")},
+                    [*errors, 422, 503],
+                ),
+                "parameters": [*parameters, {"in": "query", "schema": HistoryArgsSchema}],
+            }
+        },
+        "/events": {
+            "get": {
+                **_operation(
+                    named("streamEvents"),
                     "The reader's events as Server-Sent Events, exactly once, resumable.",
                     {
                         200: {
@@ -160,9 +219,10 @@ def build_spec(server_url: str) -> dict[str, Any]:
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         }
                     },
-                    [404, 422, 503],
+                    [403, 404, 422, 503],
                 ),
                 "parameters": [
+                    *parameters,
                     {"in": "query", "schema": EventsArgsSchema},
                     {
                         "name": "Last-Event-ID",
@@ -173,19 +233,7 @@ def build_spec(server_url: str) -> dict[str, Any]:
                 ],
             }
         },
-    )
-    spec.path(
-        "/openapi.json",
-        operations={
-            "get": _operation(
-                "openapi",
-                "This document.",
-                {200: {"description": "OpenAPI 3.", "content": {"application/json": {}}}},
-                [],
-            )
-        },
-    )
-    return spec.to_dict()
+    }
 
 
 def _json(description: str, schema: str) -> dict[str, Any]:

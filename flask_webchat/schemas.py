@@ -20,10 +20,14 @@ __all__ = [
     "DeletionSchema",
     "ErrorSchema",
     "EventsArgsSchema",
+    "HistoryArgsSchema",
+    "HistorySchema",
     "MessageSchema",
     "NewMessageSchema",
     "PollArgsSchema",
     "PollSchema",
+    "RoomListSchema",
+    "RoomSchema",
     "UTCDateTime",
 ]
 
@@ -243,6 +247,46 @@ class PollSchema(Schema):
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fields["messages"].schema.viewer = viewer  # type: ignore[attr-defined]
+
+
+class HistoryArgsSchema(Schema):
+    """The query string of ``GET /messages/history``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    before = Cursor(
+        metadata={"description": "The `next` of the previous page; without it, the newest."}
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class HistorySchema(Schema):
+    """A page of older messages, newest first, and the cursor of the next (older) page."""
+
+    messages = fields.Nested(MessageSchema, many=True)
+    #: ``null`` once the room's oldest message is in this page.
+    next = Cursor(allow_none=True)
+
+    def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fields["messages"].schema.viewer = viewer  # type: ignore[attr-defined]
+
+
+class RoomSchema(Schema):
+    """A room as ``GET /rooms`` lists it."""
+
+    name = fields.String()
+    messages = fields.Integer(attribute="message_count")
+    last_activity = UTCDateTime(attribute="last_event_at", allow_none=True)
+    #: The room's newest position: ``?after=`` it reads only what comes next.
+    cursor = Cursor()
+
+
+class RoomListSchema(Schema):
+    """The answer of ``GET /rooms``."""
+
+    rooms = fields.Nested(RoomSchema, many=True)
 
 
 class DeletionSchema(Schema):

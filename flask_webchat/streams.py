@@ -294,7 +294,9 @@ def _stream_state(
 ) -> sa.Row[Any] | None:
     """The stream's position and its room's head, read together in one query."""
     if token is not None:
-        return session.execute(_STREAM_BY_TOKEN, {"owner": owner, "token": token}).first()
+        # A tab's stream reads its own room: a token used under another room is unknown there.
+        parameters = {"owner": owner, "token": token, "room": room_name}
+        return session.execute(_STREAM_BY_TOKEN, parameters).first()
     return session.execute(_DEFAULT_STREAM, {"owner": owner, "room": room_name}).first()
 
 
@@ -311,7 +313,9 @@ _STREAM_STATE = (
     .join(_rooms, _rooms.c.id == _streams.c.room_id)
     .where(_streams.c.owner == sa.bindparam("owner"))
 )
-_STREAM_BY_TOKEN = _STREAM_STATE.where(_streams.c.token == sa.bindparam("token"))
+_STREAM_BY_TOKEN = _STREAM_STATE.where(
+    _streams.c.token == sa.bindparam("token"), _rooms.c.name == sa.bindparam("room")
+)
 _DEFAULT_STREAM = (
     _STREAM_STATE.where(_rooms.c.name == sa.bindparam("room"), _streams.c.is_default.is_(True))
     .order_by(_streams.c.id.desc())

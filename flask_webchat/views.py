@@ -1,8 +1,11 @@
-"""The blueprint's routes: parse the request, call a service, serialise the answer."""
+"""The blueprint's routes: parse the request, call a service, serialise the answer.
+
+Every room-scoped route exists twice: under ``/rooms/<room>/`` and, for the default room
+(``WEBCHAT_DEFAULT_ROOM``), at the top of the mount point, where the original chat's URLs were.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -19,29 +22,31 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
-from marshmallow import Schema, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from . import messages, streams, waiting
+from . import history, messages, rooms, streams, waiting
 from .errors import (
-    BodyTooLarge,
-    ValidationFailed,
+    Forbidden,
     WebchatError,
     handle_http_exception,
     handle_unexpected,
     handle_webchat_error,
 )
+from .handling import json_body, json_routing_errors, load, load_field, no_store, read_only_head
 from .identity import Viewer
 from .models import CONTENT_MAX_LENGTH
 from .openapi import build_spec
 from .schemas import (
     Cursor,
     EventsArgsSchema,
+    HistoryArgsSchema,
+    HistorySchema,
     MessageSchema,
     NewMessageSchema,
     PollArgsSchema,
     PollSchema,
+    RoomListSchema,
 )
 from .security import add_security_headers, refuse_cross_site_writes
 from .sse import encode_stream
@@ -52,7 +57,9 @@ _MESSAGE_URL = "/messages/<int:message_id>"
 # Schemas that depend on nothing per request, built once (they keep no state between calls).
 _POLL_ARGS = PollArgsSchema()
 _EVENTS_ARGS = EventsArgsSchema()
+_HISTORY_ARGS = HistoryArgsSchema()
 _EMPTY_POLL = PollSchema()
+_ROOM_LIST = RoomListSchema()
 _LAST_EVENT_ID = Cursor()
 
 
@@ -65,71 +72,81 @@ def create_blueprint(name: str = "webchat") -> Blueprint:
         static_folder="static",
         static_url_path="/static",
     )
-    bp.add_url_rule("/", "chat", chat_page, methods=["GET"])
-    bp.add_url_rule("/messages", "poll", poll_messages, methods=["GET"])
-    bp.add_url_rule("/messages", "post", post_message, methods=["POST"])
+    room_routes: list[tuple[str, str, Callable[..., Any], str]] = [
+        ("/", "chat", chat_page, "GET"),
+        ("/messages", "poll", poll_messages, "GET"),
+        ("/messages", "post", post_message, "POST"),
+        ("/messages/history", "history", message_history, "GET"),
+        ("/events", "events", stream_events, "GET"),
+    ]
+    for path, endpoint, view, method in room_routes:
+        bp.add_url_rule(path, endpoint, view, methods=[method], defaults={"room": None})
+        bp.add_url_rule(f"/rooms/<room>{path}", endpoint, view, methods=[method])
+    bp.add_url_rule("/rooms", "rooms", list_rooms, methods=["GET"])
     bp.add_url_rule(_MESSAGE_URL, "message", get_message, methods=["GET"])
     bp.add_url_rule(_MESSAGE_URL, "delete", delete_message, methods=["DELETE"])
-    bp.add_url_rule("/events", "events", stream_events, methods=["GET"])
     bp.add_url_rule("/openapi.json", "openapi", openapi_document, methods=["GET"])
     bp.register_error_handler(WebchatError, handle_webchat_error)
     bp.register_error_handler(HTTPException, handle_http_exception)
     bp.register_error_handler(Exception, handle_unexpected)
-    bp.before_app_request(_json_routing_errors)
-    bp.before_request(_read_only_head)
+    bp.before_app_request(json_routing_errors)
+    bp.before_request(read_only_head)
     bp.before_request(refuse_cross_site_writes)
-    bp.after_request(_no_store)
+    bp.after_request(no_store)
     bp.after_request(add_security_headers)
     return bp
 
 
-def chat_page() -> Response:
-    """The chat page; every load opens a new reader stream for that tab."""
+def chat_page(room: str | None) -> Response:
+    """The chat page of a room; every load opens a new reader stream for that tab."""
     assert request.blueprint is not None
-    context = widget_context(request.blueprint)
+    context = widget_context(request.blueprint, room)
     return make_response(render_template("webchat/chat.html", webchat=context))
 
 
-def render_widget() -> Markup:
+def render_widget(room: str | None = None) -> Markup:
     """The chat, ready to drop into a host's own page: ``{{ webchat_widget() }}``.
 
-    Like a load of the chat page, each call opens a reader stream for that page, which commits
-    ``db.session``: render it after the view's own changes are committed. The widget brings its
-    style sheet and script; under a Content-Security-Policy they are same-origin files.
+    ``room`` names the room (``{{ webchat_widget("support") }}``); by default, the default
+    room. Like a load of the chat page, each call opens a reader stream for that page, which
+    commits ``db.session``: render it after the view's own changes are committed. The widget
+    brings its style sheet and script; under a Content-Security-Policy they are same-origin files.
     """
     state = get_state()
     if not state.blueprint_names:
         raise RuntimeError("webchat_widget() needs the chat's blueprint to be registered.")
-    context = widget_context(state.blueprint_names[0])
+    context = widget_context(state.blueprint_names[0], room)
     return Markup(render_template("webchat/widget.html", webchat=context))
 
 
-def widget_context(blueprint_name: str) -> dict[str, Any]:
+def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, Any]:
     """What the widget template needs, with a new stream for the page being rendered."""
     state = get_state()
-    viewer = state.extension.current_viewer().with_reader_key()
+    name, viewer = _enter(state, room, state.extension.current_viewer().with_reader_key())
     assert viewer.reader_key is not None
     token = streams.open_stream(
-        state.db.session,
-        owner=viewer.reader_key,
-        room_name=state.settings.default_room,
-        policy=_stream_policy(state),
+        state.db.session, owner=viewer.reader_key, room_name=name, policy=_stream_policy(state)
     )
+    in_room = {"room": room if room != state.settings.default_room else None}
     return {
+        "room": name,
+        "rooms": _switcher(state, viewer, blueprint_name, current=name),
         "stream": token,
-        "messages_url": url_for(f"{blueprint_name}.poll"),
-        "events_url": url_for(f"{blueprint_name}.events"),
+        "messages_url": url_for(f"{blueprint_name}.poll", **in_room),
+        "events_url": url_for(f"{blueprint_name}.events", **in_room),
+        "history_url": url_for(f"{blueprint_name}.history", **in_room),
         "transport": state.settings.transport,
         "max_wait": state.settings.max_wait,
         "static_endpoint": f"{blueprint_name}.static",
         "identity_name": viewer.identity.name if viewer.identity else None,
         "allow_anonymous": state.settings.allow_anonymous,
+        "may_post": viewer.may_post(name),
         "poll_interval": state.settings.poll_interval,
         "max_length": CONTENT_MAX_LENGTH,
     }
 
 
-def poll_messages() -> Response:
+def poll_messages(room: str | None) -> Response:
     """Every event since the reader's cursor: from ``after``, a stream, or the session.
 
     With ``wait``, a long-poll: the answer comes as soon as there is an event for this reader,
@@ -137,31 +154,31 @@ def poll_messages() -> Response:
     """
     state = get_state()
     settings = state.settings
-    args = _load(_POLL_ARGS, request.args)
+    args = load(_POLL_ARGS, request.args)
     limit = min(args.get("limit", settings.poll_limit), settings.poll_limit)
-    viewer, read = _reader(state, args, limit=limit)
+    name, viewer, read = _reader(state, room, args, limit=limit)
     batch = waiting.wait_for_batch(
         partial(read, args.get("after")),
-        room=settings.default_room,
+        room=name,
         session=state.db.session,
         notifier=state.notifier,
         timeout=min(args.get("wait", 0.0), settings.max_wait),
         fallback=settings.fallback_poll,
     )
     # Most polls are empty, and an empty answer needs no viewer: skip building schemas for it.
-    schema = PollSchema(viewer=viewer) if batch.messages else _EMPTY_POLL
+    schema = PollSchema(viewer=viewer.in_room(name)) if batch.messages else _EMPTY_POLL
     return jsonify(schema.dump(batch))
 
 
-def stream_events() -> Response:
+def stream_events(room: str | None) -> Response:
     """The reader's events as Server-Sent Events, from the cursor in ``Last-Event-ID``."""
     state = get_state()
     settings = state.settings
-    args = _load(_EVENTS_ARGS, request.args)
+    args = load(_EVENTS_ARGS, request.args)
     last_event_id = request.headers.get("Last-Event-ID")
     if last_event_id:
-        args["after"] = _load_field(_LAST_EVENT_ID, last_event_id, "Last-Event-ID")
-    _, read = _reader(state, args, limit=settings.poll_limit)
+        args["after"] = load_field(_LAST_EVENT_ID, last_event_id, "Last-Event-ID")
+    name, _, read = _reader(state, room, args, limit=settings.poll_limit)
     # The first read happens now, so that a bad stream or cursor gets its JSON error.
     first = read(args.get("after"))
 
@@ -169,7 +186,7 @@ def stream_events() -> Response:
         # From here on the stream's own cursor is the truth about what this reader was sent.
         return waiting.wait_for_batch(
             partial(read, cursor),
-            room=settings.default_room,
+            room=name,
             session=state.db.session,
             notifier=state.notifier,
             timeout=settings.heartbeat,
@@ -178,13 +195,13 @@ def stream_events() -> Response:
 
     def events() -> Any:
         # Flask runs this after the request's teardown closed db.session, and with it the user
-        # object the host's loader returned: load the identity again, for the permission hook.
-        schema = MessageSchema(viewer=state.extension.current_viewer(reload=True))
+        # object the host's loader returned: load the identity again, for the permission hooks.
+        viewer = state.extension.current_viewer(reload=True).in_room(name)
         try:
             yield from encode_stream(
                 first,
                 next_batch,
-                dump_message=schema.dump,
+                dump_message=MessageSchema(viewer=viewer).dump,
                 retry_ms=int(settings.poll_interval * 1000),
             )
         except (SQLAlchemyError, WebchatError) as error:
@@ -196,50 +213,53 @@ def stream_events() -> Response:
     return response
 
 
-def _reader(
-    state: WebchatState, args: dict[str, Any], *, limit: int
-) -> tuple[Viewer, Callable[[int | None], Batch]]:
-    """The viewer, and ``read(after)`` for the reader that the request's arguments name."""
-    viewer = state.extension.current_viewer()
-    if "stream" not in args and "after" not in args:
-        viewer = viewer.with_reader_key()  # the session's default stream needs an owner
-    read = partial(
-        streams.read_events,
-        state.db.session,
-        owner=viewer.reader_key,
-        token=args.get("stream"),
-        room_name=state.settings.default_room,
-        limit=limit,
-        policy=_stream_policy(state),
+def message_history(room: str | None) -> Response:
+    """Older messages, newest first, a page at a time; reading them moves no cursor."""
+    state = get_state()
+    args = load(_HISTORY_ARGS, request.args)
+    name, viewer = _enter(state, room, state.extension.current_viewer())
+    page = history.read_history(
+        state.db.session, room_name=name, before=args.get("before"), limit=args["limit"]
     )
-    return viewer, lambda after: read(after=after)
+    return jsonify(HistorySchema(viewer=viewer.in_room(name)).dump(page))
 
 
-def post_message() -> tuple[Response, int, dict[str, str]]:
+def list_rooms() -> Response:
+    """The rooms the current reader may read, with their size and last activity."""
+    state = get_state()
+    viewer = state.extension.current_viewer()
+    listed = rooms.list_rooms(
+        state.db.session, _room_names(state), default=state.settings.default_room
+    )
+    readable = [room for room in listed if viewer.may_read(room.name)]
+    return jsonify(_ROOM_LIST.dump({"rooms": readable}))
+
+
+def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
     """Post a message as the current identity, or under the name given in the body."""
     state = get_state()
     viewer = state.extension.current_viewer()
     messages.require_poster(viewer, allow_anonymous=state.settings.allow_anonymous)
-    body = _json_body(state.settings.max_body)
-    data = _load(NewMessageSchema(anonymous=viewer.identity is None), body)
+    name, viewer = _enter(state, room, viewer, posting=True)
+    body = json_body(state.settings.max_body)
+    data = load(NewMessageSchema(anonymous=viewer.identity is None), body)
     if viewer.identity is None:
         viewer = viewer.with_reader_key()  # only now: a refused post leaves no session behind
     message = messages.post_message(
-        state.db.session,
-        room_name=state.settings.default_room,
-        viewer=viewer,
-        data=data,
-        notifier=state.notifier,
+        state.db.session, room_name=name, viewer=viewer, data=data, notifier=state.notifier
     )
     location = url_for(".message", message_id=message.id)
-    return jsonify(MessageSchema(viewer=viewer).dump(message)), 201, {"Location": location}
+    answer = MessageSchema(viewer=viewer.in_room(name)).dump(message)
+    return jsonify(answer), 201, {"Location": location}
 
 
 def get_message(message_id: int) -> Response:
-    """One message, if it still exists."""
+    """One message, if it still exists (and its room may be read)."""
     state = get_state()
     message = messages.get_message(state.db.session, message_id)
-    return jsonify(MessageSchema(viewer=state.extension.current_viewer()).dump(message))
+    name = rooms.room_name(state.db.session, message.room_id)
+    _, viewer = _enter(state, name, state.extension.current_viewer())
+    return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(message))
 
 
 def delete_message(message_id: int) -> tuple[str, int]:
@@ -262,77 +282,68 @@ def openapi_document() -> Response:
     return jsonify(document)
 
 
+def _enter(
+    state: WebchatState, room: str | None, viewer: Viewer, *, posting: bool = False
+) -> tuple[str, Viewer]:
+    """The room's name, once the room may exist and the viewer may read (or post to) it."""
+    name = (
+        state.settings.default_room
+        if room is None
+        else rooms.require_room(room, state.settings.rooms)
+    )
+    if not viewer.may_read(name):
+        raise Forbidden("You may not read this room.")
+    if posting and not viewer.may_post(name):
+        raise Forbidden("You may not post to this room.")
+    return name, viewer
+
+
+def _reader(
+    state: WebchatState, room: str | None, args: dict[str, Any], *, limit: int
+) -> tuple[str, Viewer, Callable[[int | None], Batch]]:
+    """The room, the viewer, and ``read(after)`` for the reader the request's arguments name."""
+    name, viewer = _enter(state, room, state.extension.current_viewer())
+    if "stream" not in args and "after" not in args:
+        viewer = viewer.with_reader_key()  # the session's default stream needs an owner
+    read = partial(
+        streams.read_events,
+        state.db.session,
+        owner=viewer.reader_key,
+        token=args.get("stream"),
+        room_name=name,
+        limit=limit,
+        policy=_stream_policy(state),
+    )
+    return name, viewer, lambda after: read(after=after)
+
+
+def _room_names(state: WebchatState) -> list[str] | None:
+    # A fixed list names every room; otherwise the rooms are those that exist, and the default.
+    configured = state.settings.rooms
+    if isinstance(configured, tuple):
+        return list(configured)
+    return None
+
+
+def _switcher(
+    state: WebchatState, viewer: Viewer, blueprint_name: str, *, current: str
+) -> list[dict[str, Any]]:
+    """Links to the other rooms for the page's room switcher: only with a fixed list of rooms."""
+    names = _room_names(state)
+    if not names or len(names) < 2:
+        return []
+    default = state.settings.default_room
+    return [
+        {
+            "name": name,
+            "url": url_for(f"{blueprint_name}.chat", room=None if name == default else name),
+            "current": name == current,
+        }
+        for name in names
+        if viewer.may_read(name)
+    ]
+
+
 def _stream_policy(state: WebchatState) -> StreamPolicy:
     settings = state.settings
     return StreamPolicy(settings.backlog, settings.max_streams, settings.stream_ttl)
-
-
-def _load(schema: Schema, data: Any) -> dict[str, Any]:
-    try:
-        return schema.load(data)  # type: ignore[return-value]
-    except ValidationError as error:
-        raise ValidationFailed(error.normalized_messages()) from None  # type: ignore[arg-type]
-
-
-def _load_field(field: Any, value: str, name: str) -> Any:
-    try:
-        return field.deserialize(value)
-    except ValidationError as error:
-        raise ValidationFailed({name: error.messages}) from None  # type: ignore[dict-item]
-
-
-def _json_body(max_body: int) -> Any:
-    if not request.is_json:
-        raise WebchatError(
-            "Send a JSON body with Content-Type: application/json.",
-            status=415,
-            code="unsupported_media_type",
-        )
-    # The host's MAX_CONTENT_LENGTH, if lower, still wins.
-    host_limit = request.max_content_length
-    limit = max_body if host_limit is None else min(max_body, host_limit)
-    if (request.content_length or 0) > limit:
-        raise BodyTooLarge(limit)
-    # A chunked body announces no length: read one byte past the limit to know it is over.
-    request.max_content_length = limit + 1
-    raw = request.get_data()
-    if len(raw) > limit:
-        raise BodyTooLarge(limit)
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        raise WebchatError(
-            "The body is not valid JSON.", status=400, code="malformed_json"
-        ) from None
-
-
-def _json_routing_errors() -> Response | None:
-    # Flask hands routing errors (unknown path, wrong method) to app-level handlers only; answer
-    # those under our prefix in our JSON shape, and leave the host's other pages alone.
-    error = request.routing_exception
-    if not isinstance(error, HTTPException) or (error.code or 0) < 400:
-        return None
-    state = current_app.extensions.get("webchat")
-    if state is None or not state.is_chat_path(request.path):
-        return None
-    return add_security_headers(handle_http_exception(error))
-
-
-def _read_only_head() -> Response | None:
-    # HEAD runs a GET view and drops the body: a poll would use up a batch that nobody sees, and
-    # the page would open a stream that nobody polls. Answer the headers without doing either.
-    view = (request.endpoint or "").rpartition(".")[2]
-    if request.method != "HEAD" or view not in _HEAD_TYPES:
-        return None
-    return Response(status=200, mimetype=_HEAD_TYPES[view])
-
-
-# What a HEAD of each reading view answers with, instead of reading.
-_HEAD_TYPES = {"chat": "text/html", "poll": "application/json", "events": "text/event-stream"}
-
-
-def _no_store(response: Response) -> Response:
-    # Answers depend on the session and move cursors; only the static files may be cached.
-    if not (request.endpoint or "").endswith(".static"):
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response

@@ -13,10 +13,10 @@ from servers import free_port, gunicorn
 pytestmark = pytest.mark.browser
 
 
-def post_over_http(site: str, content: str, name: str = "Bob") -> int:
+def post_over_http(site: str, content: str, name: str = "Bob", room: str | None = None) -> int:
     """Someone else posting, from outside any browser."""
     request = urllib.request.Request(
-        f"{site}/chat/messages",
+        f"{site}/chat/rooms/{room}/messages" if room else f"{site}/chat/messages",
         data=json.dumps({"content": content, "username": name}).encode(),
         headers={"Content-Type": "application/json"},
     )
@@ -246,4 +246,35 @@ def test_the_widget_embeds_in_a_page_of_the_host(chromium, site: str) -> None:  
     message(page, "asked from the support page").wait_for(timeout=WAIT_MS)
     styled = page.locator(".webchat-messages").evaluate("el => getComputedStyle(el).overflowY")
     assert styled == "auto", "the widget brought its style sheet"
+    assert errors == []
+
+
+def test_older_messages_load_on_demand_and_the_switcher_changes_rooms(chromium, site_with) -> None:  # type: ignore[no-untyped-def]
+    site = site_with(WEBCHAT_RATE_LIMIT=None)
+    for n in range(60):  # ten more than the backlog
+        post_over_http(site, f"lobby message {n}")
+    post_over_http(site, "a question for support", room="support")
+    errors: list[str] = []
+    page = open_chat(chromium, site, "Ann", errors)
+    message(page, "lobby message 59").wait_for(timeout=WAIT_MS)
+    assert message(page, "lobby message 9").count() == 0
+    older = page.get_by_role("button", name="Load older messages")
+    older.click()
+    message(page, "lobby message 0").wait_for(timeout=WAIT_MS)
+    assert page.locator(".webchat-message").count() == 60
+    texts = page.locator(".webchat-content").all_text_contents()
+    assert texts == [f"lobby message {n}" for n in range(60)]  # in order, oldest on top
+    older.wait_for(state="hidden", timeout=WAIT_MS)  # nothing older is left
+
+    rooms = page.get_by_role("navigation", name="Rooms")
+    assert rooms.get_by_role("link", name="#lobby").get_attribute("aria-current") == "page"
+    rooms.get_by_role("link", name="#support").click()
+    page.locator("[data-webchat][data-ready]").wait_for(timeout=WAIT_MS)
+    message(page, "a question for support").wait_for(timeout=WAIT_MS)
+    assert message(page, "lobby message").count() == 0
+    send(page, "an answer in support")
+    message(page, "an answer in support").wait_for(timeout=WAIT_MS)
+    with urllib.request.urlopen(f"{site}/chat/messages?after=0&limit=200") as answer:
+        lobby = [m["content"] for m in json.load(answer)["messages"]]
+    assert "an answer in support" not in lobby and len(lobby) == 60
     assert errors == []

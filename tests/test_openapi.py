@@ -29,7 +29,13 @@ def test_the_document_is_valid_openapi_for_its_mount_point(make_host: MakeHost) 
 def test_every_route_is_documented_and_every_documented_route_exists(host: Host) -> None:
     spec = document(host)
     routes = {
-        (rule.rule.removeprefix("/chat").replace("<int:message_id>", "{message_id}") or "/", m)
+        (
+            rule.rule.removeprefix("/chat")
+            .replace("<int:message_id>", "{message_id}")
+            .replace("<room>", "{room}")
+            or "/",
+            m,
+        )
         for rule in host.app.url_map.iter_rules()
         if rule.endpoint.startswith("webchat.") and rule.endpoint != "webchat.static"
         for m in rule.methods - {"HEAD", "OPTIONS"}

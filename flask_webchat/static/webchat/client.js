@@ -55,6 +55,7 @@ export class WebchatClient extends EventTarget {
    * @param {object} [options.headers] Sent with posts and deletes, e.g. a CSRF token.
    * @param {string} [options.transport] "sse" (the default), "long-poll" or "poll".
    * @param {string} [options.eventsUrl] The events URL; by default next to `url`.
+   * @param {string} [options.historyUrl] The history URL; by default `url` + "/history".
    * @param {number} [options.wait] Seconds a long-poll may wait (the server caps it).
    */
   constructor({
@@ -65,6 +66,7 @@ export class WebchatClient extends EventTarget {
     headers = {},
     transport = "sse",
     eventsUrl = url.replace(/\/messages$/, "/events"),
+    historyUrl = `${url}/history`,
     wait = 25,
   }) {
     super();
@@ -76,6 +78,7 @@ export class WebchatClient extends EventTarget {
     // Without EventSource (an old browser, a test runner), long-polls deliver just as fast.
     this.transport = transport === "sse" && typeof EventSource !== "function" ? "long-poll" : transport;
     this.eventsUrl = eventsUrl;
+    this.historyUrl = historyUrl;
     this.wait = wait;
     this.state = "idle";
     this._source = null; // the EventSource, while the "sse" transport listens
@@ -124,6 +127,20 @@ export class WebchatClient extends EventTarget {
     });
     if (!response.ok) throw await refusal(response);
     this.refresh(); // the message arrives in order, through the poll
+    return response.json();
+  }
+
+  /**
+   * Older messages, newest first, a page at a time (it moves no cursor). Resolves to
+   * {messages, next}; pass `next` as `before` for the page after, until it is null.
+   */
+  async history({ before = null, limit = 50 } = {}) {
+    const params = new URLSearchParams({ limit: String(limit) });
+    if (before !== null) params.set("before", before);
+    const response = await this._fetch(`${this.historyUrl}?${params}`, {
+      headers: { Accept: "application/json" },
+    });
+    if (!response.ok) throw await refusal(response);
     return response.json();
   }
 

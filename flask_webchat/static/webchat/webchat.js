@@ -31,7 +31,9 @@ function start(root) {
   const counter = root.querySelector(".webchat-counter");
   const nameInput = form.elements.username || null;
   const sendButton = form.querySelector("button[type=submit]");
+  const older = root.querySelector(".webchat-older");
   const shown = new Map(); // message id -> list item
+  let oldest = null; // the cursor of the oldest message shown, where history continues
   let sending = false;
   let loaded = false; // the first batch (the backlog) is shown, not announced
 
@@ -41,6 +43,7 @@ function start(root) {
     pollInterval: Number(data.pollInterval || 2) * 1000,
     headers: data.csrfToken ? { "X-CSRFToken": data.csrfToken } : {},
     ...(data.eventsUrl ? { eventsUrl: data.eventsUrl } : {}),
+    ...(data.historyUrl ? { historyUrl: data.historyUrl } : {}),
     ...(data.wait ? { wait: Number(data.wait) } : {}),
     ...(data.transport ? { transport: data.transport } : {}),
   });
@@ -62,8 +65,7 @@ function start(root) {
     jump.hidden = true;
   }
 
-  function render(message) {
-    if (shown.has(message.id)) return;
+  function build(message) {
     const item = element("li", "webchat-message");
     item.dataset.id = String(message.id);
     item.classList.toggle("is-mine", Boolean(message.mine));
@@ -88,12 +90,36 @@ function start(root) {
       meta.append(remove);
     }
     item.append(meta, element("p", "webchat-content", message.content));
-    const pinned = atBottom();
-    list.append(item);
     shown.set(message.id, item);
+    if (oldest === null || BigInt(message.cursor) < BigInt(oldest)) oldest = message.cursor;
+    return item;
+  }
+
+  function render(message) {
+    if (shown.has(message.id)) return;
+    const pinned = atBottom();
+    list.append(build(message));
     if (pinned || message.mine) toBottom();
     else jump.hidden = false; // the reader is reading back: say there is more, do not jump
     if (loaded && !message.mine) announcer.textContent = `${message.username}: ${message.content}`;
+  }
+
+  async function loadOlder() {
+    older.disabled = true;
+    try {
+      const page = await client.history({ before: oldest });
+      const height = list.scrollHeight;
+      for (const message of page.messages) {
+        if (!shown.has(message.id)) list.prepend(build(message)); // newest first: each goes on top
+      }
+      list.scrollTop += list.scrollHeight - height; // keep what the reader was looking at
+      older.hidden = page.next === null;
+      if (page.next !== null) oldest = page.next;
+    } catch (error) {
+      say(error.message, true);
+    } finally {
+      older.disabled = false;
+    }
   }
 
   function forget(id) {
@@ -155,6 +181,7 @@ function start(root) {
     if (atBottom()) jump.hidden = true;
   });
   jump.addEventListener("click", toBottom);
+  older?.addEventListener("click", loadOlder);
   content.addEventListener("input", updateComposer);
   content.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {

@@ -1,0 +1,88 @@
+"""Removing old messages in bulk, as deletions every reader still receives.
+
+A purge deletes in batches, each one transaction that holds its room's lock: it takes one room
+position per removed message and records each removal as a deletion, exactly as a reader's
+delete would. So a reader whose window still shows a purged message sees it go, and a reader who
+never had it is told about an id it can ignore.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from .models import ChatDeletion, ChatMessage, ChatRoom
+from .notifiers import Notifier
+from .rooms import take_positions
+
+_messages = ChatMessage.__table__
+_rooms = ChatRoom.__table__
+# Short transactions: writers to the room wait for the lock while a batch runs.
+BATCH = 500
+
+
+def purge_messages(
+    session: Session,
+    *,
+    older_than: datetime,
+    room_name: str | None = None,
+    dry_run: bool = False,
+    notifier: Notifier | None = None,
+) -> dict[str, int]:
+    """Remove the messages posted before ``older_than``; how many, by room name.
+
+    With ``dry_run``, only count them.
+    """
+    query = sa.select(_rooms.c.id, _rooms.c.name).order_by(_rooms.c.name)
+    if room_name is not None:
+        query = query.where(_rooms.c.name == room_name)
+    removed: dict[str, int] = {}
+    for room_id, name in session.execute(query).all():
+        session.rollback()  # each room's batches are transactions of their own
+        if dry_run:
+            removed[name] = (
+                session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(_messages)
+                    .where(_messages.c.room_id == room_id, _messages.c.created_at < older_than)
+                )
+                or 0
+            )
+        else:
+            removed[name] = _purge_room(session, room_id, name, older_than, notifier)
+    return removed
+
+
+def _purge_room(
+    session: Session, room_id: int, name: str, older_than: datetime, notifier: Notifier | None
+) -> int:
+    total = 0
+    while True:
+        # Lock the room first: then no delete can remove a message this batch is about to.
+        session.execute(
+            sa.update(_rooms).where(_rooms.c.id == room_id).values(last_seq=_rooms.c.last_seq)
+        )
+        ids = session.scalars(
+            sa.select(_messages.c.id)
+            .where(_messages.c.room_id == room_id, _messages.c.created_at < older_than)
+            .order_by(_messages.c.seq)
+            .limit(BATCH)
+        ).all()
+        if not ids:
+            session.rollback()
+            return total
+        last = take_positions(session, room_id, len(ids), removed=len(ids))
+        first = last - len(ids) + 1
+        session.execute(sa.delete(_messages).where(_messages.c.id.in_(ids)))
+        session.add_all(
+            ChatDeletion(room_id=room_id, seq=position, message_id=message_id)
+            for position, message_id in zip(range(first, last + 1), ids, strict=True)
+        )
+        if notifier is not None:
+            notifier.before_commit(session, name, last)
+        session.commit()
+        if notifier is not None:
+            notifier.after_commit(name, last)
+        total += len(ids)

@@ -1,0 +1,111 @@
+"""``flask webchat …``: what a site's operator runs, with exit codes a script can rely on."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+import flask_webchat.purging
+from flask_webchat.models import ChatMessage, utcnow
+from hosts import Browser, Host
+
+
+def run(host: Host, *args: str) -> tuple[int, str]:
+    result = host.app.test_cli_runner().invoke(args=["webchat", *args])
+    return result.exit_code, result.output
+
+
+def age(host: Host, message_ids: list[int], days: int) -> None:
+    """Make these messages look ``days`` old."""
+    with host.app.app_context():
+        host.db.session.execute(
+            sa.update(ChatMessage)
+            .where(ChatMessage.id.in_(message_ids))
+            .values(created_at=utcnow() - timedelta(days=days))
+        )
+        host.db.session.commit()
+
+
+def room_say(browser: Browser, room: str, content: str) -> int:
+    response = browser.client.post(
+        f"/chat/rooms/{room}/messages", json={"content": content, "username": "ann"}
+    )
+    assert response.status_code == 201
+    return response.json["id"]  # type: ignore[index,no-any-return]
+
+
+def test_stats_lists_rooms_with_their_messages(host: Host) -> None:
+    code, output = run(host, "stats")
+    assert (code, output.splitlines()[-1]) == (0, "0 room(s), 0 message(s).")
+    ann = host.browser()
+    old = ann.say("old")
+    ann.say("new")
+    room_say(ann, "team-a", "elsewhere")
+    age(host, [old], days=40)
+    code, output = run(host, "stats", "--json")
+    assert code == 0
+    report = json.loads(output)
+    assert report["messages"] == 3
+    (lobby,) = [room for room in report["rooms"] if room["room"] == "lobby"]
+    assert lobby["messages"] == 2
+    assert lobby["oldest"] < lobby["newest"]
+    code, output = run(host, "stats")
+    assert "lobby" in output and "team-a" in output
+    assert output.splitlines()[-1] == "2 room(s), 3 message(s)."
+
+
+def test_purge_removes_old_messages_and_readers_see_them_go(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(flask_webchat.purging, "BATCH", 2)  # several batches
+    ann, bo = host.browser(), host.browser()
+    old = [ann.say(f"old {n}") for n in range(5)]
+    kept = ann.say("recent")
+    in_other_room = room_say(ann, "team-a", "old elsewhere")
+    age(host, [*old, in_other_room], days=40)
+    stream = bo.open_page()
+    assert len(bo.poll(stream)["messages"]) == 6
+
+    code, output = run(host, "purge", "--older-than", "30d", "--dry-run")
+    assert code == 0
+    assert output.splitlines()[0] == "Would remove 6 messages from 2 room(s)."
+    assert len(host.stored_messages()) == 7
+
+    code, output = run(host, "purge", "--older-than", "30d", "--room", "lobby")
+    assert code == 0
+    assert output.splitlines()[0] == "Removed 5 messages from 1 room(s)."
+    assert sorted(m.id for m in host.stored_messages()) == sorted([kept, in_other_room])
+    # The reader's next poll lists each purged message as deleted, once.
+    batch = bo.poll(stream)
+    assert sorted(batch["deleted"]) == sorted(old)
+    assert bo.poll(stream)["deleted"] == []
+    rooms = {r["name"]: r["messages"] for r in ann.client.get("/chat/rooms").json["rooms"]}
+    assert rooms == {"lobby": 1, "team-a": 1}
+
+    code, output = run(host, "purge", "--older-than", "30d")
+    assert (code, output.splitlines()[0]) == (0, "Removed 1 message from 1 room(s).")
+    code, output = run(host, "purge", "--older-than", "30d")
+    assert (code, output.splitlines()[0]) == (0, "Removed 0 messages from 0 room(s).")
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--older-than", "soon"], "not a duration"),
+        (["--older-than", "30x"], "not a duration"),
+        ([], "Missing option '--older-than'"),
+        (["--older-than", "30d", "--room", "nowhere"], "There is no room 'nowhere'"),
+        (["--older-than", "30d", "--room", "Bad Name"], "is not a room name"),
+    ],
+)
+def test_purge_refuses_bad_arguments_with_exit_code_2(
+    host: Host, args: list[str], complaint: str
+) -> None:
+    host.browser().say("stays")
+    code, output = run(host, "purge", *args)
+    assert code == 2
+    assert complaint in output
+    assert len(host.stored_messages()) == 1
