@@ -44,6 +44,8 @@ def test_the_wheel_contains_the_package_data(wheel: Path) -> None:
         "flask_webchat/templates/webchat/widget.html",
         "flask_webchat/static/webchat/webchat.js",
         "flask_webchat/static/webchat/webchat.css",
+        "flask_webchat/migrations/__init__.py",
+        "flask_webchat/migrations/versions/webchat_0001_create_chat_tables.py",
     ):
         assert expected in names
     assert not any(n.startswith(("tests/", "example_app/")) for n in names)
