@@ -1,11 +1,13 @@
 """Fuzz the example app's chat API against its own OpenAPI document, then check what it stored.
 
 Starts the example app (fresh instance folder, rate limit off so every generated post reaches the
-validation it is meant to test), runs schemathesis against ``/chat/openapi.json`` with every
+validation it is meant to test, any room name allowed, long-polls cut to a moment), runs
+schemathesis against ``/chat/openapi.json`` with every
 check but ``positive_data_acceptance`` (which expects any schema-valid request to succeed, while
 a cursor ahead of the room is a valid-looking request the API rightly refuses with 422), and
 fails unless there were at least ``--min-requests`` requests, over every operation, with no
-failure, and every stored message is one the schemas accept as it is.
+failure, and every stored message is one the schemas accept as it is. The event streams are left
+out: each answer is endless by design, and their own tests cover them.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def interactions(event: Any) -> Any:
 
 def operation(method: str, uri: str) -> str:
     path = uri.split("?", 1)[0].split("/chat", 1)[-1] or "/"
-    return f"{method} {re.sub(r'^/messages/[^/]+$', '/messages/{message_id}', path)}"
+    path = re.sub(r"^/rooms/[^/]+(?=/)", "/rooms/{room}", path)
+    return f"{method} {re.sub(r'^/messages/(?!history$)[^/]+$', '/messages/{message_id}', path)}"
 
 
 def main() -> int:
@@ -57,7 +60,8 @@ def main() -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is too many
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"WEBCHAT_RATE_LIMIT": None}, instance_path=f"{tmp}/instance")
+        config = {"WEBCHAT_RATE_LIMIT": None, "WEBCHAT_ROOMS": None, "WEBCHAT_MAX_WAIT": 0.05}
+        app = create_app(config, instance_path=f"{tmp}/instance")
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_port}/chat/openapi.json"
@@ -65,6 +69,7 @@ def main() -> int:
             [
                 *(sys.executable, "-m", "schemathesis.cli", "run", url),
                 *("--checks", "all", "--exclude-checks", "positive_data_acceptance"),
+                *("--exclude-path-regex", "/events$"),
                 *("--max-examples", str(args.max_examples), "--seed", "1"),
                 *("--report", "ndjson", "--report-dir", tmp, "--no-color"),
             ],
@@ -113,7 +118,8 @@ def main() -> int:
         for m in ops
     }
     # Schemathesis reads the document itself rather than testing it as an operation.
-    if missing := documented - set(operations) - {"GET /openapi.json"}:
+    skipped = {"GET /openapi.json", "GET /events", "GET /rooms/{room}/events"}
+    if missing := documented - set(operations) - skipped:
         problems.append(f"operations never called: {sorted(missing)}")
     if server_errors or invalid:
         problems.append(f"{server_errors} server errors, invalid rows: {invalid[:5]}")
