@@ -174,15 +174,23 @@ class Browser:
             params["stream"] = stream
         return self.client.get(f"{self.prefix}/messages", query_string=params)
 
-    def events_response(self, *, last_event_id: str | None = None, **params: Any) -> TestResponse:
+    def events_response(
+        self, *, last_event_id: str | None = None, path: str | None = None, **params: Any
+    ) -> TestResponse:
         headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
         return self.client.get(
-            f"{self.prefix}/events", query_string=params, headers=headers, buffered=False
+            path or f"{self.prefix}/events", query_string=params, headers=headers, buffered=False
         )
 
     def events(self, *, last_event_id: str | None = None, **params: Any) -> EventStream:
         """Open ``GET /events``; read it from the thread that opened it."""
-        response = self.events_response(last_event_id=last_event_id, **params)
+        return self.events_for(None, last_event_id=last_event_id, **params)
+
+    def events_for(
+        self, path: str | None, *, last_event_id: str | None = None, **params: Any
+    ) -> EventStream:
+        """Open the event stream at ``path`` (default: the default room's)."""
+        response = self.events_response(last_event_id=last_event_id, path=path, **params)
         assert response.status_code == 200, response.get_data()
         assert response.mimetype == "text/event-stream"
         return EventStream(chunk_lines(iter(response.response)), response.close)

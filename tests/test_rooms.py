@@ -252,3 +252,18 @@ def test_a_moderator_may_delete_anything_in_their_room_only(host: Host) -> None:
     assert moderator.delete(in_b).status_code == 403
     assert moderator.delete(in_a).status_code == 204
     assert [m.id for m in host.stored_messages()] == [in_b]
+
+
+def test_a_rooms_event_stream_carries_that_room_only(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)
+    ann, bo = host.browser(), host.browser()
+    room_say(ann, "team-a", "first in a")
+    events = bo.events_for("/chat/rooms/team-a/events", after="0")
+    (first,) = events.take(1)
+    assert first.data["content"] == "first in a"
+    threading.Timer(
+        0.2, lambda: (room_say(ann, "team-b", "in b"), room_say(ann, "team-a", "in a"))
+    ).start()
+    (second,) = events.take(1)
+    assert second.data["content"] == "in a"
+    events.close()
