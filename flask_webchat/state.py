@@ -9,6 +9,7 @@ from flask import current_app
 
 from .config import Settings
 from .notifiers import Notifier
+from .sharing import SharedReads
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -33,6 +34,8 @@ class WebchatState:
     openapi_documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The Flask-Limiter ``Limiter`` counting posts and deletes, if rate limits are on.
     rate_limiter: Any = None
+    #: Reads of a room's range shared by the readers woken together (see :mod:`.sharing`).
+    shared_reads: SharedReads = field(default_factory=SharedReads)
 
     def is_chat_path(self, path: str) -> bool:
         """Whether ``path`` falls under one of the blueprint's mount points."""

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
@@ -26,6 +26,9 @@ from sqlalchemy.orm import Session, scoped_session
 from .errors import UnknownStream, ValidationFailed
 from .models import ChatDeletion, ChatMessage, ChatRoom, ChatStream, utcnow
 from .rooms import get_or_create_room
+
+if TYPE_CHECKING:
+    from .sharing import SharedReads
 
 _streams = ChatStream.__table__
 _rooms = ChatRoom.__table__
@@ -56,10 +59,14 @@ class Batch:
     room: str | None = None
     #: The cursor this batch continues from (its events are all past it).
     start: int = -1
+    #: The room head the read was bounded by: every position up to it was considered.
+    head: int = -1
 
     def __post_init__(self) -> None:
         if self.start < 0:
             self.start = self.cursor
+        if self.head < 0:
+            self.head = self.cursor
 
     @property
     def deleted(self) -> list[int]:
@@ -100,15 +107,21 @@ def read_events(
     after: int | None,
     limit: int,
     policy: StreamPolicy,
+    shared: SharedReads | None = None,
+    known: int | None = None,
 ) -> Batch:
     """The next batch of a reader, by whichever of a cursor and a stream the request names.
 
     With ``after`` alone, read statelessly from that cursor. With a stream ``token``, read the
     stream, from ``after`` if given (the client knows best what it has received), and move the
-    stream past the batch. With neither, read the session's default stream.
+    stream past the batch. With neither, read the session's default stream. A reader woken from
+    waiting passes ``shared`` and its signal's ``known`` position, to share the read of the
+    room's range with the other readers of this process (see :mod:`flask_webchat.sharing`).
     """
     if after is not None and token is None:
-        return read_room(session, room_name=room_name, after=after, limit=limit)
+        return read_room(
+            session, room_name=room_name, after=after, limit=limit, shared=shared, known=known
+        )
     return poll_stream(
         session,
         owner=owner,
@@ -117,11 +130,29 @@ def read_events(
         limit=limit,
         policy=policy,
         after=after,
+        shared=shared,
+        known=known,
     )
 
 
-def read_room(session: Session, *, room_name: str, after: int, limit: int) -> Batch:
+def read_room(
+    session: Session,
+    *,
+    room_name: str,
+    after: int,
+    limit: int,
+    shared: SharedReads | None = None,
+    known: int | None = None,
+) -> Batch:
     """The events after cursor ``after`` in a room, without any stream (a stateless poll)."""
+    if shared is None or known is None:
+        return _read_room(session, room_name, after, limit)
+    return shared.read(
+        (room_name, after, limit), known, lambda: _read_room(session, room_name, after, limit)
+    )
+
+
+def _read_room(session: Session, room_name: str, after: int, limit: int) -> Batch:
     with _poll_session(session) as reader:
         room = reader.execute(
             sa.select(_rooms.c.id, _rooms.c.last_seq).where(_rooms.c.name == room_name)
@@ -143,6 +174,8 @@ def poll_stream(
     limit: int,
     policy: StreamPolicy,
     after: int | None = None,
+    shared: SharedReads | None = None,
+    known: int | None = None,
 ) -> Batch:
     """Deliver a stream's next batch and move the stream past it.
 
@@ -167,7 +200,7 @@ def poll_stream(
             start = state.position if after is None else after
             if start > state.head:
                 raise ValidationFailed({"after": ["This cursor is ahead of the room."]})
-            batch = _read(reader, state.room_id, start, state.head, limit)
+            batch = _shared_read(reader, state, start, limit, shared, known)
             batch.stream, batch.room = state.token, state.room
             if batch.cursor == state.position:
                 return batch
@@ -184,6 +217,22 @@ def poll_stream(
         stream=state.token if state else None,
         room=state.room if state else None,
     )
+
+
+def _shared_read(
+    reader: Session,
+    state: sa.Row[Any],
+    start: int,
+    limit: int,
+    shared: SharedReads | None,
+    known: int | None,
+) -> Batch:
+    def read() -> Batch:
+        return _read(reader, state.room_id, start, state.head, limit)
+
+    if shared is None or known is None:
+        return read()
+    return shared.read((state.room, start, limit), known, read)
 
 
 def room_head(session: Session, room_name: str) -> int:
@@ -351,12 +400,14 @@ def _read(session: Session, room_id: int, after: int, head: int, limit: int) -> 
         return Batch(
             cursor=head,
             start=after,
+            head=head,
             messages=list(messages),
             deletions=[Deletion(d.seq, d.message_id) for d in deletions],
         )
     batch = Batch(
         cursor=after,
         start=after,
+        head=head,
         messages=list(messages),
         deletions=[Deletion(d.seq, d.message_id) for d in deletions],
     )

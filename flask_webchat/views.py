@@ -180,7 +180,7 @@ def stream_events(room: str | None) -> Response:
         args["after"] = load_field(_LAST_EVENT_ID, last_event_id, "Last-Event-ID")
     name, _, read = _reader(state, room, args, limit=settings.poll_limit)
     # The first read happens now, so that a bad stream or cursor gets its JSON error.
-    first = read(args.get("after"))
+    first = read(args.get("after"), None)
 
     def next_batch(cursor: int) -> Batch:
         # From here on the stream's own cursor is the truth about what this reader was sent.
@@ -300,8 +300,8 @@ def _enter(
 
 def _reader(
     state: WebchatState, room: str | None, args: dict[str, Any], *, limit: int
-) -> tuple[str, Viewer, Callable[[int | None], Batch]]:
-    """The room, the viewer, and ``read(after)`` for the reader the request's arguments name."""
+) -> tuple[str, Viewer, Callable[[int | None, int | None], Batch]]:
+    """The room, the viewer, and ``read(after, known)`` for the reader the arguments name."""
     name, viewer = _enter(state, room, state.extension.current_viewer())
     if "stream" not in args and "after" not in args:
         viewer = viewer.with_reader_key()  # the session's default stream needs an owner
@@ -313,8 +313,9 @@ def _reader(
         room_name=name,
         limit=limit,
         policy=_stream_policy(state),
+        shared=state.shared_reads,
     )
-    return name, viewer, lambda after: read(after=after)
+    return name, viewer, lambda after, known: read(after=after, known=known)
 
 
 def _room_names(state: WebchatState) -> list[str] | None:

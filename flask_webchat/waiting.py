@@ -20,7 +20,7 @@ from .streams import Batch, release_connection, room_head
 
 
 def wait_for_batch(
-    read: Callable[[], Batch],
+    read: Callable[[int | None], Batch],
     *,
     room: str,
     session: Session,
@@ -30,15 +30,16 @@ def wait_for_batch(
 ) -> Batch:
     """Read a batch; if it is empty, wait up to ``timeout`` seconds for one that is not.
 
-    ``read`` reads the reader's next batch in ``room`` (and moves its stream, if it has one).
-    The answer is the first batch with events, or an empty batch once ``timeout`` has passed.
-    A reader that waits reads the database once per wake-up, and not at all while it sleeps.
+    ``read(known)`` reads the reader's next batch in ``room`` (and moves its stream, if it has
+    one); a reader that waits passes its signal's ``known`` position, so that readers woken
+    together can share one read. The answer is the first batch with events, or an empty batch
+    once ``timeout`` has passed. A waiting reader does not read while it sleeps.
     """
     deadline = time.monotonic() + timeout
     while True:
         # The signal is taken before reading: a write that commits after the read sets it.
         signal = notifier.watch(room) if timeout > 0 else None
-        batch = read()
+        batch = read(signal.known if signal is not None else None)
         if not batch.empty or batch.more or signal is None or notifier.closed:
             return batch
         signal.saw(batch.cursor)
@@ -56,15 +57,20 @@ def _sleep(
     deadline: float,
     fallback: float,
 ) -> bool:
-    """Sleep until the room is woken (``True``) or the deadline passes (``False``)."""
+    """Sleep until the room is woken (``True``) or the deadline passes (``False``).
+
+    The room's check is due by the signal's age, not the request's: with notifications lost, a
+    room's signal lives on across short waits (a heartbeat, a brief long-poll), so the check
+    still comes once per ``fallback`` seconds.
+    """
     while True:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        if signal.wait(min(remaining, fallback)):
+        if signal.wait(max(0.0, min(remaining, fallback))):
             return True
-        if notifier.due_for_check(signal, fallback):
-            floor = signal.floor
-            if floor is not None and room_head(session, room) > floor:
-                notifier.wake(room)  # a notification went missing: wake everyone here
+        if notifier.due_for_check(signal, fallback) and signal.floor is not None:
+            head = room_head(session, room)
+            if head > signal.floor:
+                notifier.wake(room, head)  # a notification went missing: wake everyone here
                 return True
+        if time.monotonic() >= deadline:
+            return False

@@ -91,6 +91,36 @@ def database_url(database: str, tmp_path: Path) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def separate_database(database: str, name: str, tmp_path: Path) -> str:
+    """An emptied database called ``name`` on the ``postgres`` or ``mysql`` test server.
+
+    For tests and benchmarks that must not share the configured database with a test run going
+    on at the same time. It is created the first time.
+    """
+    server = sa.make_url(database_url(database, tmp_path))
+    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            if database == "postgres":
+                exists = connection.scalar(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                )
+                if not exists:
+                    connection.execute(sa.text(f"CREATE DATABASE {name}"))
+            else:
+                connection.execute(
+                    sa.text(
+                        f"CREATE DATABASE IF NOT EXISTS {name}"
+                        " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                    )
+                )
+    finally:
+        engine.dispose()
+    url = server.set(database=name).render_as_string(hide_password=False)
+    reset_database(url)
+    return url
+
+
 def reset_database(url: str) -> None:
     """Drop every table in a server database, so each test starts from an empty schema."""
     if url.startswith("sqlite"):

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -26,17 +23,9 @@ from typing import Any
 
 import pytest
 
+import processes
 from eventstream import EventStream
-
-_ROOT = Path(__file__).parent.parent
-# Generous: catches a server that never starts, not a slow machine.
-START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from processes import free_port
 
 
 @pytest.fixture
@@ -69,42 +58,10 @@ def private_redis() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
 
 
 @contextmanager
-def gunicorn(
-    instance: Path,
-    env: dict[str, str],
-    *,
-    worker_class: str = "gevent",
-    workers: int = 1,
-    port: int | None = None,
-) -> Iterator[str]:
+def gunicorn(instance: Path, env: dict[str, str], **options: Any) -> Iterator[str]:
     """Run the example app under gunicorn with the documented config; yield its base URL."""
-    port = port or free_port()
-    command = [
-        sys.executable, "-m", "gunicorn", "-c", "python:example_app.gunicorn_conf",
-        "-b", f"127.0.0.1:{port}", "-k", worker_class, "-w", str(workers), "--threads", "8",
-        f"example_app:create_app(instance_path={str(instance)!r})",
-    ]  # fmt: skip
-    instance.mkdir(parents=True, exist_ok=True)
-    log_path = instance / f"gunicorn-{port}.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=_ROOT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert server.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            try:
-                urllib.request.urlopen(f"{url}/chat/openapi.json", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.send_signal(signal.SIGINT)  # a quick shutdown: open streams end at once
-        server.wait(10)
+    with processes.gunicorn(instance, env, **options) as site:
+        yield site.url
 
 
 class RemoteBrowser:

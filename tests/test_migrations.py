@@ -23,7 +23,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_webchat import Webchat
 from flask_webchat import migrations as chat_migrations
 from flask_webchat.models import metadata
-from hosts import SERVICE_VARIABLES, database_url, reset_database
+from hosts import SERVICE_VARIABLES, database_url, separate_database
 
 CHAT_TABLES = set(metadata.tables)
 #: The server databases are shared with the rest of the suite; migrations get one of their own.
@@ -46,29 +46,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     variable = SERVICE_VARIABLES[database]
     if not os.environ.get(variable):
         pytest.skip(f"{database} needs {variable} (see docs/contributing.rst)")
-    server = sa.make_url(database_url(database, tmp_path))
-    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            if database == "postgres":
-                exists = connection.scalar(
-                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                    {"name": MIGRATIONS_DATABASE},
-                )
-                if not exists:
-                    connection.execute(sa.text(f"CREATE DATABASE {MIGRATIONS_DATABASE}"))
-            else:
-                connection.execute(
-                    sa.text(
-                        f"CREATE DATABASE IF NOT EXISTS {MIGRATIONS_DATABASE} "
-                        "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-                    )
-                )
-    finally:
-        engine.dispose()
-    url = server.set(database=MIGRATIONS_DATABASE).render_as_string(hide_password=False)
-    reset_database(url)
-    return url
+    return separate_database(database, MIGRATIONS_DATABASE, tmp_path)
 
 
 @pytest.fixture

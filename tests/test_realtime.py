@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from flask_webchat.notifiers import Notifier
 from hosts import Browser, Host, MakeHost
@@ -241,3 +243,27 @@ def test_events_ask_the_hosts_permission_hook_with_a_live_user(make_host: MakeHo
     (event,) = events.take(1)
     assert (event.data["mine"], event.data["can_delete"]) == (False, True)
     events.close()
+
+
+def test_readers_woken_together_share_one_read_of_the_room(host: Host) -> None:
+    ann = host.browser()
+    ann.say("before")
+    cursor = ann.poll(after="0")["cursor"]
+    waiters = [Waiting(host.browser(), after=cursor, wait=LONG_WAIT) for _ in range(20)]
+    time.sleep(0.5)
+    assert all(waiting.thread.is_alive() for waiting in waiters)
+
+    message_reads: list[str] = []
+    with host.app.app_context():
+        engine = host.db.engine
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM webchat_messages" in statement:
+            message_reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    ann.say("for everyone")
+    for waiting in waiters:
+        assert contents(waiting.result()) == ["for everyone"]
+    # One read served all twenty (a reader that woke late may have read again).
+    assert 1 <= len(message_reads) <= 3

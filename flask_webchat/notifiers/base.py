@@ -33,11 +33,16 @@ class Signal:
     arrives between its read and its wait.
     """
 
-    __slots__ = ("_event", "checked_at", "floor")
+    __slots__ = ("_event", "checked_at", "floor", "known")
 
-    def __init__(self) -> None:
+    def __init__(self, known: int | None = None) -> None:
         # Looked up at call time, so that gevent's monkey-patching makes it cooperative.
         self._event = threading.Event()
+        #: The room's highest position announced to this process when the signal was handed
+        #: out. A read that reaches at least this far has seen every event a waiter on this
+        #: signal could have missed; later ones will set the signal. ``None`` when the
+        #: process cannot know (no announcement since it started listening): read afresh.
+        self.known = known
         #: The lowest room head that a request waiting on this signal has seen.
         self.floor: int | None = None
         #: When this signal's room head was last checked against the database.
@@ -64,6 +69,7 @@ class Notifier:
 
     def __init__(self) -> None:
         self._signals: dict[str, Signal] = {}
+        self._known: dict[str, int] = {}
         self._lock = threading.Lock()
         self._started_in: int | None = None
         self._closed = threading.Event()
@@ -80,24 +86,32 @@ class Notifier:
                 if self._started_in != os.getpid():
                     self._started_in = os.getpid()
                     self._signals.clear()
+                    self._known.clear()
                     self.start()
         with self._lock:
             signal = self._signals.get(room)
             if signal is None:
-                signal = self._signals[room] = Signal()
+                signal = self._signals[room] = Signal(self._known.get(room))
             return signal
 
-    def wake(self, room: str) -> None:
-        """Wake every request of this process waiting on ``room``."""
+    def wake(self, room: str, position: int | None = None) -> None:
+        """Wake every request of this process waiting on ``room``, announced at ``position``."""
         with self._lock:
+            if position is not None and position > self._known.get(room, 0):
+                self._known[room] = position
             signal = self._signals.pop(room, None)
         if signal is not None:
             signal.set()
 
     def wake_all(self) -> None:
-        """Wake every waiting request: after a listener reconnects, notifications may be lost."""
+        """Wake every waiting request: after a listener reconnects, notifications may be lost.
+
+        What this process knew of each room's head is forgotten too: until the next
+        announcement, every waiter reads the database itself.
+        """
         with self._lock:
             signals, self._signals = self._signals, {}
+            self._known.clear()
         for signal in signals.values():
             signal.set()
 
@@ -173,3 +187,14 @@ class ListeningNotifier(Notifier):
                 self.wake_all()
                 self._closed.wait(pause)
                 pause = min(pause * 2, self.max_pause)
+
+
+def announcement(room: str, position: int) -> str:
+    """What a backend sends to every process: ``"room position"``."""
+    return f"{room} {position}"
+
+
+def parse_announcement(payload: str) -> tuple[str, int | None]:
+    """An :func:`announcement` read back; a malformed position is ignored."""
+    room, _, position = payload.partition(" ")
+    return room, int(position) if position.isdigit() else None

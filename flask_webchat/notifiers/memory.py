@@ -14,4 +14,4 @@ class MemoryNotifier(Notifier):
     """
 
     def after_commit(self, room: str, position: int) -> None:
-        self.wake(room)
+        self.wake(room, position)

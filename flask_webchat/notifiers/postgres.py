@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from .base import ListeningNotifier
+from .base import ListeningNotifier, announcement, parse_announcement
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -39,7 +39,9 @@ class PostgresNotifier(ListeningNotifier):
         self.channel = channel
 
     def before_commit(self, session: Session, room: str, position: int) -> None:
-        session.execute(sa.select(sa.func.pg_notify(self.channel, f"{room} {position}"))).close()
+        session.execute(
+            sa.select(sa.func.pg_notify(self.channel, announcement(room, position)))
+        ).close()
 
     def listen(self) -> None:
         import psycopg
@@ -49,5 +51,4 @@ class PostgresNotifier(ListeningNotifier):
             self.wake_all()  # anything announced while we were not listening
             while not self.closed:
                 for notice in connection.notifies(timeout=1.0):
-                    room, _, _ = notice.payload.partition(" ")
-                    self.wake(room)
+                    self.wake(*parse_announcement(notice.payload))

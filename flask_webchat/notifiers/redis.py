@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .base import ListeningNotifier
+from .base import ListeningNotifier, announcement, parse_announcement
 
 logger = logging.getLogger("flask_webchat.notifiers")
 
@@ -34,7 +34,7 @@ class RedisNotifier(ListeningNotifier):
         import redis
 
         try:
-            self._publisher.publish(self.channel, f"{room} {position}")
+            self._publisher.publish(self.channel, announcement(room, position))
         except redis.RedisError as error:
             logger.warning("webchat: could not announce a write on Redis: %s", error)
 
@@ -51,8 +51,7 @@ class RedisNotifier(ListeningNotifier):
                 # a server that goes away closes the socket, which raises.
                 message = pubsub.get_message(timeout=1.0)
                 if message is not None and message["type"] == "message":
-                    room, _, _ = message["data"].decode().partition(" ")
-                    self.wake(room)
+                    self.wake(*parse_announcement(message["data"].decode()))
         finally:
             pubsub.close()
             client.close()
