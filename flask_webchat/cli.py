@@ -36,7 +36,12 @@ class Duration(click.ParamType):
         match = re.fullmatch(r"\s*(\d{1,6})\s*([smhdw])\s*", str(value))
         if match is None:
             self.fail(f"{value!r} is not a duration like 30d, 12h, 90m, 2w or 45s.", param, ctx)
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        duration = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            utcnow() - duration
+        except OverflowError:
+            self.fail(f"{value!r} reaches back before the year 1.", param, ctx)
+        return duration
 
 
 def _state() -> Any:

@@ -38,22 +38,34 @@ class SharedReads:
         self._flights: dict[Hashable, tuple[int, threading.Event]] = {}
 
     def read(self, key: Hashable, known: int, compute: Callable[[], Batch]) -> Batch:
-        """A batch for ``key`` whose head is at least ``known``: shared, or read by ``compute``."""
-        while True:
+        """A batch for ``key`` whose head is at least ``known``: shared, or read by ``compute``.
+
+        A reader waits for one read in flight at most; if that does not reach ``known`` either
+        (an announced position the database does not have, after a restore, say), it reads for
+        itself, so readers never queue up one behind another.
+        """
+        waited = alone = False
+        while not alone:
             with self._lock:
                 cached = self._batches.get(key)
                 if cached is not None and cached.head >= known:
                     self._batches.move_to_end(key)
                     return replace(cached)
                 flight = self._flights.get(key)
-                if flight is None or flight[0] < known:
+                if flight is None:
                     # Lead a read: it starts now, after everything up to ``known`` committed.
                     done = threading.Event()
                     self._flights[key] = (known, done)
                     break
-            # Another reader is reading a range that will do: wait for it, then look again.
-            if not flight[1].wait(self.patience):
-                return compute()
+                # A read in flight that started too early for this reader, or that did not
+                # reach ``known`` when waited for: read alone, and let it finish for the others.
+                alone = waited or flight[0] < known
+            if not alone:
+                # Another reader is reading a range that will do: wait for it, then look again.
+                waited = True
+                alone = not flight[1].wait(self.patience)
+        else:
+            return compute()
         try:
             batch = compute()
             with self._lock:

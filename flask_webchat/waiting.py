@@ -37,13 +37,17 @@ def wait_for_batch(
     """
     deadline = time.monotonic() + timeout
     while True:
+        if timeout > 0:
+            # A read inside a transaction the host began (its user loader, say) would see the
+            # database as it was then, on MySQL and MariaDB: end it before taking the signal.
+            release_connection(session)
         # The signal is taken before reading: a write that commits after the read sets it.
         signal = notifier.watch(room) if timeout > 0 else None
         batch = read(signal.known if signal is not None else None)
         if not batch.empty or batch.more or signal is None or notifier.closed:
             return batch
         signal.saw(batch.cursor)
-        release_connection(session)
+        release_connection(session)  # a stream's read may have begun one
         if not _sleep(signal, room, session, notifier, deadline=deadline, fallback=fallback):
             return batch
 

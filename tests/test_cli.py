@@ -96,6 +96,7 @@ def test_purge_removes_old_messages_and_readers_see_them_go(
     [
         (["--older-than", "soon"], "not a duration"),
         (["--older-than", "30x"], "not a duration"),
+        (["--older-than", "999999w"], "reaches back before the year 1"),
         ([], "Missing option '--older-than'"),
         (["--older-than", "30d", "--room", "nowhere"], "There is no room 'nowhere'"),
         (["--older-than", "30d", "--room", "Bad Name"], "is not a room name"),

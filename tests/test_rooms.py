@@ -267,3 +267,25 @@ def test_a_rooms_event_stream_carries_that_room_only(make_host: MakeHost) -> Non
     (second,) = events.take(1)
     assert second.data["content"] == "in a"
     events.close()
+
+
+def test_nobody_deletes_in_a_room_they_may_not_read(host: Host) -> None:
+    # The host's site-wide moderators may delete anywhere they may read, and nowhere else.
+    host.add_user("ann")
+    host.add_user("mod", moderator=True)
+    _hooks(
+        host,
+        read_permission=lambda room, identity: (
+            room != "staff" or (identity is not None and identity.name == "ann")
+        ),
+    )
+    ann, moderator = host.browser(), host.browser()
+    ann.login("ann")
+    moderator.login("mod")
+    in_staff = room_say(ann, "staff", "staff only")
+    refused = moderator.delete(in_staff)
+    assert refused.status_code == 403
+    assert refused.json["error"]["message"] == "You may not read this room."
+    in_lobby = ann.say("anyone may read this")
+    assert moderator.delete(in_lobby).status_code == 204
+    assert [m.id for m in host.stored_messages()] == [in_staff]

@@ -6,6 +6,7 @@ instance of :class:`Notifier` built by the host.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +54,11 @@ def create_notifier(
             raise ValueError("WEBCHAT_NOTIFIER 'redis' needs WEBCHAT_NOTIFIER_URL=redis://….")
         from .redis import RedisNotifier
 
-        return RedisNotifier(url)
+        # A channel of the site's own: sites sharing one Redis do not hear each other.
+        database = database_url().render_as_string(hide_password=True)
+        return RedisNotifier(
+            url, channel=f"webchat:{hashlib.sha1(database.encode()).hexdigest()[:12]}"
+        )
     if choice == "postgres":
         from .postgres import PostgresNotifier
 

@@ -197,4 +197,4 @@ def announcement(room: str, position: int) -> str:
 def parse_announcement(payload: str) -> tuple[str, int | None]:
     """An :func:`announcement` read back; a malformed position is ignored."""
     room, _, position = payload.partition(" ")
-    return room, int(position) if position.isdigit() else None
+    return room, int(position) if position.isascii() and position.isdigit() else None

@@ -17,8 +17,8 @@ class RedisNotifier(ListeningNotifier):
     it is down, posts still succeed, and readers get them within ``WEBCHAT_FALLBACK_POLL``.
 
     :param url: The Redis server, e.g. ``redis://127.0.0.1:6379/0``.
-    :param channel: The pub/sub channel. Sites sharing one Redis may share it; a stranger's
-        announcement only causes a spare read.
+    :param channel: The pub/sub channel. ``WEBCHAT_NOTIFIER = "redis"`` uses one named after
+        the site's database, so that sites sharing a Redis do not hear each other.
     """
 
     def __init__(self, url: str, *, channel: str = "webchat") -> None:
@@ -51,7 +51,7 @@ class RedisNotifier(ListeningNotifier):
                 # a server that goes away closes the socket, which raises.
                 message = pubsub.get_message(timeout=1.0)
                 if message is not None and message["type"] == "message":
-                    self.wake(*parse_announcement(message["data"].decode()))
+                    self.wake(*parse_announcement(message["data"].decode(errors="replace")))
         finally:
             pubsub.close()
             client.close()
