@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .streams import Batch
+    from .batches import Batch
 
 
 class SharedReads:

@@ -1,30 +1,27 @@
 """Reading a room from a cursor, and the reader streams that remember cursors between polls.
 
-A *batch* is every event in a range of room positions: the messages posted there that still exist
-and the ids of the messages deleted there. Batches never overlap and never leave a gap, so a reader
-that always continues from the last batch's cursor sees every event exactly once.
-
-A *stream* is a cursor kept on the server for one reader. Each page load opens one for its tab; a
-session that polls without naming a stream gets one of its own, its *default* stream, which no tab
-shares. A stream's position moves forward only, and only through a compare-and-set, so two
-overlapping polls of one stream cannot both deliver the same batch.
+What a read returns is a :class:`~flask_webchat.batches.Batch`. A *stream* is a cursor kept on
+the server for one reader. Each page load opens one for its tab; a session that polls without
+naming a stream gets one of its own, its *default* stream, which no tab shares. A stream's
+position moves forward only, and only through a compare-and-set, so two overlapping polls of one
+stream cannot both deliver the same batch.
 """
 
 from __future__ import annotations
 
-import heapq
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
 
+from .batches import Batch, read_range
 from .errors import UnknownStream, ValidationFailed
-from .models import ChatDeletion, ChatMessage, ChatRoom, ChatStream, utcnow
+from .models import ChatMessage, ChatRoom, ChatStream, utcnow
 from .rooms import get_or_create_room
 
 if TYPE_CHECKING:
@@ -35,58 +32,6 @@ _rooms = ChatRoom.__table__
 # Overlapping polls of one stream are rare (a client normally waits for its previous poll);
 # a few retries settle them, and a poll that still loses answers empty without moving.
 _CLAIM_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class Deletion:
-    """The event "message *message_id* was deleted", at room position ``cursor``."""
-
-    cursor: int
-    message_id: int
-
-
-@dataclass
-class Batch:
-    """The events of one poll, oldest first, and the cursor to continue from."""
-
-    cursor: int
-    messages: list[ChatMessage] = field(default_factory=list)
-    deletions: list[Deletion] = field(default_factory=list)
-    #: True when the poll stopped at its limit and more events are already waiting.
-    more: bool = False
-    stream: str | None = None
-    #: The room read.
-    room: str | None = None
-    #: The cursor this batch continues from (its events are all past it).
-    start: int = -1
-    #: The room head the read was bounded by: every position up to it was considered.
-    head: int = -1
-
-    def __post_init__(self) -> None:
-        if self.start < 0:
-            self.start = self.cursor
-        if self.head < 0:
-            self.head = self.cursor
-
-    @property
-    def deleted(self) -> list[int]:
-        """The ids of the messages deleted in this batch."""
-        return [deletion.message_id for deletion in self.deletions]
-
-    @property
-    def empty(self) -> bool:
-        """Whether the batch holds no event (its cursor may still have moved past gaps)."""
-        return not (self.messages or self.deletions)
-
-    def events(self) -> list[tuple[int, ChatMessage | Deletion]]:
-        """Every event with its position, in room order."""
-        return list(
-            heapq.merge(
-                ((m.seq, m) for m in self.messages),
-                ((d.cursor, d) for d in self.deletions),
-                key=lambda event: event[0],
-            )
-        )
 
 
 @dataclass(frozen=True)
@@ -160,7 +105,7 @@ def _read_room(session: Session, room_name: str, after: int, limit: int) -> Batc
         head = room.last_seq if room else 0
         if after > head:
             raise ValidationFailed({"after": ["This cursor is ahead of the room."]})
-        batch = _read(reader, room.id, after, head, limit) if room else Batch(cursor=after)
+        batch = read_range(reader, room.id, after, head, limit) if room else Batch(cursor=after)
         batch.room = room_name
         return batch
 
@@ -228,7 +173,7 @@ def _shared_read(
     known: int | None,
 ) -> Batch:
     def read() -> Batch:
-        return _read(reader, state.room_id, start, state.head, limit)
+        return read_range(reader, state.room_id, start, state.head, limit)
 
     if shared is None or known is None:
         return read()
@@ -370,50 +315,3 @@ _DEFAULT_STREAM = (
     .order_by(_streams.c.id.desc())
     .limit(1)
 )
-
-
-def _read(session: Session, room_id: int, after: int, head: int, limit: int) -> Batch:
-    """Events in positions ``(after, head]``, at most ``limit`` of them.
-
-    ``head`` was read from the room counter first. Every position up to it has committed (see
-    :mod:`flask_webchat.rooms`), and bounding both queries by it keeps them consistent with each
-    other even though each sees the database at its own moment.
-    """
-    if head <= after:
-        return Batch(cursor=after)
-    messages = session.scalars(
-        sa.select(ChatMessage)
-        .where(ChatMessage.room_id == room_id, ChatMessage.seq > after, ChatMessage.seq <= head)
-        .order_by(ChatMessage.seq)
-        .limit(limit)
-    ).all()
-    deletions = session.execute(
-        sa.select(ChatDeletion.seq, ChatDeletion.message_id)
-        .where(ChatDeletion.room_id == room_id, ChatDeletion.seq > after, ChatDeletion.seq <= head)
-        .order_by(ChatDeletion.seq)
-        .limit(limit)
-    ).all()
-    for message in messages:
-        session.expunge(message)  # keep loaded values past the claim's commit
-    if len(messages) + len(deletions) < limit:
-        # Neither list was cut short: the batch covers the whole range, gaps included.
-        return Batch(
-            cursor=head,
-            start=after,
-            head=head,
-            messages=list(messages),
-            deletions=[Deletion(d.seq, d.message_id) for d in deletions],
-        )
-    batch = Batch(
-        cursor=after,
-        start=after,
-        head=head,
-        messages=list(messages),
-        deletions=[Deletion(d.seq, d.message_id) for d in deletions],
-    )
-    kept = batch.events()[:limit]
-    batch.messages = [event for _, event in kept if isinstance(event, ChatMessage)]
-    batch.deletions = [event for _, event in kept if isinstance(event, Deletion)]
-    batch.cursor = kept[-1][0]
-    batch.more = batch.cursor < head
-    return batch

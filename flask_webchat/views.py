@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from . import history, messages, rooms, streams, waiting
+from .batches import Batch
 from .errors import (
     Forbidden,
     WebchatError,
@@ -51,7 +52,7 @@ from .schemas import (
 from .security import add_security_headers, refuse_cross_site_writes
 from .sse import encode_stream
 from .state import WebchatState, get_state
-from .streams import Batch, StreamPolicy
+from .streams import StreamPolicy
 
 _MESSAGE_URL = "/messages/<int:message_id>"
 # Schemas that depend on nothing per request, built once (they keep no state between calls).

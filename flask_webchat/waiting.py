@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from .batches import Batch
 from .notifiers import Notifier, Signal
-from .streams import Batch, release_connection, room_head
+from .streams import release_connection, room_head
 
 
 def wait_for_batch(
