@@ -76,9 +76,12 @@ def delete_message(
 ) -> None:
     """Delete a message the viewer may delete, and record the deletion for every reader."""
     message = get_message(session, message_id)
-    if not viewer.in_room(room_name(session, message.room_id)).may_delete(message):
+    room = room_name(session, message.room_id)
+    if not viewer.may_read(room):  # a site-wide delete hook stops at rooms the viewer cannot see
+        raise Forbidden("You may not read this room.")
+    if not viewer.in_room(room).may_delete(message):
         raise Forbidden("You may only delete your own messages.")
-    room, position = next_position(session, message.room_id, removed=1)
+    position = next_position(session, message.room_id, removed=1)
     # Holding the room lock, only one of two racing deletes still finds the row.
     gone = session.execute(sa.delete(_messages).where(_messages.c.id == message_id))
     if gone.rowcount != 1:

@@ -98,7 +98,8 @@ def list_rooms(
     if names is not None:
         query = query.where(_rooms.c.name.in_(names))
     found = {row.name: RoomSummary(*row) for row in session.execute(query)}
-    for name in [*(names or ()), *([default] if default and names is None else [])]:
+    shown_anyway = names if names is not None else [default] if default else []
+    for name in shown_anyway:
         found.setdefault(name, RoomSummary(name, 0, None, 0))
     return sorted(found.values(), key=lambda room: room.name)
 
@@ -108,15 +109,14 @@ def room_name(session: Session, room_id: int) -> str:
     return session.execute(sa.select(_rooms.c.name).where(_rooms.c.id == room_id)).scalar_one()
 
 
-def next_position(session: Session, room_id: int, *, removed: int = 0) -> tuple[str, int]:
+def next_position(session: Session, room_id: int, *, removed: int = 0) -> int:
     """Take the room's next position, locking the room's row until the transaction ends.
 
-    ``removed`` messages are taken off the room's count (a delete). Returns the room's name with
-    the position: notifiers announce events by room name.
+    ``removed`` messages are taken off the room's count (a delete).
     """
     taken = _take(session, _rooms.c.id == room_id, count=-removed)
     assert taken is not None
-    return taken[2], taken[1]
+    return taken[1]
 
 
 def take_positions(session: Session, room_id: int, count: int, *, removed: int) -> int:
@@ -138,12 +138,12 @@ def take_position(session: Session, room_name: str) -> tuple[int, int]:
         get_or_create_room(session, room_name)
         taken = _take(session, _rooms.c.name == room_name, count=1)
     assert taken is not None
-    return taken[0], taken[1]
+    return taken
 
 
 def _take(
     session: Session, which: sa.ColumnElement[bool], *, step: int = 1, count: int
-) -> tuple[int, int, str] | None:
+) -> tuple[int, int] | None:
     increment = (
         sa.update(_rooms)
         .where(which)
@@ -153,7 +153,7 @@ def _take(
             last_event_at=utcnow(),
         )
     )
-    taken = (_rooms.c.id, _rooms.c.last_seq, _rooms.c.name)
+    taken = (_rooms.c.id, _rooms.c.last_seq)
     if session.get_bind().dialect.update_returning:
         row = session.execute(increment.returning(*taken)).first()
     elif session.execute(increment).rowcount == 1:
@@ -161,4 +161,4 @@ def _take(
         row = session.execute(sa.select(*taken).where(which)).first()
     else:
         row = None
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1])
