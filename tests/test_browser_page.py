@@ -24,6 +24,14 @@ def post_over_http(site: str, content: str, name: str = "Bob", room: str | None 
         return json.load(answer)["id"]  # type: ignore[no-any-return]
 
 
+def wait_for_state(page, state: str, *, timeout: int) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the chat says it is ``live`` or ``reconnecting``."""
+    page.wait_for_function(
+        f"() => document.querySelector('[data-webchat]').dataset.state === '{state}'",
+        timeout=timeout,
+    )
+
+
 def test_the_counter_counts_like_the_server_and_send_waits_for_text(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
     errors: list[str] = []
     page = open_chat(chromium, site, "Ann", errors)
@@ -102,10 +110,7 @@ def test_a_lost_connection_says_reconnecting_then_resumes_without_gaps(  # type:
 
     page.unroute("**/chat/messages?*")
     # The first retries come after 1 s, 2 s and 4 s (with jitter).
-    page.wait_for_function(
-        "() => document.querySelector('[data-webchat]').dataset.state === 'live'",
-        timeout=3 * WAIT_MS,
-    )
+    wait_for_state(page, "live", timeout=3 * WAIT_MS)
     for n, message_id in enumerate(missed):
         shown = message(page, f"sent while Ann was offline {n}")
         shown.wait_for(timeout=WAIT_MS)
@@ -128,16 +133,10 @@ def test_the_event_stream_resumes_without_gaps_after_its_server_restarts(  # typ
             root = page.locator("[data-webchat]")
             post_over_http(other, "before the restart")
             message(page, "before the restart").wait_for(timeout=WAIT_MS)
-        page.wait_for_function(
-            "() => document.querySelector('[data-webchat]').dataset.state === 'reconnecting'",
-            timeout=WAIT_MS,
-        )
+        wait_for_state(page, "reconnecting", timeout=WAIT_MS)
         missed = [post_over_http(other, f"sent during the restart {n}") for n in range(3)]
         with gunicorn(instance, env, port=port):
-            page.wait_for_function(
-                "() => document.querySelector('[data-webchat]').dataset.state === 'live'",
-                timeout=3 * WAIT_MS,
-            )
+            wait_for_state(page, "live", timeout=3 * WAIT_MS)
             for n, message_id in enumerate(missed):
                 shown = message(page, f"sent during the restart {n}")
                 shown.wait_for(timeout=WAIT_MS)
