@@ -28,7 +28,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from flask_webchat.models import ChatMessage, ChatRoom, ChatStream
-from flask_webchat.streams import StreamPolicy, poll_stream
+from flask_webchat.state import get_state
+from flask_webchat.streams import Reader
 from harness import ORIGINAL_MESSAGES, available_databases, print_machine
 from hosts import Host, Stack, build_host
 
@@ -89,7 +90,6 @@ def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tup
         with host.app.app_context():
             room_id = host.db.session.scalar(sa.select(ChatRoom.id))
         reader_key = _reader_key(host, browser)
-        policy = StreamPolicy(backlog=0, max_streams=10, ttl=86400)
         rows, have = [], 1
         for size in sizes:
             grow_to(host, room_id, have, size)
@@ -100,15 +100,15 @@ def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tup
 
             def service_poll() -> None:
                 with host.app.app_context():
-                    batch = poll_stream(
+                    reader = Reader(
                         host.db.session,
+                        get_state().settings,
+                        room="lobby",
+                        limit=200,
                         owner=reader_key,
                         token=stream,
-                        room_name="lobby",
-                        limit=200,
-                        policy=policy,
                     )
-                    assert not batch.messages
+                    assert not reader.read(None).messages
 
             def http_poll() -> None:
                 assert browser.client.get(f"/chat/messages?stream={stream}").status_code == 200

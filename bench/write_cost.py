@@ -64,9 +64,10 @@ def posting_functions(host: Host) -> tuple[Callable[[int, int], None], Callable[
         with host.app.app_context():
             post_message(
                 host.db.session,
-                room_name="lobby",
+                room="lobby",
                 viewer=viewer,
-                data={"content": f"message {n}", "username": f"writer {writer}"},
+                body={"content": f"message {n}", "username": f"writer {writer}"},
+                allow_anonymous=True,
             )
 
     return original, webchat

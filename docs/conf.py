@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import flask_webchat
-from flask_webchat.openapi import build_spec
+from flask_webchat.web.openapi import build_spec
 
 project = "flask-webchat"
 copyright = "2026, the flask-webchat authors"

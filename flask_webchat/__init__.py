@@ -1,9 +1,9 @@
 """A drop-in chat room for Flask sites: model, schemas and exact message views."""
 
+from ._version import __version__
+from .errors import WebchatError
 from .extension import Webchat
 from .identity import Identity, Viewer
 from .state import WebchatState
 
-__version__ = "0.1.0"
-
-__all__ = ["Identity", "Viewer", "Webchat", "WebchatState", "__version__"]
+__all__ = ["Identity", "Viewer", "Webchat", "WebchatError", "WebchatState", "__version__"]

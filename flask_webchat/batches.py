@@ -2,13 +2,14 @@
 
 A batch holds the messages posted in the range that still exist and the ids of the messages
 deleted there. Batches never overlap and never leave a gap, so a reader that always continues from
-the last batch's cursor sees every event exactly once, whichever transport carries them.
+the last batch's cursor sees every event exactly once, whichever transport carries them. A batch
+never changes once read, so readers woken together can share one (see :mod:`.sharing`).
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,28 +25,27 @@ class Deletion:
     message_id: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Batch:
-    """The events of one poll, oldest first, and the cursor to continue from."""
+    """The events of one read, oldest first, and the cursor to continue from."""
 
-    cursor: int
-    messages: list[ChatMessage] = field(default_factory=list)
-    deletions: list[Deletion] = field(default_factory=list)
-    #: True when the poll stopped at its limit and more events are already waiting.
-    more: bool = False
-    stream: str | None = None
-    #: The room read.
-    room: str | None = None
     #: The cursor this batch continues from (its events are all past it).
-    start: int = -1
+    start: int
+    #: Where the next read continues.
+    cursor: int
     #: The room head the read was bounded by: every position up to it was considered.
-    head: int = -1
+    head: int
+    messages: tuple[ChatMessage, ...] = ()
+    deletions: tuple[Deletion, ...] = ()
+    #: True when the read stopped at its limit and more events are already waiting.
+    more: bool = False
+    #: The stream that was read; ``None`` for a read from a bare cursor.
+    stream: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.start < 0:
-            self.start = self.cursor
-        if self.head < 0:
-            self.head = self.cursor
+    @classmethod
+    def at(cls, cursor: int, *, stream: str | None = None) -> Batch:
+        """A batch with no event that leaves the reader at ``cursor``."""
+        return cls(start=cursor, cursor=cursor, head=cursor, stream=stream)
 
     @property
     def deleted(self) -> list[int]:
@@ -76,7 +76,7 @@ def read_range(session: Session, room_id: int, after: int, head: int, limit: int
     other even though each sees the database at its own moment.
     """
     if head <= after:
-        return Batch(cursor=after)
+        return Batch.at(after)
     messages = session.scalars(
         sa.select(ChatMessage)
         .where(ChatMessage.room_id == room_id, ChatMessage.seq > after, ChatMessage.seq <= head)
@@ -91,18 +91,22 @@ def read_range(session: Session, room_id: int, after: int, head: int, limit: int
     ).all()
     for message in messages:
         session.expunge(message)  # keep loaded values past the claim's commit
-    batch = Batch(
-        cursor=head,
+    found = Batch(
         start=after,
+        cursor=head,
         head=head,
-        messages=list(messages),
-        deletions=[Deletion(d.seq, d.message_id) for d in deletions],
+        messages=tuple(messages),
+        deletions=tuple(Deletion(d.seq, d.message_id) for d in deletions),
     )
     if len(messages) + len(deletions) < limit:
-        return batch  # neither list was cut short: the batch covers the whole range, gaps included
-    kept = batch.events()[:limit]
-    batch.messages = [event for _, event in kept if isinstance(event, ChatMessage)]
-    batch.deletions = [event for _, event in kept if isinstance(event, Deletion)]
-    batch.cursor = kept[-1][0]
-    batch.more = batch.cursor < head
-    return batch
+        return found  # neither list was cut short: the batch covers the whole range, gaps included
+    kept = found.events()[:limit]
+    cursor = kept[-1][0]
+    return Batch(
+        start=after,
+        cursor=cursor,
+        head=head,
+        messages=tuple(event for _, event in kept if isinstance(event, ChatMessage)),
+        deletions=tuple(event for _, event in kept if isinstance(event, Deletion)),
+        more=cursor < head,
+    )

@@ -12,13 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 import click
-import sqlalchemy as sa
-from flask import current_app
 from flask.cli import AppGroup
 
-from .config import ROOM_NAME
-from .models import ChatMessage, ChatRoom, metadata, utcnow
+from . import rooms
+from .models import metadata, utcnow
 from .purging import purge_messages
+from .state import get_state
 
 webchat_group = AppGroup("webchat", help="Manage the chat: tables, old messages, statistics.")
 
@@ -44,14 +43,10 @@ class Duration(click.ParamType):
         return duration
 
 
-def _state() -> Any:
-    return current_app.extensions["webchat"]
-
-
 @webchat_group.command("create-tables")
 def create_tables() -> None:
     """Create the chat's tables in the app's database, leaving existing ones alone."""
-    engine = _state().db.engine
+    engine = get_state().db.engine
     metadata.create_all(engine, checkfirst=True)
     click.echo(f"Chat tables ready: {', '.join(sorted(metadata.tables))}.")
 
@@ -67,11 +62,11 @@ def create_tables() -> None:
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
 def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
     """Remove old messages; readers still showing them see them go."""
-    state = _state()
+    state = get_state()
     if room is not None:
-        if not ROOM_NAME.fullmatch(room):
+        if not rooms.is_valid_name(room):
             raise click.BadParameter(f"{room!r} is not a room name.", param_hint="--room")
-        if state.db.session.scalar(sa.select(ChatRoom.id).where(ChatRoom.name == room)) is None:
+        if rooms.find_room(state.db.session, room) is None:
             raise click.BadParameter(f"There is no room {room!r}.", param_hint="--room")
     removed = purge_messages(
         state.db.session,
@@ -82,8 +77,8 @@ def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
     )
     total = sum(removed.values())
     verb = "Would remove" if dry_run else "Removed"
-    rooms = sum(1 for count in removed.values() if count)
-    click.echo(f"{verb} {total} message{'s' if total != 1 else ''} from {rooms} room(s).")
+    touched = sum(1 for count in removed.values() if count)
+    click.echo(f"{verb} {total} message{'s' if total != 1 else ''} from {touched} room(s).")
     for name, count in removed.items():
         if count:
             click.echo(f"  {name}: {count}")
@@ -93,21 +88,6 @@ def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 def stats(as_json: bool) -> None:
     """Rooms, their messages, and the oldest and newest message of each."""
-    session = _state().db.session
-    spans = (
-        sa.select(
-            ChatMessage.room_id,
-            sa.func.min(ChatMessage.created_at).label("oldest"),
-            sa.func.max(ChatMessage.created_at).label("newest"),
-        )
-        .group_by(ChatMessage.room_id)
-        .subquery()
-    )
-    rows = session.execute(
-        sa.select(ChatRoom.name, ChatRoom.message_count, spans.c.oldest, spans.c.newest)
-        .outerjoin(spans, spans.c.room_id == ChatRoom.id)
-        .order_by(ChatRoom.name)
-    ).all()
     report = [
         {
             "room": name,
@@ -115,7 +95,7 @@ def stats(as_json: bool) -> None:
             "oldest": oldest.isoformat(timespec="seconds") + "Z" if oldest else None,
             "newest": newest.isoformat(timespec="seconds") + "Z" if newest else None,
         }
-        for name, count, oldest, newest in rows
+        for name, count, oldest, newest in rooms.statistics(get_state().db.session)
     ]
     if as_json:
         click.echo(json.dumps({"rooms": report, "messages": sum(r["messages"] for r in report)}))

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .rooms import NAME_RULE, is_valid_name
+
 #: Every configuration key with its default. The documentation's configuration page is checked
 #: against this mapping by the test suite.
 DEFAULTS: dict[str, Any] = {
@@ -42,7 +44,6 @@ DEFAULTS: dict[str, Any] = {
     ),
 }
 
-ROOM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _ORIGIN = re.compile(r"^https?://[^/\s]+$")
 _TRANSPORT = re.compile(r"^(sse|long-poll|poll)$")
 
@@ -83,7 +84,7 @@ class Settings:
         settings = cls(
             url_prefix="/" + read.text("WEBCHAT_URL_PREFIX").strip("/"),
             register_blueprint=bool(read.value("WEBCHAT_REGISTER_BLUEPRINT")),
-            default_room=read.text("WEBCHAT_DEFAULT_ROOM", pattern=ROOM_NAME),
+            default_room=read.room("WEBCHAT_DEFAULT_ROOM"),
             rooms=read.rooms("WEBCHAT_ROOMS"),
             allow_anonymous=bool(read.value("WEBCHAT_ALLOW_ANONYMOUS")),
             user_name_attribute=read.text("WEBCHAT_USER_NAME_ATTRIBUTE", optional=True) or None,
@@ -142,14 +143,18 @@ class _Reader:
         value = self.value(key)
         if value is None or callable(value):
             return value  # type: ignore[no-any-return]
-        if isinstance(value, str) or not all(
-            isinstance(name, str) and ROOM_NAME.match(name) for name in value
-        ):
+        if isinstance(value, str) or not all(is_valid_name(name) for name in value):
             raise ValueError(
-                f"{key} must be None, a list of room names (lowercase letters, digits, '-' and"
-                f" '_') or a function of a room name, got {value!r}."
+                f"{key} must be None, a list of room names ({NAME_RULE}) or a function of a"
+                f" room name, got {value!r}."
             )
         return tuple(value)
+
+    def room(self, key: str) -> str:
+        value = self.value(key)
+        if not is_valid_name(value):
+            raise ValueError(f"{key} must be a room name ({NAME_RULE}), got {value!r}.")
+        return value  # type: ignore[no-any-return]
 
     def origins(self, key: str) -> frozenset[str]:
         value = self.value(key)

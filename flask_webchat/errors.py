@@ -1,57 +1,79 @@
-"""The one JSON error shape that every route of the blueprint answers with.
+"""The chat's exceptions: one class per error code, and no Flask in sight.
 
-``{"error": {"status": 404, "code": "not_found", "message": "…", "fields": {…}}}``, where
-``fields`` appears only for validation errors. Services raise :class:`WebchatError`; Werkzeug's
-HTTP exceptions and database outages are translated to the same shape, so a client has one thing
-to parse and never sees a traceback.
+The chat's rules raise these wherever they run: in a request, a CLI command or host code. The web
+layer answers each one as ``{"error": {"status", "code", "message", "fields"}}`` with its
+``status``, and the OpenAPI document lists the codes from these classes, so a new error is declared
+in exactly one place.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
-from flask import Response, current_app, jsonify
-from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
-
-from .ratelimit import add_retry_after
+from typing import Any, ClassVar
 
 
 class WebchatError(Exception):
     """An error a client caused or must know about, with its HTTP status and a stable code."""
 
-    status: int = 400
-    code: str = "bad_request"
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    #: The sentence used when the raiser gives none.
+    default_message: ClassVar[str] = "The request cannot be served."
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        fields: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status or self.status
-        self.code = code or self.code
+    def __init__(self, message: str | None = None, *, fields: dict[str, Any] | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+        #: Per-field messages (marshmallow's), for validation errors only.
         self.fields = fields
 
 
-class NotFound(WebchatError):
-    """The message, stream or route asked for does not exist."""
+class MalformedJSON(WebchatError):
+    """The body is not valid JSON."""
+
+    status, code = 400, "malformed_json"
+    default_message = "The body is not valid JSON."
+
+
+class Forbidden(WebchatError):
+    """The current reader may not do this (read or post to this room, delete this message)."""
+
+    status, code = 403, "forbidden"
+    default_message = "You may not do this."
+
+
+class IdentityRequired(WebchatError):
+    """Only signed-in users may post (``WEBCHAT_ALLOW_ANONYMOUS`` is false)."""
+
+    status, code = 403, "identity_required"
+    default_message = "Sign in to post messages."
+
+
+class CrossSiteRequest(WebchatError):
+    """A page on another site tried to change something in the chat."""
+
+    status, code = 403, "cross_site_request"
+    default_message = "Requests from other sites may not change the chat."
+
+
+class MessageNotFound(WebchatError):
+    """There is no message with this id (it never existed, or was deleted)."""
 
     status, code = 404, "not_found"
 
+    def __init__(self, message_id: int) -> None:
+        super().__init__(f"There is no message {message_id}.")
 
-class UnknownStream(NotFound):
+
+class UnknownStream(WebchatError):
     """The reader stream named does not belong to this session, or was dropped."""
 
-    code = "unknown_stream"
+    status, code = 404, "unknown_stream"
+    default_message = "This stream does not exist or has expired; reload the page."
 
-    def __init__(self) -> None:
-        super().__init__("This stream does not exist or has expired; reload the page.")
+
+class UnknownRoom(WebchatError):
+    """The room named may not exist (``WEBCHAT_ROOMS``), or its name is not valid."""
+
+    status, code = 404, "unknown_room"
 
 
 class BodyTooLarge(WebchatError):
@@ -63,78 +85,50 @@ class BodyTooLarge(WebchatError):
         super().__init__(f"The body is larger than {limit} bytes.")
 
 
-class Forbidden(WebchatError):
-    """The current reader may not do this."""
+class UnsupportedMediaType(WebchatError):
+    """The body is not ``application/json``."""
 
-    status, code = 403, "forbidden"
+    status, code = 415, "unsupported_media_type"
+    default_message = "Send a JSON body with Content-Type: application/json."
 
 
 class ValidationFailed(WebchatError):
     """The request parsed, but its fields are invalid; ``fields`` says which and why."""
 
     status, code = 422, "invalid_fields"
+    default_message = "Some fields are invalid."
 
-    def __init__(self, fields: dict[str, Any], message: str = "Some fields are invalid.") -> None:
+    def __init__(self, fields: dict[str, Any], message: str | None = None) -> None:
         super().__init__(message, fields=fields)
 
 
-def error_response(
-    status: int, code: str, message: str, fields: dict[str, Any] | None = None
-) -> Response:
-    """Build the JSON error response in the shared shape."""
-    body: dict[str, Any] = {"status": status, "code": code, "message": message}
-    if fields is not None:
-        body["fields"] = fields
-    response = jsonify(error=body)
-    response.status_code = status
-    return response
+class RateLimited(WebchatError):
+    """Too many posts and deletes; retry after ``Retry-After`` seconds."""
+
+    status, code = 429, "rate_limited"
+    default_message = "Too many messages; wait a moment before sending more."
 
 
-def handle_webchat_error(error: WebchatError) -> Response:
-    """Render a :class:`WebchatError` in the shared shape."""
-    return error_response(error.status, error.code, error.message, error.fields)
+class InternalError(WebchatError):
+    """A bug on the server: logged there, and never shown as a traceback."""
+
+    status, code = 500, "internal_error"
+    default_message = "Something went wrong on the server."
 
 
-def handle_http_exception(error: HTTPException) -> Response:
-    """Render Werkzeug's exceptions (404 from routing, 405, 413 …) in the shared shape."""
-    status = error.code or 500
-    code = re.sub(r"[^a-z0-9]+", "_", (error.name or "error").lower()).strip("_")
-    if status == 429:  # Flask-Limiter's RateLimitExceeded
-        code = "rate_limited"
-    response = error_response(status, code, error.description or error.name)
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
-    if status == 429:
-        state = current_app.extensions.get("webchat")
-        add_retry_after(response, state.rate_limiter if state else None)
-    return response
+class DatabaseUnavailable(WebchatError):
+    """The chat's database cannot be reached; retry after ``Retry-After`` seconds."""
+
+    status, code = 503, "database_unavailable"
+    default_message = "The chat's database is unavailable; try again shortly."
 
 
-# Errors that mean "the database is not reachable right now", as opposed to a bug.
-_OUTAGES = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
-
-
-def handle_unexpected(error: Exception) -> Response:
-    """Answer 503 for a database outage and 500 for a bug, always as JSON, never a traceback."""
-    _rollback()
-    if isinstance(error, _OUTAGES) or (
-        isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
-    ):
-        current_app.logger.warning("webchat: database unavailable: %s", error)
-        response = error_response(
-            503, "database_unavailable", "The chat's database is unavailable; try again shortly."
-        )
-        response.headers["Retry-After"] = "2"
-        return response
-    current_app.logger.exception("webchat: unexpected error")
-    return error_response(500, "internal_error", "Something went wrong on the server.")
-
-
-def _rollback() -> None:
-    # A failed statement leaves the session's transaction unusable until it is rolled back.
-    state = current_app.extensions.get("webchat")
-    if state is not None:
-        try:
-            state.db.session.rollback()
-        except Exception:  # the connection may be gone as well; the pool will replace it
-            current_app.logger.debug("webchat: rollback failed", exc_info=True)
+def error_classes() -> list[type[WebchatError]]:
+    """Every error class, by status, then code: what the API documents."""
+    found: list[type[WebchatError]] = []
+    pending = list(WebchatError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return sorted(found, key=lambda cls: (cls.status, cls.code))

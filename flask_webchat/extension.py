@@ -18,14 +18,14 @@ from .identity import (
     Permissions,
     RoomPermission,
     Viewer,
-    reader_key,
     to_identity,
 )
 from .models import metadata
 from .notifiers import create_notifier
-from .ratelimit import limit_writes
 from .state import WebchatState, get_state
-from .views import create_blueprint, render_widget
+from .web import create_blueprint, render_widget
+from .web.ratelimit import limit_writes
+from .web.session import current_viewer
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -57,7 +57,8 @@ class Webchat:
         self.blueprint = create_blueprint()
         self.blueprint.record(_remember_mount_point)
         self._identity_loader: IdentityLoader | None = None
-        self._permissions = Permissions()
+        #: The host's permission hooks, as the decorators below registered them.
+        self.permissions = Permissions()
         if app is not None:
             self.init_app(app, db=db)
 
@@ -109,7 +110,7 @@ class Webchat:
         returned. It is also asked for every message a reader receives, to fill
         ``can_delete``, so keep it cheap: decide from the identity, not with a query.
         """
-        self._permissions = replace(self._permissions, delete=callback)
+        self.permissions = replace(self.permissions, delete=callback)
         return callback
 
     def read_permission(self, callback: RoomPermission) -> RoomPermission:
@@ -119,7 +120,7 @@ class Webchat:
         answers 403 ``forbidden`` (and leaves the room out of ``GET /rooms``). ``identity`` is
         ``None`` for someone not signed in. Without this hook everyone may read every room.
         """
-        self._permissions = replace(self._permissions, read=callback)
+        self.permissions = replace(self.permissions, read=callback)
         return callback
 
     def post_permission(self, callback: RoomPermission) -> RoomPermission:
@@ -128,7 +129,7 @@ class Webchat:
         ``False`` answers 403 ``forbidden``. Without this hook everyone who may post at all
         (see :data:`WEBCHAT_ALLOW_ANONYMOUS`) may post to every room they may read.
         """
-        self._permissions = replace(self._permissions, post=callback)
+        self.permissions = replace(self.permissions, post=callback)
         return callback
 
     def moderator_permission(self, callback: RoomPermission) -> RoomPermission:
@@ -137,7 +138,7 @@ class Webchat:
         Asked once per request for the room at hand; a moderator sees ``can_delete`` on every
         message of the room and may delete each one.
         """
-        self._permissions = replace(self._permissions, moderate=callback)
+        self.permissions = replace(self.permissions, moderate=callback)
         return callback
 
     def current_identity(self, *, reload: bool = False) -> Identity | None:
@@ -157,14 +158,10 @@ class Webchat:
     def current_viewer(self, *, reload: bool = False) -> Viewer:
         """The current reader: identity, browser session, and what they may delete.
 
-        Reading never writes the session; :meth:`Viewer.with_reader_key` creates the reader key
-        when the chat must remember this browser. ``reload`` loads the identity again.
+        Reading never writes the session; :meth:`Viewer.remembered` makes the reader key when
+        the chat must remember this browser. ``reload`` loads the identity again.
         """
-        return Viewer(
-            identity=self.current_identity(reload=reload),
-            reader_key=reader_key(create=False),
-            permissions=self._permissions,
-        )
+        return current_viewer(reload=reload)
 
 
 def _remember_mount_point(setup: BlueprintSetupState) -> None:

@@ -1,24 +1,20 @@
-"""Who is reading: the host's identity, if any, and the browser session's reader key.
+"""Who is reading: the host's identity, if any, and what they may do.
 
-This is the only module that touches the Flask session. It stores one value there, a random
-*reader key*, written once and never changed. Session backends save the whole session at the end
-of every request, so a value that changes can be overwritten by an overlapping request that loaded
-it earlier; a value that never changes cannot. Everything that moves (stream positions) lives in
-the database, keyed by this reader key.
+A :class:`Viewer` is the reader of one request (or the host acting as someone), and every
+permission rule of the chat is one of its methods: ``may_…`` answers, ``require_…`` raises the
+error a client sees. The browser session's *reader key* arrives here as a plain string; only the
+web layer knows where it is kept (see :mod:`flask_webchat.web.session`).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flask import session
-
+from .errors import Forbidden, IdentityRequired
 from .models import ChatMessage
 
-SESSION_KEY = "webchat_reader"
 _NAME_ATTRIBUTES = ("display_name", "name", "username")
 
 
@@ -76,14 +72,6 @@ def to_identity(user: Any, name_attribute: str | None = None) -> Identity | None
     return Identity(str(user_id), str(name if name is not None else user_id), user)
 
 
-def reader_key(*, create: bool) -> str | None:
-    """This browser session's reader key; with ``create``, make one if there is none yet."""
-    key = session.get(SESSION_KEY)
-    if key is None and create:
-        key = session[SESSION_KEY] = secrets.token_urlsafe(24)
-    return key
-
-
 @dataclass(frozen=True)
 class Viewer:
     """The reader of the current request, and what they may do in a room and to a message."""
@@ -94,10 +82,21 @@ class Viewer:
     #: Whether the host's moderator hook lets this reader delete any message of the room that
     #: :meth:`in_room` was given.
     moderates: bool = False
+    #: Makes this browser a reader key when the chat must remember it (a post, a stream); the
+    #: web layer passes one that writes the session. ``None``: this viewer cannot get one.
+    make_reader_key: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
-    def with_reader_key(self) -> Viewer:
-        """This viewer with a reader key, creating one in the session if it has none yet."""
-        return self if self.reader_key else replace(self, reader_key=reader_key(create=True))
+    def remembered(self) -> Viewer:
+        """This viewer with a reader key, made now if it has none yet."""
+        if self.reader_key is not None:
+            return self
+        if self.make_reader_key is None:
+            raise RuntimeError("This viewer has no reader key and no way to make one.")
+        return replace(self, reader_key=self.make_reader_key())
+
+    def as_author(self) -> Viewer:
+        """This viewer as the author of a post: anonymous authors are known by a reader key."""
+        return self if self.identity is not None else self.remembered()
 
     def in_room(self, room: str) -> Viewer:
         """This viewer in ``room``: the moderator hook is asked once, for the whole room."""
@@ -130,3 +129,26 @@ class Viewer:
             return True
         delete = self.permissions.delete
         return delete is not None and bool(delete(message, self.identity))
+
+    def require_read(self, room: str) -> None:
+        """Raise :class:`~flask_webchat.errors.Forbidden` unless this reader may read ``room``."""
+        if not self.may_read(room):
+            raise Forbidden("You may not read this room.")
+
+    def require_post(self, room: str, *, allow_anonymous: bool) -> None:
+        """Raise unless this reader may post to ``room`` (which implies reading it)."""
+        if self.identity is None and not allow_anonymous:
+            raise IdentityRequired()
+        self.require_read(room)
+        if not self.may_post(room):
+            raise Forbidden("You may not post to this room.")
+
+    def require_delete(self, message: ChatMessage, room: str) -> None:
+        """Raise unless this reader may delete ``message``, which is in ``room``.
+
+        Call it on the viewer :meth:`in_room` made for that room. A site-wide delete hook stops
+        at rooms the reader cannot see.
+        """
+        self.require_read(room)
+        if not self.may_delete(message):
+            raise Forbidden("You may only delete your own messages.")

@@ -1,52 +1,55 @@
-"""Posting, fetching and deleting messages.
+"""Posting, fetching and deleting messages, with every rule that applies to them.
 
-Each function is one transaction. Posting and deleting take a room position (see
-:mod:`flask_webchat.rooms`), so both reach every reader in order, exactly once.
+Posting and deleting are one transaction each, which takes a room position (see
+:mod:`flask_webchat.rooms`), so both reach every reader in order, exactly once. The checks
+(who may post where, who may delete what) are the :class:`~flask_webchat.identity.Viewer`'s,
+and run here, whoever calls: a route, the CLI or host code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .errors import Forbidden, NotFound
+from . import rooms
+from .errors import MessageNotFound
 from .identity import Viewer
 from .models import USERNAME_MAX_LENGTH, ChatDeletion, ChatMessage
 from .notifiers import Notifier
-from .rooms import next_position, room_name, take_position
+from .schemas import NewMessageSchema, load
 
 _messages = ChatMessage.__table__
 # Ids are signed 64-bit; a larger one cannot exist, and the database would fail to convert it.
 _LARGEST_ID = 2**63 - 1
 
 
-def require_poster(viewer: Viewer, *, allow_anonymous: bool) -> None:
-    """Refuse to let an anonymous reader post when the host asked for identified authors."""
-    if viewer.identity is None and not allow_anonymous:
-        raise Forbidden("Sign in to post messages.", code="identity_required")
-
-
 def post_message(
     session: Session,
     *,
-    room_name: str,
+    room: str,
     viewer: Viewer,
-    data: dict[str, Any],
+    body: Mapping[str, Any],
+    allow_anonymous: bool,
     notifier: Notifier | None = None,
 ) -> ChatMessage:
-    """Store a message validated by :class:`~flask_webchat.schemas.NewMessageSchema`.
+    """Store the message ``body`` describes (see :class:`~flask_webchat.schemas.NewMessageSchema`).
 
     The author is the host's identity when there is one (the body cannot override it), else the
-    name typed in the body, remembered with the browser session's reader key.
+    name typed in the body, remembered with the browser's reader key, which is made only once
+    the post is allowed and valid.
     """
-    if viewer.identity is not None:
-        username = viewer.identity.name[:USERNAME_MAX_LENGTH]
-        author_id, author_session = viewer.identity.id, None
+    viewer.require_post(room, allow_anonymous=allow_anonymous)
+    data = load(NewMessageSchema(anonymous=viewer.identity is None), body)
+    author = viewer.as_author()
+    if author.identity is not None:
+        username = author.identity.name[:USERNAME_MAX_LENGTH]
+        author_id, author_session = author.identity.id, None
     else:
-        username, author_id, author_session = data["username"], None, viewer.reader_key
-    room_id, position = take_position(session, room_name)
+        username, author_id, author_session = data["username"], None, author.reader_key
+    room_id, position = rooms.take_positions(session, room, added=1)
     message = ChatMessage(
         room_id=room_id,
         seq=position,
@@ -59,15 +62,15 @@ def post_message(
     session.flush()
     # Detached, it keeps its loaded values: committing would expire them and cost a re-select.
     session.expunge(message)
-    _commit(session, notifier, room_name, position)
+    rooms.commit_event(session, notifier, room, position)
     return message
 
 
 def get_message(session: Session, message_id: int) -> ChatMessage:
-    """The message with this id; :class:`~flask_webchat.errors.NotFound` if there is none."""
+    """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none."""
     message = session.get(ChatMessage, message_id) if message_id <= _LARGEST_ID else None
     if message is None:
-        raise NotFound(f"There is no message {message_id}.")
+        raise MessageNotFound(message_id)
     return message
 
 
@@ -76,25 +79,13 @@ def delete_message(
 ) -> None:
     """Delete a message the viewer may delete, and record the deletion for every reader."""
     message = get_message(session, message_id)
-    room = room_name(session, message.room_id)
-    if not viewer.may_read(room):  # a site-wide delete hook stops at rooms the viewer cannot see
-        raise Forbidden("You may not read this room.")
-    if not viewer.in_room(room).may_delete(message):
-        raise Forbidden("You may only delete your own messages.")
-    position = next_position(session, message.room_id, removed=1)
+    room = rooms.room_name(session, message.room_id)
+    viewer.in_room(room).require_delete(message, room)
+    _, position = rooms.take_positions(session, message.room_id, removed=1)
     # Holding the room lock, only one of two racing deletes still finds the row.
     gone = session.execute(sa.delete(_messages).where(_messages.c.id == message_id))
     if gone.rowcount != 1:
         session.rollback()
-        raise NotFound(f"There is no message {message_id}.")
+        raise MessageNotFound(message_id)
     session.add(ChatDeletion(room_id=message.room_id, seq=position, message_id=message_id))
-    _commit(session, notifier, room, position)
-
-
-def _commit(session: Session, notifier: Notifier | None, room_name: str, position: int) -> None:
-    # Readers waiting on the room are woken once the event is visible to them, never before.
-    if notifier is not None:
-        notifier.before_commit(session, room_name, position)
-    session.commit()
-    if notifier is not None:
-        notifier.after_commit(room_name, position)
+    rooms.commit_event(session, notifier, room, position)

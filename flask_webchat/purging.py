@@ -13,12 +13,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from . import rooms
 from .models import ChatDeletion, ChatMessage, ChatRoom
 from .notifiers import Notifier
-from .rooms import take_positions
 
 _messages = ChatMessage.__table__
-_rooms = ChatRoom.__table__
 # Short transactions: writers to the room wait for the lock while a batch runs.
 BATCH = 500
 
@@ -35,9 +34,9 @@ def purge_messages(
 
     With ``dry_run``, only count them.
     """
-    query = sa.select(_rooms.c.id, _rooms.c.name).order_by(_rooms.c.name)
+    query = sa.select(ChatRoom.id, ChatRoom.name).order_by(ChatRoom.name)
     if room_name is not None:
-        query = query.where(_rooms.c.name == room_name)
+        query = query.where(ChatRoom.name == room_name)
     removed: dict[str, int] = {}
     for room_id, name in session.execute(query).all():
         session.rollback()  # each room's batches are transactions of their own
@@ -61,9 +60,7 @@ def _purge_room(
     total = 0
     while True:
         # Lock the room first: then no delete can remove a message this batch is about to.
-        session.execute(
-            sa.update(_rooms).where(_rooms.c.id == room_id).values(last_seq=_rooms.c.last_seq)
-        )
+        rooms.lock(session, room_id)
         ids = session.scalars(
             sa.select(_messages.c.id)
             .where(_messages.c.room_id == room_id, _messages.c.created_at < older_than)
@@ -73,16 +70,12 @@ def _purge_room(
         if not ids:
             session.rollback()
             return total
-        last = take_positions(session, room_id, len(ids), removed=len(ids))
+        _, last = rooms.take_positions(session, room_id, len(ids), removed=len(ids))
         first = last - len(ids) + 1
         session.execute(sa.delete(_messages).where(_messages.c.id.in_(ids)))
         session.add_all(
             ChatDeletion(room_id=room_id, seq=position, message_id=message_id)
             for position, message_id in zip(range(first, last + 1), ids, strict=True)
         )
-        if notifier is not None:
-            notifier.before_commit(session, name, last)
-        session.commit()
-        if notifier is not None:
-            notifier.after_commit(name, last)
+        rooms.commit_event(session, notifier, name, last)
         total += len(ids)

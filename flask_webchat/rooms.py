@@ -1,43 +1,63 @@
-"""Rooms and their counters: where every event gets its position.
+"""Rooms: their names, and the counter where every event gets its position.
 
-:func:`take_position` and :func:`next_position` are the whole ordering guarantee. They increment
-the room's counter with an ``UPDATE``, which locks the room row until the caller's transaction
-ends. A second writer in the same room waits on that lock, so positions commit in the order they
-were handed out and a reader can never see position *n + 1* while *n* is still in flight. The
-lock is per room and held only for the few statements of a post or a delete. The same statement
-keeps the room's message count and last activity, so listing rooms reads one row per room.
+:func:`take_positions` is the whole ordering guarantee. It increments the room's counter with an
+``UPDATE``, which locks the room row until the caller's transaction ends. A second writer in the
+same room waits on that lock, so positions commit in the order they were handed out and a reader
+can never see position *n + 1* while *n* is still in flight. The lock is per room and held only
+for the few statements of a post or a delete; :func:`commit_event` ends it and wakes the readers.
+The same statement keeps the room's message count and last activity, so listing rooms reads one
+row per room.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .config import ROOM_NAME
-from .errors import NotFound
-from .models import ChatRoom, utcnow
+from .errors import UnknownRoom
+from .models import ROOM_NAME_MAX_LENGTH, ChatMessage, ChatRoom, utcnow
+from .transactions import reading
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .notifiers import Notifier
+
+#: The rule a room name follows, as people read it.
+NAME_RULE = (
+    f"1 to {ROOM_NAME_MAX_LENGTH} lowercase letters, digits, '-' or '_',"
+    " starting with a letter or digit"
+)
+#: The same rule for machines (the OpenAPI document uses it too).
+NAME_PATTERN = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{ROOM_NAME_MAX_LENGTH - 1}}}")
 
 _rooms = ChatRoom.__table__
 
 
-class UnknownRoom(NotFound):
-    """The room named does not exist and may not be created, or its name is not valid."""
+def is_valid_name(name: object) -> bool:
+    """Whether ``name`` follows :data:`NAME_RULE`."""
+    return isinstance(name, str) and NAME_PATTERN.fullmatch(name) is not None
 
-    code = "unknown_room"
 
-    def __init__(self, name: str) -> None:
-        if ROOM_NAME.fullmatch(name):
-            super().__init__(f"There is no room {name!r}.")
-        else:
-            super().__init__(
-                "A room name is 1 to 64 lowercase letters, digits, '-' or '_',"
-                " starting with a letter or digit."
-            )
+def require_room(name: str | None, settings: Settings) -> str:
+    """The room ``name`` names (``None``: the default room), if it may exist.
+
+    Raises :class:`~flask_webchat.errors.UnknownRoom` for a name that breaks the rule or that
+    ``WEBCHAT_ROOMS`` does not allow.
+    """
+    if name is None:
+        return settings.default_room
+    if not is_valid_name(name):
+        raise UnknownRoom(f"A room name is {NAME_RULE}.")
+    allowed = settings.rooms
+    if allowed is None or (allowed(name) if callable(allowed) else name in allowed):
+        return name
+    raise UnknownRoom(f"There is no room {name!r}.")
 
 
 @dataclass(frozen=True)
@@ -48,19 +68,6 @@ class RoomSummary:
     message_count: int
     last_event_at: datetime | None
     cursor: int
-
-
-def require_room(name: str, allowed: tuple[str, ...] | Callable[[str], bool] | None) -> str:
-    """``name`` if it may be a room (``WEBCHAT_ROOMS``), else :class:`UnknownRoom`."""
-    if not ROOM_NAME.fullmatch(name):
-        raise UnknownRoom(name)
-    if allowed is None:
-        return name
-    if callable(allowed) and allowed(name):
-        return name
-    if not callable(allowed) and name in allowed:
-        return name
-    raise UnknownRoom(name)
 
 
 def find_room(session: Session, name: str) -> ChatRoom | None:
@@ -87,21 +94,38 @@ def get_or_create_room(session: Session, name: str) -> ChatRoom:
     return room
 
 
-def list_rooms(
-    session: Session, names: list[str] | None = None, *, default: str | None = None
-) -> list[RoomSummary]:
-    """Every room (or those named), by name; the ``default`` room and the named ones show
-    as empty until they are created."""
+def list_rooms(session: Session, settings: Settings) -> list[RoomSummary]:
+    """The rooms there are, by name: every configured one (``WEBCHAT_ROOMS`` as a list), or
+    every stored one; the default and the configured rooms show as empty until created."""
     query = sa.select(
         _rooms.c.name, _rooms.c.message_count, _rooms.c.last_event_at, _rooms.c.last_seq
     ).order_by(_rooms.c.name)
-    if names is not None:
-        query = query.where(_rooms.c.name.in_(names))
+    named = list(settings.rooms) if isinstance(settings.rooms, tuple) else None
+    if named is not None:
+        query = query.where(_rooms.c.name.in_(named))
     found = {row.name: RoomSummary(*row) for row in session.execute(query)}
-    shown_anyway = names if names is not None else [default] if default else []
-    for name in shown_anyway:
+    for name in named if named is not None else [settings.default_room]:
         found.setdefault(name, RoomSummary(name, 0, None, 0))
     return sorted(found.values(), key=lambda room: room.name)
+
+
+def statistics(session: Session) -> list[tuple[str, int, datetime | None, datetime | None]]:
+    """Every room's name, message count, and oldest and newest message's time, by name."""
+    spans = (
+        sa.select(
+            ChatMessage.room_id,
+            sa.func.min(ChatMessage.created_at).label("oldest"),
+            sa.func.max(ChatMessage.created_at).label("newest"),
+        )
+        .group_by(ChatMessage.room_id)
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(ChatRoom.name, ChatRoom.message_count, spans.c.oldest, spans.c.newest)
+        .outerjoin(spans, spans.c.room_id == ChatRoom.id)
+        .order_by(ChatRoom.name)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
 def room_name(session: Session, room_id: int) -> str:
@@ -109,47 +133,67 @@ def room_name(session: Session, room_id: int) -> str:
     return session.execute(sa.select(_rooms.c.name).where(_rooms.c.id == room_id)).scalar_one()
 
 
-def next_position(session: Session, room_id: int, *, removed: int = 0) -> int:
-    """Take the room's next position, locking the room's row until the transaction ends.
+def locate(session: Session, name: str) -> tuple[int, int] | None:
+    """The room's id and head, read together; ``None`` for a room that does not exist yet."""
+    row = session.execute(
+        sa.select(_rooms.c.id, _rooms.c.last_seq).where(_rooms.c.name == name)
+    ).first()
+    return None if row is None else (row.id, row.last_seq)
 
-    ``removed`` messages are taken off the room's count (a delete).
+
+def head(session: Session, name: str) -> int:
+    """The position of the room's newest event (0 for a room that does not exist yet)."""
+    with reading(session) as reader:
+        found = locate(reader, name)
+    return 0 if found is None else found[1]
+
+
+def take_positions(
+    session: Session, room: int | str, count: int = 1, *, added: int = 0, removed: int = 0
+) -> tuple[int, int]:
+    """Take the room's next ``count`` positions, locking its row until the transaction ends.
+
+    ``room`` is the room's id, or its name; a room named for the first time is created (and
+    committed) first. ``added`` and ``removed`` messages change the room's count. Returns the
+    room's id and the last position taken. This is one statement where the database can return
+    what it updated, which matters: it runs under the lock.
     """
-    taken = _take(session, _rooms.c.id == room_id, count=-removed)
-    assert taken is not None
-    return taken[1]
-
-
-def take_positions(session: Session, room_id: int, count: int, *, removed: int) -> int:
-    """Take ``count`` consecutive positions at once (a purge); returns the last of them."""
-    taken = _take(session, _rooms.c.id == room_id, step=count, count=-removed)
-    assert taken is not None
-    return taken[1]
-
-
-def take_position(session: Session, room_name: str) -> tuple[int, int]:
-    """Take the next position in the room called ``room_name`` for a new message.
-
-    The room is created (and committed) on its first event. Otherwise this is one statement
-    where the database can return what it updated, which matters: it runs under the lock.
-    Returns the room's id and the position.
-    """
-    taken = _take(session, _rooms.c.name == room_name, count=1)
+    taken = _take(session, room, count, added - removed)
+    if taken is None and isinstance(room, str):
+        get_or_create_room(session, room)
+        taken = _take(session, room, count, added - removed)
     if taken is None:
-        get_or_create_room(session, room_name)
-        taken = _take(session, _rooms.c.name == room_name, count=1)
-    assert taken is not None
+        raise LookupError(f"There is no room {room!r}.")
     return taken
 
 
-def _take(
-    session: Session, which: sa.ColumnElement[bool], *, step: int = 1, count: int
-) -> tuple[int, int] | None:
+def lock(session: Session, room_id: int) -> None:
+    """Lock the room's row until the transaction ends, taking no position (yet)."""
+    session.execute(
+        sa.update(_rooms).where(_rooms.c.id == room_id).values(last_seq=_rooms.c.last_seq)
+    )
+
+
+def commit_event(session: Session, notifier: Notifier | None, room: str, position: int) -> None:
+    """Commit the transaction that took ``position`` in ``room``, then wake its readers.
+
+    Readers are woken once the event is visible to them, never before.
+    """
+    if notifier is not None:
+        notifier.before_commit(session, room, position)
+    session.commit()
+    if notifier is not None:
+        notifier.after_commit(room, position)
+
+
+def _take(session: Session, room: int | str, step: int, change: int) -> tuple[int, int] | None:
+    which = _rooms.c.id == room if isinstance(room, int) else _rooms.c.name == room
     increment = (
         sa.update(_rooms)
         .where(which)
         .values(
             last_seq=_rooms.c.last_seq + step,
-            message_count=_rooms.c.message_count + count,
+            message_count=_rooms.c.message_count + change,
             last_event_at=utcnow(),
         )
     )

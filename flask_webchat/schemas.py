@@ -12,6 +12,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
+from .errors import ValidationFailed
 from .identity import Viewer
 from .models import CONTENT_MAX_LENGTH, ChatMessage
 
@@ -29,6 +30,7 @@ __all__ = [
     "RoomListSchema",
     "RoomSchema",
     "UTCDateTime",
+    "load",
 ]
 
 #: Longest name an anonymous poster may type.
@@ -77,6 +79,21 @@ class _TextRule:
             raise ValidationError(f"{self.what} can be at most {self.max_length} characters long.")
         if self.forbidden.search(value):
             raise ValidationError(f"{self.what} must not contain control characters.")
+
+
+def load(schema: Schema | fields.Field, data: Any, *, name: str | None = None) -> Any:
+    """``data`` loaded by a schema, or by one field (reported under ``name``).
+
+    Invalid input raises :class:`~flask_webchat.errors.ValidationFailed` with marshmallow's
+    messages by field, which the HTTP API answers as 422.
+    """
+    try:
+        if isinstance(schema, Schema):
+            return schema.load(data)
+        return schema.deserialize(data)
+    except ValidationError as error:
+        messages = error.normalized_messages() if name is None else {name: error.messages}
+        raise ValidationFailed(messages) from None  # type: ignore[arg-type]
 
 
 class UTCDateTime(fields.Field):

@@ -5,7 +5,7 @@ cursor. Instead of each reading the same range, the first reads it and the other
 batch. Sharing never costs exactness: a batch is the events in ``(after, head]`` for a head read
 from the database, so it is right for anyone continuing from ``after``; it is shared with a
 reader only if it reaches the position the reader's signal was known up to
-(:attr:`flask_webchat.notifiers.Signal.known`), so no announced event is left out, and events
+(:attr:`flask_webchat.notifiers.Wakeup.known`), so no announced event is left out, and events
 after it set the reader's signal.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,7 +24,7 @@ class SharedReads:
     """Recent batches by ``(room, after, limit)``, and reads in flight, for one app.
 
     Safe across threads and gevent greenlets. Holds at most ``size`` batches, the most recently
-    used; their messages are detached objects that no one changes.
+    used. Batches are frozen and their messages detached, so every reader may hold the same one.
     """
 
     #: How long a reader waits for another's read before reading itself, in seconds.
@@ -50,7 +49,7 @@ class SharedReads:
                 cached = self._batches.get(key)
                 if cached is not None and cached.head >= known:
                     self._batches.move_to_end(key)
-                    return replace(cached)
+                    return cached
                 flight = self._flights.get(key)
                 if flight is None:
                     # Lead a read: it starts now, after everything up to ``known`` committed.
@@ -73,7 +72,7 @@ class SharedReads:
                 self._batches.move_to_end(key)
                 while len(self._batches) > self._size:
                     self._batches.popitem(last=False)
-            return replace(batch)
+            return batch
         finally:
             with self._lock:
                 if self._flights.get(key) == (known, done):

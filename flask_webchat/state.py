@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app
+from flask import Flask, current_app
 
 from .config import Settings
 from .notifiers import Notifier
@@ -42,9 +42,14 @@ class WebchatState:
         return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.mount_points)
 
 
-def get_state() -> WebchatState:
-    """The current app's chat state; fails clearly if ``init_app`` was not called."""
-    state = current_app.extensions.get("webchat")
+def find_state(app: Flask | None = None) -> WebchatState | None:
+    """The chat state of ``app`` (by default the current app), or ``None`` without a chat."""
+    return (app or current_app).extensions.get("webchat")
+
+
+def get_state(app: Flask | None = None) -> WebchatState:
+    """The chat state of ``app`` (by default the current app); fails clearly without one."""
+    state = find_state(app)
     if state is None:
         raise RuntimeError("Webchat is not initialised on this app: call webchat.init_app(app).")
-    return state  # type: ignore[no-any-return]
+    return state

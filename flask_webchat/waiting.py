@@ -1,7 +1,7 @@
 """Waiting for news: long-polls and event streams sleep here, holding no database connection.
 
 A waiting request reads from its cursor, and when there is nothing new it sleeps on its room's
-:class:`~flask_webchat.notifiers.Signal` until a notifier wakes the room, then reads again. The
+:class:`~flask_webchat.notifiers.Wakeup` until a notifier wakes the room, then reads again. The
 database decides what is delivered; the notifier only decides when to look. If a notification
 is lost, one of the room's waiters in this process reads the room's head every
 ``WEBCHAT_FALLBACK_POLL`` seconds and wakes the others when it has moved: one cheap query per room
@@ -11,71 +11,57 @@ and process, however many readers wait.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-from sqlalchemy.orm import Session
-
+from . import rooms
 from .batches import Batch
-from .notifiers import Notifier, Signal
-from .streams import release_connection, room_head
+from .notifiers import Notifier, Wakeup
+from .streams import Reader
+from .transactions import release_connection
 
 
 def wait_for_batch(
-    read: Callable[[int | None], Batch],
-    *,
-    room: str,
-    session: Session,
-    notifier: Notifier,
-    timeout: float,
-    fallback: float,
+    reader: Reader, after: int | None, *, notifier: Notifier, timeout: float, fallback: float
 ) -> Batch:
     """Read a batch; if it is empty, wait up to ``timeout`` seconds for one that is not.
 
-    ``read(known)`` reads the reader's next batch in ``room`` (and moves its stream, if it has
-    one); a reader that waits passes its signal's ``known`` position, so that readers woken
-    together can share one read. The answer is the first batch with events, or an empty batch
-    once ``timeout`` has passed. A waiting reader does not read while it sleeps.
+    The answer is the first batch with events, or an empty batch once ``timeout`` has passed.
+    A reader that waits reads with its wake-up's ``known`` position, so that readers woken
+    together can share one read; it does not read while it sleeps.
     """
     deadline = time.monotonic() + timeout
     while True:
         if timeout > 0:
             # A read inside a transaction the host began (its user loader, say) would see the
-            # database as it was then, on MySQL and MariaDB: end it before taking the signal.
-            release_connection(session)
-        # The signal is taken before reading: a write that commits after the read sets it.
-        signal = notifier.watch(room) if timeout > 0 else None
-        batch = read(signal.known if signal is not None else None)
-        if not batch.empty or batch.more or signal is None or notifier.closed:
+            # database as it was then, on MySQL and MariaDB: end it before taking the wake-up.
+            release_connection(reader.session)
+        # The wake-up is taken before reading: a write that commits after the read sets it.
+        wakeup = notifier.watch(reader.room) if timeout > 0 else None
+        batch = reader.read(after, wakeup.known if wakeup is not None else None)
+        if not batch.empty or batch.more or wakeup is None or notifier.closed:
             return batch
-        signal.saw(batch.cursor)
-        release_connection(session)  # a stream's read may have begun one
-        if not _sleep(signal, room, session, notifier, deadline=deadline, fallback=fallback):
+        wakeup.saw(batch.cursor)
+        release_connection(reader.session)  # a stream's read may have begun one
+        if not _sleep(wakeup, reader, notifier, deadline=deadline, fallback=fallback):
             return batch
 
 
 def _sleep(
-    signal: Signal,
-    room: str,
-    session: Session,
-    notifier: Notifier,
-    *,
-    deadline: float,
-    fallback: float,
+    wakeup: Wakeup, reader: Reader, notifier: Notifier, *, deadline: float, fallback: float
 ) -> bool:
     """Sleep until the room is woken (``True``) or the deadline passes (``False``).
 
-    The room's check is due by the signal's age, not the request's: with notifications lost, a
-    room's signal lives on across short waits (a heartbeat, a brief long-poll), so the check
+    The room's check is due by the wake-up's age, not the request's: with notifications lost, a
+    room's wake-up lives on across short waits (a heartbeat, a brief long-poll), so the check
     still comes once per ``fallback`` seconds.
     """
     while True:
         remaining = deadline - time.monotonic()
-        if signal.wait(max(0.0, min(remaining, fallback))):
+        if wakeup.wait(max(0.0, min(remaining, fallback))):
             return True
-        if notifier.due_for_check(signal, fallback) and signal.floor is not None:
-            head = room_head(session, room)
-            if head > signal.floor:
-                notifier.wake(room, head)  # a notification went missing: wake everyone here
+        if notifier.due_for_check(wakeup, fallback) and wakeup.floor is not None:
+            head = rooms.head(reader.session, reader.room)
+            if head > wakeup.floor:
+                notifier.wake(reader.room, head)  # a notification went missing: wake everyone
                 return True
         if time.monotonic() >= deadline:
             return False

@@ -39,14 +39,16 @@ FlaskDb = Callable[..., None]
 
 @pytest.fixture(params=["sqlite", "postgres", "mysql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: a file for SQLite, else the server's ``webchat_migrations`` database."""
+    """An empty database: a file for SQLite, else ``<test database>_webchat_migrations``."""
     database: str = request.param
     if database == "sqlite":
         return database_url("sqlite", tmp_path)
     variable = SERVICE_VARIABLES[database]
     if not os.environ.get(variable):
         pytest.skip(f"{database} needs {variable} (see docs/contributing.rst)")
-    return separate_database(database, MIGRATIONS_DATABASE, tmp_path)
+    # Named after the configured database, so that runs against different ones stay apart.
+    configured = sa.make_url(os.environ[variable]).database
+    return separate_database(database, f"{configured}_{MIGRATIONS_DATABASE}", tmp_path)
 
 
 @pytest.fixture

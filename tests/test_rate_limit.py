@@ -10,7 +10,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from flask_webchat.config import DEFAULTS
-from flask_webchat.ratelimit import ADDRESS_SHARE
+from flask_webchat.web.ratelimit import ADDRESS_SHARE
 from hosts import MakeHost
 
 

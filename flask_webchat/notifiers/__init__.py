@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from .base import ListeningNotifier, Notifier, Signal
+from .base import ListeningNotifier, Notifier, Wakeup
 from .memory import MemoryNotifier
 
 __all__ = [
@@ -19,7 +19,7 @@ __all__ = [
     "Notifier",
     "PostgresNotifier",
     "RedisNotifier",
-    "Signal",
+    "Wakeup",
     "create_notifier",
 ]
 

@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flask_webchat.notifiers")
 
 
-class Signal:
+class Wakeup:
     """What the requests waiting on one room wait for: the room's next notification.
 
-    A room hands out the same signal until it is woken; the next waiter then gets a new one. So a
-    waiter that takes its signal *before* reading the database cannot miss a notification that
+    (Not a Flask or blinker *signal*: nothing is sent to receivers; waiting requests wake up.)
+
+    A room hands out the same wake-up until it is woken; the next waiter then gets a new one. So a
+    waiter that takes its wake-up *before* reading the database cannot miss a notification that
     arrives between its read and its wait.
     """
 
@@ -38,14 +40,14 @@ class Signal:
     def __init__(self, known: int | None = None) -> None:
         # Looked up at call time, so that gevent's monkey-patching makes it cooperative.
         self._event = threading.Event()
-        #: The room's highest position announced to this process when the signal was handed
+        #: The room's highest position announced to this process when the wake-up was handed
         #: out. A read that reaches at least this far has seen every event a waiter on this
-        #: signal could have missed; later ones will set the signal. ``None`` when the
+        #: wake-up could have missed; later ones will set it. ``None`` when the
         #: process cannot know (no announcement since it started listening): read afresh.
         self.known = known
-        #: The lowest room head that a request waiting on this signal has seen.
+        #: The lowest room head that a request waiting on this wake-up has seen.
         self.floor: int | None = None
-        #: When this signal's room head was last checked against the database.
+        #: When this wake-up's room head was last checked against the database.
         self.checked_at = time.monotonic()
 
     def saw(self, head: int) -> None:
@@ -68,14 +70,14 @@ class Notifier:
     """
 
     def __init__(self) -> None:
-        self._signals: dict[str, Signal] = {}
+        self._wakeups: dict[str, Wakeup] = {}
         self._known: dict[str, int] = {}
         self._lock = threading.Lock()
         self._started_in: int | None = None
         self._closed = threading.Event()
 
-    def watch(self, room: str) -> Signal:
-        """The signal that the room's next notification will set.
+    def watch(self, room: str) -> Wakeup:
+        """The wake-up that the room's next notification will set.
 
         Take it before reading the database, then wait on it if the read found nothing.
         """
@@ -85,23 +87,23 @@ class Notifier:
             with self._lock:
                 if self._started_in != os.getpid():
                     self._started_in = os.getpid()
-                    self._signals.clear()
+                    self._wakeups.clear()
                     self._known.clear()
                     self.start()
         with self._lock:
-            signal = self._signals.get(room)
-            if signal is None:
-                signal = self._signals[room] = Signal(self._known.get(room))
-            return signal
+            wakeup = self._wakeups.get(room)
+            if wakeup is None:
+                wakeup = self._wakeups[room] = Wakeup(self._known.get(room))
+            return wakeup
 
     def wake(self, room: str, position: int | None = None) -> None:
         """Wake every request of this process waiting on ``room``, announced at ``position``."""
         with self._lock:
             if position is not None and position > self._known.get(room, 0):
                 self._known[room] = position
-            signal = self._signals.pop(room, None)
-        if signal is not None:
-            signal.set()
+            wakeup = self._wakeups.pop(room, None)
+        if wakeup is not None:
+            wakeup.set()
 
     def wake_all(self) -> None:
         """Wake every waiting request: after a listener reconnects, notifications may be lost.
@@ -110,18 +112,18 @@ class Notifier:
         announcement, every waiter reads the database itself.
         """
         with self._lock:
-            signals, self._signals = self._signals, {}
+            wakeups, self._wakeups = self._wakeups, {}
             self._known.clear()
-        for signal in signals.values():
-            signal.set()
+        for wakeup in wakeups.values():
+            wakeup.set()
 
-    def due_for_check(self, signal: Signal, period: float) -> bool:
+    def due_for_check(self, wakeup: Wakeup, period: float) -> bool:
         """Whether this waiter should check the room's head now: one waiter per period does."""
         now = time.monotonic()
         with self._lock:
-            if now - signal.checked_at < period:
+            if now - wakeup.checked_at < period:
                 return False
-            signal.checked_at = now
+            wakeup.checked_at = now
             return True
 
     def before_commit(self, session: Session, room: str, position: int) -> None:

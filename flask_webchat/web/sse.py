@@ -13,9 +13,9 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .batches import Batch, Deletion
-from .models import ChatMessage
-from .schemas import DeletionSchema
+from ..batches import Batch, Deletion
+from ..models import ChatMessage
+from ..schemas import DeletionSchema
 
 _DELETION = DeletionSchema()
 

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, request
 
-from .state import get_state
+from ..errors import RateLimited
+from ..state import get_state
+from .session import current_viewer
 
 if TYPE_CHECKING:
     from flask_limiter import Limiter
 
-    from .config import Settings
+    from ..config import Settings
 
 _LIMITED_METHODS = ["POST", "DELETE"]
 
@@ -47,7 +49,7 @@ def limit_writes(app: Flask, blueprint: Blueprint, settings: Settings) -> Limite
         )
     common: dict[str, Any] = {
         "methods": _LIMITED_METHODS,
-        "error_message": "Too many messages; wait a moment before sending more.",
+        "error_message": RateLimited.default_message,
         # Only what was stored counts: a refused request (403, 415, 422 …) changed nothing.
         "deduct_when": lambda response: response.status_code < 400,
     }
@@ -77,7 +79,7 @@ ADDRESS_SHARE = 5
 
 def writer_key() -> str:
     """Whom a limit counts: the host's user, else the browser session, else the address."""
-    viewer = get_state().extension.current_viewer()
+    viewer = current_viewer()
     if viewer.identity is not None:
         return f"user:{viewer.identity.id}"
     if viewer.reader_key is not None:

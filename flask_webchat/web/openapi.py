@@ -1,8 +1,9 @@
 """The OpenAPI 3 document of the chat's HTTP API, generated from the marshmallow schemas.
 
 Served at ``<prefix>/openapi.json``. Bodies and answers come from :mod:`flask_webchat.schemas`,
-so the document cannot describe a field the views do not send; what each route may answer is
-listed here, next to the statuses the views raise, and a test checks real answers against it.
+so the document cannot describe a field the views do not send. Each operation names the error
+classes it may raise (:mod:`flask_webchat.errors`), whose codes and docstrings describe its error
+answers; a test checks real answers against the document.
 """
 
 from __future__ import annotations
@@ -12,7 +13,24 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from .schemas import (
+from .._version import __version__
+from ..errors import (
+    BodyTooLarge,
+    CrossSiteRequest,
+    DatabaseUnavailable,
+    Forbidden,
+    IdentityRequired,
+    MalformedJSON,
+    MessageNotFound,
+    RateLimited,
+    UnknownRoom,
+    UnknownStream,
+    UnsupportedMediaType,
+    ValidationFailed,
+    WebchatError,
+)
+from ..rooms import NAME_RULE
+from ..schemas import (
     Cursor,
     DeletionSchema,
     ErrorSchema,
@@ -27,22 +45,11 @@ from .schemas import (
     UTCDateTime,
 )
 
-_ERRORS = {
-    400: "The body is not valid JSON (`malformed_json`).",
-    403: "Not allowed: `forbidden` (this room, this message), `identity_required` or"
-    " `cross_site_request`.",
-    404: "No such message (`not_found`), stream (`unknown_stream`) or room (`unknown_room`).",
-    413: "The body is larger than WEBCHAT_MAX_BODY (`body_too_large`).",
-    415: "The body is not `application/json` (`unsupported_media_type`).",
-    422: "Invalid fields or parameters (`invalid_fields`); `fields` says which and why.",
-    429: "Too many posts and deletes (`rate_limited`); retry after `Retry-After`.",
-    503: "The database is unavailable (`database_unavailable`); retry after `Retry-After`.",
-}
 _ROOM = {
     "name": "room",
     "in": "path",
     "required": True,
-    "description": "1 to 64 lowercase letters, digits, `-` or `_`.",
+    "description": NAME_RULE.capitalize() + ".",
     "schema": {"type": "string"},
 }
 _MESSAGE_ID = {
@@ -55,8 +62,6 @@ _MESSAGE_ID = {
 
 def build_spec(server_url: str) -> dict[str, Any]:
     """The document for the blueprint mounted at ``server_url`` (e.g. ``/chat``)."""
-    from . import __version__  # the package imports this module while it initialises
-
     plugin = MarshmallowPlugin()
     spec = APISpec(
         title="flask-webchat",
@@ -96,7 +101,7 @@ def build_spec(server_url: str) -> dict[str, Any]:
                 "listRooms",
                 "The rooms the reader may read, with their size and last activity.",
                 {200: _json("The rooms, by name.", "RoomList")},
-                [503],
+                [DatabaseUnavailable],
             )
         },
     )
@@ -108,7 +113,7 @@ def build_spec(server_url: str) -> dict[str, Any]:
                     "getMessage",
                     "One message, if it still exists.",
                     {200: _json("The message.", "Message")},
-                    [404, 503],
+                    [Forbidden, MessageNotFound, DatabaseUnavailable],
                 ),
                 "parameters": [_MESSAGE_ID],
             },
@@ -117,7 +122,13 @@ def build_spec(server_url: str) -> dict[str, Any]:
                     "deleteMessage",
                     "Delete a message the reader wrote, or may moderate.",
                     {204: {"description": "Deleted; every reader's next poll lists its id."}},
-                    [403, 404, 429, 503],
+                    [
+                        Forbidden,
+                        CrossSiteRequest,
+                        MessageNotFound,
+                        RateLimited,
+                        DatabaseUnavailable,
+                    ],
                 ),
                 "parameters": [_MESSAGE_ID],
             },
@@ -141,7 +152,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
     """The operations on one room, by path: of the default room, or under ``/rooms/{room}``."""
     room = " of the room" if scoped else " of the default room"
     parameters = [_ROOM] if scoped else []
-    errors = [403, 404] if scoped else [403]
+    errors: list[type[WebchatError]] = [Forbidden, *([UnknownRoom] if scoped else [])]
 
     def named(operation_id: str) -> str:
         return f"room{operation_id[0].upper()}{operation_id[1:]}" if scoped else operation_id
@@ -153,7 +164,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                     named("chatPage"),
                     f"The chat page{room}; each load opens a reader stream for the tab.",
                     {200: {"description": "The page.", "content": {"text/html": {"schema": {}}}}},
-                    [*errors, 503],
+                    [*errors, DatabaseUnavailable],
                 ),
                 "parameters": [*parameters],
             }
@@ -164,7 +175,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                     named("pollMessages"),
                     "Every event since the reader's cursor, oldest first, exactly once.",
                     {200: _json("The events and the cursor to continue from.", "Poll")},
-                    [403, 404, 422, 503],
+                    [*errors, UnknownStream, ValidationFailed, DatabaseUnavailable],
                 ),
                 "parameters": [*parameters, {"in": "query", "schema": PollArgsSchema}],
             },
@@ -183,7 +194,17 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                             },
                         }
                     },
-                    [400, 403, *([404] if scoped else []), 413, 415, 422, 429, 503],
+                    [
+                        MalformedJSON,
+                        *errors,
+                        IdentityRequired,
+                        CrossSiteRequest,
+                        BodyTooLarge,
+                        UnsupportedMediaType,
+                        ValidationFailed,
+                        RateLimited,
+                        DatabaseUnavailable,
+                    ],
                 ),
                 "parameters": [*parameters],
                 "requestBody": {
@@ -198,7 +219,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                     named("messageHistory"),
                     f"Older messages{room}, newest first, a page at a time; moves no cursor.",
                     {200: _json("A page, and the cursor of the next one.", "History")},
-                    [*errors, 422, 503],
+                    [*errors, ValidationFailed, DatabaseUnavailable],
                 ),
                 "parameters": [*parameters, {"in": "query", "schema": HistoryArgsSchema}],
             }
@@ -219,7 +240,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         }
                     },
-                    [403, 404, 422, 503],
+                    [*errors, UnknownStream, ValidationFailed, DatabaseUnavailable],
                 ),
                 "parameters": [
                     *parameters,
@@ -244,11 +265,20 @@ def _operation(
     operation_id: str,
     summary: str,
     answers: dict[int, dict[str, Any]],
-    errors: list[int],
+    errors: list[type[WebchatError]],
 ) -> dict[str, Any]:
+    """An operation whose error answers list the codes of the ``errors`` it may raise."""
     responses: dict[int, dict[str, Any]] = dict(answers)
-    for status in errors:
-        responses[status] = _json(_ERRORS[status], "Error")
-        if status in (429, 503):
+    by_status: dict[int, list[type[WebchatError]]] = {}
+    for error in errors:
+        by_status.setdefault(error.status, []).append(error)
+    for status, raised in sorted(by_status.items()):
+        described = " ".join(f"`{error.code}`: {_first_line(error)}" for error in raised)
+        responses[status] = _json(described, "Error")
+        if status in (RateLimited.status, DatabaseUnavailable.status):
             responses[status]["headers"] = {"Retry-After": "Retry-After"}
     return {"operationId": operation_id, "summary": summary, "responses": responses}
+
+
+def _first_line(error: type[WebchatError]) -> str:
+    return (error.__doc__ or error.default_message).strip().splitlines()[0]

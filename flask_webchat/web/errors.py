@@ -1,0 +1,80 @@
+"""The error handlers: every failure under the blueprint becomes the one JSON error shape.
+
+``{"error": {"status": 404, "code": "not_found", "message": "…", "fields": {…}}}``, where
+``fields`` appears only for validation errors. The chat raises
+:class:`~flask_webchat.errors.WebchatError`; Werkzeug's HTTP exceptions and database outages are
+translated to the same shape, so a client has one thing to parse and never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, current_app, jsonify
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from ..errors import DatabaseUnavailable, InternalError, RateLimited, WebchatError
+from ..state import find_state
+from .ratelimit import add_retry_after
+
+# Errors that mean "the database is not reachable right now", as opposed to a bug.
+_OUTAGES = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, Any] | None = None
+) -> Response:
+    """Build the JSON error response in the shared shape."""
+    body: dict[str, Any] = {"status": status, "code": code, "message": message}
+    if fields is not None:
+        body["fields"] = fields
+    response = jsonify(error=body)
+    response.status_code = status
+    return response
+
+
+def handle_webchat_error(error: WebchatError) -> Response:
+    """Render a :class:`~flask_webchat.errors.WebchatError` in the shared shape."""
+    return error_response(error.status, error.code, error.message, error.fields)
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Render Werkzeug's exceptions (404 from routing, 405, 413 …) in the shared shape."""
+    status = error.code or 500
+    if status == RateLimited.status:  # Flask-Limiter's RateLimitExceeded
+        code = RateLimited.code
+    else:
+        code = re.sub(r"[^a-z0-9]+", "_", (error.name or "error").lower()).strip("_")
+    response = error_response(status, code, error.description or error.name)
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    if status == RateLimited.status:
+        state = find_state()
+        add_retry_after(response, state.rate_limiter if state else None)
+    return response
+
+
+def handle_unexpected(error: Exception) -> Response:
+    """Answer 503 for a database outage and 500 for a bug, always as JSON, never a traceback."""
+    _rollback()
+    if isinstance(error, _OUTAGES) or (
+        isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
+    ):
+        current_app.logger.warning("webchat: database unavailable: %s", error)
+        response = handle_webchat_error(DatabaseUnavailable())
+        response.headers["Retry-After"] = "2"
+        return response
+    current_app.logger.exception("webchat: unexpected error")
+    return handle_webchat_error(InternalError())
+
+
+def _rollback() -> None:
+    # A failed statement leaves the session's transaction unusable until it is rolled back.
+    state = find_state()
+    if state is not None:
+        try:
+            state.db.session.rollback()
+        except Exception:  # the connection may be gone as well; the pool will replace it
+            current_app.logger.debug("webchat: rollback failed", exc_info=True)

@@ -1,0 +1,83 @@
+"""The chat page, and the widget a host drops into its own pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, make_response, render_template, request, url_for
+from markupsafe import Markup
+
+from .. import streams
+from ..identity import Viewer
+from ..models import CONTENT_MAX_LENGTH
+from ..state import WebchatState, get_state
+from .session import enter_room
+
+
+def chat_page(room: str | None) -> Response:
+    """The chat page of a room; every load opens a new reader stream for that tab."""
+    assert request.blueprint is not None
+    context = widget_context(request.blueprint, room)
+    return make_response(render_template("webchat/chat.html", webchat=context))
+
+
+def render_widget(room: str | None = None) -> Markup:
+    """The chat, ready to drop into a host's own page: ``{{ webchat_widget() }}``.
+
+    ``room`` names the room (``{{ webchat_widget("support") }}``); by default, the default
+    room. Like a load of the chat page, each call opens a reader stream for that page, which
+    commits ``db.session``: render it after the view's own changes are committed. The widget
+    brings its style sheet and script; under a Content-Security-Policy they are same-origin files.
+    """
+    state = get_state()
+    if not state.blueprint_names:
+        raise RuntimeError("webchat_widget() needs the chat's blueprint to be registered.")
+    context = widget_context(state.blueprint_names[0], room)
+    return Markup(render_template("webchat/widget.html", webchat=context))
+
+
+def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, Any]:
+    """What the widget template needs, with a new stream for the page being rendered."""
+    state = get_state()
+    name, viewer = enter_room(room)
+    viewer = viewer.remembered()
+    assert viewer.reader_key is not None
+    token = streams.open_stream(
+        state.db.session, state.settings, owner=viewer.reader_key, room=name
+    )
+    in_room = {"room": room if room != state.settings.default_room else None}
+    return {
+        "room": name,
+        "rooms": _switcher(state, viewer, blueprint_name, current=name),
+        "stream": token,
+        "messages_url": url_for(f"{blueprint_name}.poll", **in_room),
+        "events_url": url_for(f"{blueprint_name}.events", **in_room),
+        "history_url": url_for(f"{blueprint_name}.history", **in_room),
+        "transport": state.settings.transport,
+        "max_wait": state.settings.max_wait,
+        "static_endpoint": f"{blueprint_name}.static",
+        "identity_name": viewer.identity.name if viewer.identity else None,
+        "allow_anonymous": state.settings.allow_anonymous,
+        "may_post": viewer.may_post(name),
+        "poll_interval": state.settings.poll_interval,
+        "max_length": CONTENT_MAX_LENGTH,
+    }
+
+
+def _switcher(
+    state: WebchatState, viewer: Viewer, blueprint_name: str, *, current: str
+) -> list[dict[str, Any]]:
+    """Links to the other rooms for the page's room switcher: only with a fixed list of rooms."""
+    names = state.settings.rooms
+    if not isinstance(names, tuple) or len(names) < 2:
+        return []
+    default = state.settings.default_room
+    return [
+        {
+            "name": name,
+            "url": url_for(f"{blueprint_name}.chat", room=None if name == default else name),
+            "current": name == current,
+        }
+        for name in names
+        if viewer.may_read(name)
+    ]

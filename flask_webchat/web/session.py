@@ -1,0 +1,60 @@
+"""The one place that touches the Flask session: the browser's reader key, and the viewer.
+
+The chat stores one value in the host's session, a random *reader key*, written once and never
+changed. Session backends save the whole session at the end of every request, so a value that
+changes can be overwritten by an overlapping request that loaded it earlier; a value that never
+changes cannot. Everything that moves (stream positions) lives in the database, keyed by it.
+Reading never writes the session: the key is made only when the chat must remember the browser.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import session
+
+from .. import rooms
+from ..identity import Viewer
+from ..state import get_state
+
+SESSION_KEY = "webchat_reader"
+
+
+def reader_key(*, create: bool) -> str | None:
+    """This browser session's reader key; with ``create``, make one if there is none yet."""
+    key = session.get(SESSION_KEY)
+    if key is None and create:
+        key = session[SESSION_KEY] = secrets.token_urlsafe(24)
+    return key
+
+
+def _make_reader_key() -> str:
+    key = reader_key(create=True)
+    assert key is not None
+    return key
+
+
+def current_viewer(*, reload: bool = False) -> Viewer:
+    """The current request's reader: identity, reader key, and the host's permission hooks.
+
+    ``reload`` loads the identity again (for a streamed answer, which outlives ``db.session``).
+    """
+    extension = get_state().extension
+    return Viewer(
+        identity=extension.current_identity(reload=reload),
+        reader_key=reader_key(create=False),
+        permissions=extension.permissions,
+        make_reader_key=_make_reader_key,
+    )
+
+
+def enter_room(room: str | None) -> tuple[str, Viewer]:
+    """The room a URL names (``None``: the default room) and the current reader in it.
+
+    Refuses a room that may not exist (404) and a reader who may not read it (403).
+    """
+    state = get_state()
+    name = rooms.require_room(room, state.settings)
+    viewer = current_viewer()
+    viewer.require_read(name)
+    return name, viewer.in_room(name)
