@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_NOTIFIER_URL": None,
     "WEBCHAT_FALLBACK_POLL": 2.0,
     "WEBCHAT_MAX_BODY": 16 * 1024,
+    "WEBCHAT_IDEMPOTENCY_TTL": 24 * 60 * 60,
     "WEBCHAT_TRUSTED_ORIGINS": (),
     "WEBCHAT_RATE_LIMIT": "20/minute",
     "WEBCHAT_RATE_LIMIT_STORAGE": "memory://",
@@ -72,6 +73,7 @@ class Settings:
     notifier_url: str | None
     fallback_poll: float
     max_body: int
+    idempotency_ttl: int
     trusted_origins: frozenset[str]
     rate_limit: str | None
     rate_limit_storage: str
@@ -100,6 +102,7 @@ class Settings:
             notifier_url=read.text("WEBCHAT_NOTIFIER_URL", optional=True) or None,
             fallback_poll=read.seconds("WEBCHAT_FALLBACK_POLL"),
             max_body=read.whole("WEBCHAT_MAX_BODY", minimum=1024),
+            idempotency_ttl=read.whole("WEBCHAT_IDEMPOTENCY_TTL", minimum=60),
             trusted_origins=read.origins("WEBCHAT_TRUSTED_ORIGINS"),
             rate_limit=read.rate("WEBCHAT_RATE_LIMIT"),
             rate_limit_storage=read.text("WEBCHAT_RATE_LIMIT_STORAGE"),

@@ -76,6 +76,13 @@ class UnknownRoom(WebchatError):
     status, code = 404, "unknown_room"
 
 
+class AlreadyDeleted(WebchatError):
+    """The post this ``Idempotency-Key`` stored has been deleted since; nothing is stored."""
+
+    status, code = 409, "already_deleted"
+    default_message = "This post was stored once already, and has been deleted since."
+
+
 class BodyTooLarge(WebchatError):
     """The request body is over ``WEBCHAT_MAX_BODY``."""
 

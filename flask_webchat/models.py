@@ -21,7 +21,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ChatDeletion", "ChatMessage", "ChatRoom", "ChatStream", "WebchatModel", "metadata"]
+__all__ = [
+    "ChatDeletion",
+    "ChatMessage",
+    "ChatPostKey",
+    "ChatRoom",
+    "ChatStream",
+    "WebchatModel",
+    "metadata",
+]
 
 #: Longest message, in characters (Unicode code points), as in the original chat.
 CONTENT_MAX_LENGTH = 1024
@@ -138,3 +146,20 @@ class ChatStream(WebchatModel):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     #: When the stream was opened or last moved; streams idle past ``WEBCHAT_STREAM_TTL`` go.
     active_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class ChatPostKey(WebchatModel):
+    """An ``Idempotency-Key`` a client posted with, and the message it stored.
+
+    A repeat of the key by the same author returns that message instead of storing another, for
+    ``WEBCHAT_IDEMPOTENCY_TTL`` seconds. ``scope`` hashes the author with the key, so the same
+    key from someone else is another message, and no key or author is stored in the clear.
+    """
+
+    __tablename__ = "webchat_post_keys"
+    __table_args__ = (sa.Index("ix_webchat_post_keys_created_at", "created_at"), _MYSQL_TABLE)
+
+    scope: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    # No foreign key: the message may be deleted while its key is still remembered.
+    message_id: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -44,6 +44,12 @@ _WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205
 _INNER_SPACE = r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _CURSOR = re.compile(r"^[0-9]{1,18}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+#: What a client may send as ``Idempotency-Key``: 1 to 64 visible ASCII characters.
+IDEMPOTENCY_KEY = fields.String(
+    validate=validate.Regexp(
+        r"^[\x21-\x7e]{1,64}\Z", error="1 to 64 visible ASCII characters, without spaces."
+    )
+)
 
 
 class _TextRule:

@@ -135,6 +135,21 @@ def reset_database(url: str) -> None:
         engine.dispose()
 
 
+def kill_connection(host: Host, victim: Any) -> None:
+    """End a DB-API connection from the server side, as a restart or a proxy would."""
+    dialect = host.db.engine.dialect.name
+    if dialect == "postgresql":
+        statement, who = "SELECT pg_terminate_backend(:who)", victim.info.backend_pid
+    else:
+        statement, who = "KILL :who", victim.thread_id()
+    engine = sa.create_engine(host.app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(statement), {"who": who})
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class Host:
     """A running host app and handles on what a test may inspect."""
@@ -225,11 +240,14 @@ class Browser:
         assert response.mimetype == "text/event-stream"
         return EventStream(chunk_lines(iter(response.response)), response.close)
 
-    def post(self, content: str, username: str | None = "anon") -> TestResponse:
+    def post(
+        self, content: str, username: str | None = "anon", *, key: str | None = None
+    ) -> TestResponse:
         body: dict[str, Any] = {"content": content}
         if username is not None:
             body["username"] = username
-        return self.client.post(f"{self.prefix}/messages", json=body)
+        headers = {"Idempotency-Key": key} if key is not None else {}
+        return self.client.post(f"{self.prefix}/messages", json=body, headers=headers)
 
     def say(self, content: str, username: str | None = "anon") -> int:
         """Post a message that must be accepted; return its id."""

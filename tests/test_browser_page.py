@@ -277,3 +277,37 @@ def test_older_messages_load_on_demand_and_the_switcher_changes_rooms(chromium, 
         lobby = [m["content"] for m in json.load(answer)["messages"]]
     assert "an answer in support" not in lobby and len(lobby) == 60
     assert errors == []
+
+
+def test_a_post_whose_answer_was_lost_is_stored_once_when_sent_again(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    page = open_chat(chromium, site, "Ann", errors)
+    keys: list[str | None] = []
+
+    def lose_the_first_answer(route) -> None:  # type: ignore[no-untyped-def]
+        keys.append(route.request.headers.get("idempotency-key"))
+        answer = route.fetch()  # the server stores the message ...
+        if len(keys) == 1:
+            route.abort("connectionreset")  # ... and the answer never arrives
+        else:
+            route.fulfill(response=answer)
+
+    def route(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.method == "POST":
+            lose_the_first_answer(route)
+        else:
+            route.fallback()
+
+    page.route("**/chat/messages", route)
+    send(page, "only once, please")
+    page.locator(".webchat-status.is-error").wait_for(timeout=WAIT_MS)
+    assert page.get_by_label("Message", exact=True).input_value() == "only once, please"
+    page.get_by_role("button", name="Send").click()  # the reader tries again
+    message(page, "only once, please").wait_for(timeout=WAIT_MS)
+    page.wait_for_function("() => !document.querySelector('.webchat-status.is-error')")
+    assert keys[0] and keys == [keys[0], keys[0]], keys
+    assert message(page, "only once, please").count() == 1
+    with urllib.request.urlopen(f"{site}/chat/messages?after=0") as answer:
+        stored = [m["content"] for m in json.load(answer)["messages"]]
+    assert stored == ["only once, please"]
+    page.context.close()

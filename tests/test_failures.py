@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hosts import Host, MakeHost, Stack
+from hosts import Host, MakeHost, Stack, kill_connection
 
 # How long each database waits for a lock before giving up with an error, kept short here.
 SHORT_LOCK_WAIT = {
@@ -59,21 +59,6 @@ def test_a_lock_timeout_while_posting_or_deleting_is_503_and_stores_nothing(
     assert reader.poll(tab)["deleted"] == [before]
 
 
-def _kill(host: Host, victim: Any) -> None:
-    """End a database connection from the server side, as a restart or a proxy would."""
-    dialect = host.db.engine.dialect.name
-    if dialect == "postgresql":
-        statement, who = "SELECT pg_terminate_backend(:who)", victim.info.backend_pid
-    else:
-        statement, who = "KILL :who", victim.thread_id()
-    engine = sa.create_engine(host.app.config["SQLALCHEMY_DATABASE_URI"])
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.text(statement), {"who": who})
-    finally:
-        engine.dispose()
-
-
 def test_a_connection_lost_in_the_middle_of_a_post_is_503_and_stores_nothing(
     make_host: MakeHost, stack: Stack
 ) -> None:
@@ -87,7 +72,7 @@ def test_a_connection_lost_in_the_middle_of_a_post_is_503_and_stores_nothing(
     def kill_before_the_insert(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
         if statement.startswith("INSERT INTO webchat_messages") and not killed:
             killed.append(statement)
-            _kill(host, connection.connection.dbapi_connection)
+            kill_connection(host, connection.connection.dbapi_connection)
 
     with host.app.app_context():
         engine = host.db.engine

@@ -26,6 +26,8 @@ from flask_webchat.models import metadata
 from hosts import SERVICE_VARIABLES, database_url, separate_database
 
 CHAT_TABLES = set(metadata.tables)
+#: The newest revision of the chat's branch.
+CHAT_HEAD = "webchat_0002"
 #: The server databases are shared with the rest of the suite; migrations get one of their own.
 MIGRATIONS_DATABASE = "webchat_migrations"
 
@@ -123,6 +125,25 @@ def versions_in(folder: Path | str) -> set[str]:
     return {path.name for path in Path(folder).glob("*.py")}
 
 
+def test_upgrading_a_populated_database_keeps_its_messages(
+    host_app: Flask, url: str, flask_db: FlaskDb
+) -> None:
+    flask_db(host_app, "init")
+    flask_db(host_app, "upgrade", "webchat_0001")
+    client = host_app.test_client()
+    old = client.post("/chat/messages", json={"content": "from 0001", "username": "a"})
+    assert old.status_code == 201, old.json
+
+    flask_db(host_app, "upgrade", "heads")
+    assert stored_revisions(url) == {CHAT_HEAD}
+    headers = {"Idempotency-Key": "after-upgrade"}
+    body = {"content": "after the upgrade", "username": "a"}
+    new = client.post("/chat/messages", json=body, headers=headers)
+    assert client.post("/chat/messages", json=body, headers=headers).json == new.json
+    read = client.get("/chat/messages", query_string={"after": 0}).json
+    assert [m["content"] for m in read["messages"]] == ["from 0001", "after the upgrade"]
+
+
 def stored_revisions(url: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
@@ -138,7 +159,7 @@ def test_upgrade_heads_creates_the_chat_tables_and_the_chat_works(
     flask_db(host_app, "init")
     flask_db(host_app, "upgrade", "heads")
     assert table_names(url) == CHAT_TABLES | {"alembic_version"}
-    assert stored_revisions(url) == {"webchat_0001"}
+    assert stored_revisions(url) == {CHAT_HEAD}
 
     client = host_app.test_client()
     posted = client.post("/chat/messages", json={"content": "hi", "username": "a"})
@@ -245,7 +266,7 @@ def test_tables_made_by_create_tables_are_stamped_into_the_branch(
     flask_db(app, "init")
     flask_db(app, "stamp", f"{chat_migrations.BRANCH}@head")
     flask_db(app, "upgrade", "heads")
-    assert stored_revisions(url) == {"webchat_0001"}
+    assert stored_revisions(url) == {CHAT_HEAD}
     assert table_names(url) == CHAT_TABLES | {"alembic_version"}
 
 

@@ -19,6 +19,7 @@ from . import page, routes
 from .errors import handle_http_exception, handle_unexpected, handle_webchat_error
 from .hooks import add_security_headers, json_routing_errors, no_store, refuse_cross_site_writes
 from .page import render_widget
+from .session import guard_session_saves
 
 __all__ = ["ROUTES", "Route", "create_blueprint", "render_widget"]
 
@@ -79,6 +80,7 @@ def create_blueprint(name: str = "webchat") -> Blueprint:
     bp.register_error_handler(HTTPException, handle_http_exception)
     bp.register_error_handler(Exception, handle_unexpected)
     bp.before_app_request(json_routing_errors)
+    bp.before_request(guard_session_saves)
     bp.before_request(_answer_head)
     bp.before_request(refuse_cross_site_writes)
     bp.after_request(no_store)

@@ -15,6 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from .._version import __version__
 from ..errors import (
+    AlreadyDeleted,
     BodyTooLarge,
     CrossSiteRequest,
     DatabaseUnavailable,
@@ -51,6 +52,17 @@ _ROOM = {
     "required": True,
     "description": NAME_RULE.capitalize() + ".",
     "schema": {"type": "string"},
+}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "One key per draft, sent again with every retry of it (1 to 64 visible ASCII"
+        " characters): a repeat by the same author within WEBCHAT_IDEMPOTENCY_TTL answers with"
+        " the message the first post stored, and stores nothing."
+    ),
+    "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,64}$"},
 }
 _MESSAGE_ID = {
     "name": "message_id",
@@ -199,6 +211,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                         *errors,
                         IdentityRequired,
                         CrossSiteRequest,
+                        AlreadyDeleted,
                         BodyTooLarge,
                         UnsupportedMediaType,
                         ValidationFailed,
@@ -206,7 +219,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                         DatabaseUnavailable,
                     ],
                 ),
-                "parameters": [*parameters],
+                "parameters": [*parameters, _IDEMPOTENCY_KEY],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": "NewMessage"}},

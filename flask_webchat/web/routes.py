@@ -16,6 +16,7 @@ from ..batches import Batch
 from ..errors import WebchatError
 from ..identity import Viewer
 from ..schemas import (
+    IDEMPOTENCY_KEY,
     Cursor,
     EventsArgsSchema,
     HistoryArgsSchema,
@@ -128,10 +129,15 @@ def list_rooms() -> Response:
 
 
 def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
-    """Post a message as the current identity, or under the name given in the body."""
+    """Post a message as the current identity, or under the name given in the body.
+
+    With an ``Idempotency-Key``, a repeat of the same post answers with the message the first
+    one stored, so a client may retry a post whose answer it never got.
+    """
     state = get_state()
     name = rooms.require_room(room, state.settings)
     viewer = current_viewer()
+    key = request.headers.get("Idempotency-Key")
     message = messages.post_message(
         state.db.session,
         room=name,
@@ -139,6 +145,8 @@ def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
         body=json_body(state.settings.max_body),
         allow_anonymous=state.settings.allow_anonymous,
         notifier=state.notifier,
+        idempotency_key=None if key is None else load(IDEMPOTENCY_KEY, key, name="Idempotency-Key"),
+        key_ttl=state.settings.idempotency_ttl,
     )
     answer = MessageSchema(viewer=viewer.as_author().in_room(name)).dump(message)
     return jsonify(answer), 201, {"Location": url_for(".message", message_id=message.id)}

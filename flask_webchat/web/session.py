@@ -10,12 +10,13 @@ Reading never writes the session: the key is made only when the chat must rememb
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
-from flask import session
+from flask import Flask, Response, current_app, request, session
 
 from .. import rooms
 from ..identity import Viewer
-from ..state import get_state
+from ..state import find_state, get_state
 
 SESSION_KEY = "webchat_reader"
 
@@ -58,3 +59,36 @@ def enter_room(room: str | None) -> tuple[str, Viewer]:
     viewer = current_viewer()
     viewer.require_read(name)
     return name, viewer.in_room(name)
+
+
+class _SavesThatCannotUndoTheChat:
+    """The host's session interface, except that a failed save cannot fail a chat answer.
+
+    Flask saves the session after the view, once the chat's work has committed: a session store
+    that fails then (Redis down or full) would turn a stored and delivered post into a 500, which
+    the sender retries. The chat's only session value is the reader key, so its answers stand
+    without the save: the failure is logged, and the browser simply goes unremembered.
+    """
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.host, name)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        try:
+            self.host.save_session(app, session, response)
+        except Exception:
+            if request.blueprint not in find_state(app).blueprint_names:  # type: ignore[union-attr]
+                raise
+            app.logger.warning("webchat: the session was not saved", exc_info=True)
+
+
+def guard_session_saves() -> None:
+    """Wrap the app's session interface once (``before_request``): the host may set it late."""
+    app = current_app
+    if not isinstance(app.session_interface, _SavesThatCannotUndoTheChat):
+        app.session_interface = _SavesThatCannotUndoTheChat(  # type: ignore[assignment]
+            app.session_interface
+        )

@@ -17,6 +17,12 @@
 // GET /messages?wait=… again as soon as each answer arrives; "poll" asks every pollInterval.
 
 /** An answer the server refused: its status, code, message and per-field messages. */
+/** A fresh Idempotency-Key for one draft: 128 random bits, hex. */
+export function newPostKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 export class WebchatError extends Error {
   constructor(message, { status = 0, code = "network_error", fields = null, retryAfter = null } = {}) {
     super(message);
@@ -117,12 +123,17 @@ export class WebchatClient extends EventTarget {
     this._poll();
   }
 
-  /** Post a message; resolves to the stored message, rejects with a WebchatError. */
-  async send({ content, username }) {
+  /**
+   * Post a message; resolves to the stored message, rejects with a WebchatError. Send the same
+   * `key` (see newPostKey) when retrying the same draft: the server then stores it once.
+   */
+  async send({ content, username }, { key } = {}) {
     const body = username === undefined ? { content } : { content, username };
+    const headers = { ...this.headers, "Content-Type": "application/json", Accept: "application/json" };
+    if (key) headers["Idempotency-Key"] = key;
     const response = await this._fetch(this.url, {
       method: "POST",
-      headers: { ...this.headers, "Content-Type": "application/json", Accept: "application/json" },
+      headers,
       body: JSON.stringify(body),
     });
     if (!response.ok) throw await refusal(response);

@@ -1,7 +1,7 @@
 // flask-webchat page: renders every [data-webchat] element with a WebchatClient. No dependencies.
 // Message text is only ever placed with textContent, never parsed as HTML.
 
-import { WebchatClient } from "./client.js";
+import { newPostKey, WebchatClient } from "./client.js";
 
 const NAME_KEY = "webchat.username";
 // Within this many pixels of the end, the reader counts as "at the bottom".
@@ -35,6 +35,8 @@ function start(root) {
   const shown = new Map(); // message id -> list item
   let oldest = null; // the cursor of the oldest message shown, where history continues
   let sending = false;
+  // One key per draft, kept across its retries, so a post whose answer was lost is stored once.
+  let draftKey = null;
   let loaded = false; // the first batch (the backlog) is shown, not announced
 
   const client = new WebchatClient({
@@ -153,8 +155,10 @@ function start(root) {
     }
     sending = true;
     updateComposer();
+    draftKey ??= newPostKey();
     try {
-      await client.send(message);
+      await client.send(message, { key: draftKey });
+      draftKey = null;
       if (content.value === text) content.value = ""; // keep anything typed meanwhile
       say("");
     } catch (error) {
@@ -182,7 +186,10 @@ function start(root) {
   });
   jump.addEventListener("click", toBottom);
   older?.addEventListener("click", loadOlder);
-  content.addEventListener("input", updateComposer);
+  content.addEventListener("input", () => {
+    draftKey = null; // an edited draft is another message
+    updateComposer();
+  });
   content.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
