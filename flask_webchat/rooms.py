@@ -94,19 +94,52 @@ def get_or_create_room(session: Session, name: str) -> ChatRoom:
     return room
 
 
-def list_rooms(session: Session, settings: Settings) -> list[RoomSummary]:
-    """The rooms there are, by name: every configured one (``WEBCHAT_ROOMS`` as a list), or
-    every stored one; the default and the configured rooms show as empty until created."""
+def is_configured(name: str, settings: Settings) -> bool:
+    """Whether the configuration names this room: the default room, or one of a fixed list."""
+    listed = settings.rooms
+    return name == settings.default_room or (isinstance(listed, tuple) and name in listed)
+
+
+def open_room(session: Session, name: str, settings: Settings) -> ChatRoom | None:
+    """The room, for a reader: created only if the configuration names it.
+
+    Any other room is created by its first post, never by reading, so that reading arbitrary
+    names (``WEBCHAT_ROOMS = None``) stores nothing; its readers start from cursor 0.
+    """
+    found = find_room(session, name)
+    if found is None and is_configured(name, settings):
+        found = get_or_create_room(session, name)
+    return found
+
+
+def list_rooms(
+    session: Session, settings: Settings, *, after: str | None = None, limit: int = 100
+) -> tuple[list[RoomSummary], str | None]:
+    """A page of the rooms there are, by name, after the name ``after``; and the next page's.
+
+    The rooms are every configured one (``WEBCHAT_ROOMS`` as a list), or every stored one; the
+    default and the configured rooms show as empty until created. The second value is the
+    ``after`` of the next page, ``None`` on the last.
+    """
     query = sa.select(
         _rooms.c.name, _rooms.c.message_count, _rooms.c.last_event_at, _rooms.c.last_seq
     ).order_by(_rooms.c.name)
-    named = list(settings.rooms) if isinstance(settings.rooms, tuple) else None
-    if named is not None:
-        query = query.where(_rooms.c.name.in_(named))
+    listed = settings.rooms
+    shown = sorted(listed) if isinstance(listed, tuple) else [settings.default_room]
+    shown = [name for name in shown if after is None or name > after][: limit + 1]
+    if isinstance(listed, tuple):
+        query = query.where(_rooms.c.name.in_(shown))
+    else:
+        if after is not None:
+            query = query.where(_rooms.c.name > after)
+        query = query.limit(limit + 1)
     found = {row.name: RoomSummary(*row) for row in session.execute(query)}
-    for name in named if named is not None else [settings.default_room]:
+    for name in shown:
         found.setdefault(name, RoomSummary(name, 0, None, 0))
-    return sorted(found.values(), key=lambda room: room.name)
+    page = sorted(found.values(), key=lambda room: room.name)[: limit + 1]
+    if len(page) > limit:
+        return page[:limit], page[limit - 1].name
+    return page, None
 
 
 def statistics(session: Session) -> list[tuple[str, int, datetime | None, datetime | None]]:

@@ -15,6 +15,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 from .errors import ValidationFailed
 from .identity import Viewer
 from .models import CONTENT_MAX_LENGTH, ChatMessage
+from .rooms import NAME_PATTERN
 
 __all__ = [
     "Cursor",
@@ -27,6 +28,7 @@ __all__ = [
     "NewMessageSchema",
     "PollArgsSchema",
     "PollSchema",
+    "RoomListArgsSchema",
     "RoomListSchema",
     "RoomSchema",
     "UTCDateTime",
@@ -306,10 +308,25 @@ class RoomSchema(Schema):
     cursor = Cursor()
 
 
+class RoomListArgsSchema(Schema):
+    """The query string of ``GET /rooms``: a page of rooms, by name."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    after = fields.String(
+        validate=validate.Regexp(f"^{NAME_PATTERN.pattern}\\Z", error="Not a room name."),
+        metadata={"description": "The `next` of the previous page; without it, the first."},
+    )
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
 class RoomListSchema(Schema):
-    """The answer of ``GET /rooms``."""
+    """The answer of ``GET /rooms``: a page of rooms, and where the next one starts."""
 
     rooms = fields.Nested(RoomSchema, many=True)
+    #: Pass as ``after`` for the next page; ``null`` on the last.
+    next = fields.String(allow_none=True)
 
 
 class DeletionSchema(Schema):

@@ -77,7 +77,9 @@ class Reader:
 
     def _read_stream(self, after: int | None, known: int | None) -> Batch:
         if self.owner is None:
-            raise UnknownStream()  # a browser without a reader key has opened no stream
+            if self.token is not None:
+                raise UnknownStream()  # a browser without a reader key has opened no stream
+            return self._read_backlog(known)  # nothing to remember this reader by: write nothing
         state = None
         with reading(self.session) as reader:
             for _ in range(_CLAIM_ATTEMPTS):
@@ -87,9 +89,11 @@ class Reader:
                         raise UnknownStream()
                     # Opening is several statements that belong together: the host's session,
                     # in a transaction of its own.
-                    open_stream(
+                    opened = open_stream(
                         self.session, self.settings, owner=self.owner, room=self.room, default=True
                     )
+                    if opened is None:
+                        return Batch.at(0)  # no room yet, and reading creates none
                     continue
                 start = state.position if after is None else after
                 if start > state.head:
@@ -109,6 +113,13 @@ class Reader:
                 if claimed.rowcount:
                     return batch
         return Batch.at(state.position if state else 0, stream=state.token if state else None)
+
+    def _read_backlog(self, known: int | None) -> Batch:
+        """The room's newest ``WEBCHAT_BACKLOG`` events, read as from a bare cursor."""
+        with reading(self.session) as reader:
+            found = rooms.find_room(reader, self.room)
+            start = 0 if found is None else _backlog_start(reader, found, self.settings.backlog)
+        return self._read_cursor(start, known)
 
     def _range(
         self, reader: Session, room_id: int, start: int, head: int, known: int | None
@@ -131,15 +142,18 @@ class Reader:
 
 def open_stream(
     session: Session, settings: Settings, *, owner: str, room: str, default: bool = False
-) -> str:
+) -> str | None:
     """Open a stream whose first read returns the room's newest ``WEBCHAT_BACKLOG`` messages.
 
     Opening a tab's stream also ends the session's default stream in the room, so that, as in a
     page reload, the next read without a stream starts again from the backlog. The owner keeps
     at most ``WEBCHAT_MAX_STREAMS`` streams (the oldest go), and streams idle past
-    ``WEBCHAT_STREAM_TTL`` seconds are removed. Returns the stream's token.
+    ``WEBCHAT_STREAM_TTL`` seconds are removed. Returns the stream's token, or ``None`` for a
+    room that does not exist yet and is not configured (see :func:`rooms.open_room`).
     """
-    found = rooms.get_or_create_room(session, room)
+    found = rooms.open_room(session, room, settings)
+    if found is None:
+        return None
     idle_since = utcnow() - timedelta(seconds=settings.stream_ttl)
     session.execute(sa.delete(_streams).where(_streams.c.active_at < idle_since))
     if not default:

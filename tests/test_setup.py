@@ -15,7 +15,13 @@ from flask_webchat import Webchat
 from flask_webchat.config import DEFAULTS
 from hosts import Browser, MakeHost, build_host
 
-CHAT_TABLES = {"webchat_rooms", "webchat_messages", "webchat_deletions", "webchat_streams"}
+CHAT_TABLES = {
+    "webchat_rooms",
+    "webchat_messages",
+    "webchat_deletions",
+    "webchat_streams",
+    "webchat_post_keys",
+}
 
 
 def test_the_model_imports_before_any_app_exists() -> None:

@@ -42,6 +42,7 @@ from ..schemas import (
     NewMessageSchema,
     PollArgsSchema,
     PollSchema,
+    RoomListArgsSchema,
     RoomListSchema,
     UTCDateTime,
 )
@@ -109,12 +110,15 @@ def build_spec(server_url: str) -> dict[str, Any]:
     spec.path(
         "/rooms",
         operations={
-            "get": _operation(
-                "listRooms",
-                "The rooms the reader may read, with their size and last activity.",
-                {200: _json("The rooms, by name.", "RoomList")},
-                [DatabaseUnavailable],
-            )
+            "get": {
+                **_operation(
+                    "listRooms",
+                    "A page of the rooms the reader may read, with their size and last activity.",
+                    {200: _json("The rooms, by name, and the next page's `after`.", "RoomList")},
+                    [ValidationFailed, DatabaseUnavailable],
+                ),
+                "parameters": [{"in": "query", "schema": RoomListArgsSchema}],
+            }
         },
     )
     spec.path(

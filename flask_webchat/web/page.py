@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, make_response, render_template, request, url_for
 from markupsafe import Markup
 
-from .. import streams
+from .. import rooms, streams
 from ..identity import Viewer
 from ..models import CONTENT_MAX_LENGTH
 from ..state import WebchatState, get_state
@@ -40,16 +40,18 @@ def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, An
     """What the widget template needs, with a new stream for the page being rendered."""
     state = get_state()
     name, viewer = enter_room(room)
-    viewer = viewer.remembered()
-    assert viewer.reader_key is not None
-    token = streams.open_stream(
-        state.db.session, state.settings, owner=viewer.reader_key, room=name
-    )
+    token = None
+    if rooms.open_room(state.db.session, name, state.settings) is not None:
+        viewer = viewer.remembered()
+        assert viewer.reader_key is not None
+        token = streams.open_stream(
+            state.db.session, state.settings, owner=viewer.reader_key, room=name
+        )
     in_room = {"room": room if room != state.settings.default_room else None}
     return {
         "room": name,
         "rooms": _switcher(state, viewer, blueprint_name, current=name),
-        "stream": token,
+        "stream": token or "",
         "messages_url": url_for(f"{blueprint_name}.poll", **in_room),
         "events_url": url_for(f"{blueprint_name}.events", **in_room),
         "history_url": url_for(f"{blueprint_name}.history", **in_room),

@@ -24,6 +24,7 @@ from ..schemas import (
     MessageSchema,
     PollArgsSchema,
     PollSchema,
+    RoomListArgsSchema,
     RoomListSchema,
     load,
 )
@@ -40,6 +41,7 @@ _EVENTS_ARGS = EventsArgsSchema()
 _HISTORY_ARGS = HistoryArgsSchema()
 _EMPTY_POLL = PollSchema()
 _ROOM_LIST = RoomListSchema()
+_ROOM_LIST_ARGS = RoomListArgsSchema()
 _LAST_EVENT_ID = Cursor()
 
 
@@ -121,11 +123,15 @@ def message_history(room: str | None) -> Response:
 
 
 def list_rooms() -> Response:
-    """The rooms the current reader may read, with their size and last activity."""
+    """A page of the rooms the current reader may read, with their size and last activity."""
     state = get_state()
+    args = load(_ROOM_LIST_ARGS, request.args)
     viewer = current_viewer()
-    listed = rooms.list_rooms(state.db.session, state.settings)
-    return jsonify(_ROOM_LIST.dump({"rooms": [r for r in listed if viewer.may_read(r.name)]}))
+    listed, following = rooms.list_rooms(
+        state.db.session, state.settings, after=args.get("after"), limit=args["limit"]
+    )
+    readable = [room for room in listed if viewer.may_read(room.name)]
+    return jsonify(_ROOM_LIST.dump({"rooms": readable, "next": following}))
 
 
 def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
@@ -182,9 +188,11 @@ def openapi_document() -> Response:
 def _reader(
     state: WebchatState, room: str, viewer: Viewer, args: dict[str, Any]
 ) -> tuple[Viewer, Reader]:
-    """The reader the query names: a stream, a bare cursor, or the session's default stream."""
-    if "stream" not in args and "after" not in args:
-        viewer = viewer.remembered()  # the session's default stream needs an owner
+    """The reader the query names: a stream, a bare cursor, or the session's default stream.
+
+    A browser the chat has no reader key for, naming neither, reads the backlog statelessly:
+    the chat writes nothing for it until there is something to remember (a post, a stream).
+    """
     limit = state.settings.poll_limit
     reader = Reader(
         session=state.db.session,
