@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import Forbidden, IdentityRequired
+from .errors import Forbidden, IdentityRequired, MessageNotFound
 from .models import ChatMessage
 
 _NAME_ATTRIBUTES = ("display_name", "name", "username")
@@ -143,12 +143,19 @@ class Viewer:
         if not self.may_post(room):
             raise Forbidden("You may not post to this room.")
 
+    def require_visible(self, message: ChatMessage, room: str) -> None:
+        """Raise :class:`~flask_webchat.errors.MessageNotFound` unless this reader may read
+        ``room``, where ``message`` is: to them, a message they may not see does not exist, so
+        that its id tells nothing about a room they cannot read."""
+        if not self.may_read(room):
+            raise MessageNotFound(message.id)
+
     def require_delete(self, message: ChatMessage, room: str) -> None:
         """Raise unless this reader may delete ``message``, which is in ``room``.
 
         Call it on the viewer :meth:`in_room` made for that room. A site-wide delete hook stops
-        at rooms the reader cannot see.
+        at rooms the reader cannot see: there, the message is not found.
         """
-        self.require_read(room)
+        self.require_visible(message, room)
         if not self.may_delete(message):
             raise Forbidden("You may only delete your own messages.")

@@ -119,6 +119,14 @@ def get_message(session: Session, message_id: int) -> ChatMessage:
     return message
 
 
+def read_message(session: Session, message_id: int, viewer: Viewer) -> tuple[ChatMessage, str]:
+    """The message and its room's name, if ``viewer`` may see it; else ``MessageNotFound``."""
+    message = get_message(session, message_id)
+    room = rooms.room_name(session, message.room_id)
+    viewer.require_visible(message, room)
+    return message, room
+
+
 def delete_message(
     session: Session, *, message_id: int, viewer: Viewer, notifier: Notifier | None = None
 ) -> None:

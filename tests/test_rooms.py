@@ -69,6 +69,8 @@ def test_an_invalid_room_name_is_a_clear_404_and_creates_nothing(host: Host, nam
         error = response.json["error"]
         assert error["code"] == "unknown_room"
         assert "lowercase letters, digits" in error["message"]
+    for path in ["/", "/messages", "/events"]:  # HEAD says no more than GET
+        assert browser.client.head(f"/chat/rooms/{name}{path}").status_code == 404, (name, path)
     assert host.stored_messages() == []
 
 
@@ -216,7 +218,13 @@ def test_the_read_hook_closes_a_room_everywhere(host: Host) -> None:
     assert "staff" not in [room["name"] for room in guest.client.get("/chat/rooms").json["rooms"]]
     assert "staff" in [room["name"] for room in ann.client.get("/chat/rooms").json["rooms"]]
     message_id = host.stored_messages()[0].id
-    assert guest.client.get(f"/chat/messages/{message_id}").status_code == 403
+    # To a reader who may not see it, the message does not exist: its id tells nothing.
+    hidden = guest.client.get(f"/chat/messages/{message_id}")
+    missing = guest.client.get(f"/chat/messages/{message_id + 1000}")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json["error"]["code"] == missing.json["error"]["code"]
+    for path in ["/", "/messages", "/events"]:  # HEAD says no more than GET
+        assert guest.client.head(f"/chat/rooms/staff{path}").status_code == 403, path
     assert [m.content for m in host.stored_messages()] == ["staff only"]
 
 
@@ -284,8 +292,8 @@ def test_nobody_deletes_in_a_room_they_may_not_read(host: Host) -> None:
     moderator.login("mod")
     in_staff = room_say(ann, "staff", "staff only")
     refused = moderator.delete(in_staff)
-    assert refused.status_code == 403
-    assert refused.json["error"]["message"] == "You may not read this room."
+    assert refused.status_code == 404  # a message they may not see does not exist to them
+    assert refused.json["error"]["code"] == moderator.delete(in_staff + 1000).json["error"]["code"]
     in_lobby = ann.say("anyone may read this")
     assert moderator.delete(in_lobby).status_code == 204
     assert [m.id for m in host.stored_messages()] == [in_staff]

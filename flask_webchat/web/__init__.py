@@ -19,7 +19,7 @@ from . import page, routes
 from .errors import handle_http_exception, handle_unexpected, handle_webchat_error
 from .hooks import add_security_headers, json_routing_errors, no_store, refuse_cross_site_writes
 from .page import render_widget
-from .session import guard_session_saves
+from .session import enter_room, guard_session_saves
 
 __all__ = ["ROUTES", "Route", "create_blueprint", "render_widget"]
 
@@ -89,8 +89,14 @@ def create_blueprint(name: str = "webchat") -> Blueprint:
 
 
 def _answer_head() -> Response | None:
-    """Answer ``HEAD`` of a reading route with its headers alone (``before_request``)."""
+    """Answer ``HEAD`` of a reading route with its headers alone (``before_request``).
+
+    Only once the room may be read: ``HEAD`` says no more than ``GET`` would.
+    """
     if request.method != "HEAD" or request.endpoint is None:
         return None
     mimetype = _HEAD_ANSWERS.get(current_app.view_functions.get(request.endpoint))
-    return None if mimetype is None else Response(status=200, mimetype=mimetype)
+    if mimetype is None:
+        return None
+    enter_room((request.view_args or {}).get("room"))
+    return Response(status=200, mimetype=mimetype)

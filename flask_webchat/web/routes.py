@@ -161,9 +161,9 @@ def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
 def get_message(message_id: int) -> Response:
     """One message, if it still exists (and its room may be read)."""
     state = get_state()
-    message = messages.get_message(state.db.session, message_id)
-    _, viewer = enter_room(rooms.room_name(state.db.session, message.room_id))
-    return jsonify(MessageSchema(viewer=viewer).dump(message))
+    viewer = current_viewer()
+    message, room = messages.read_message(state.db.session, message_id, viewer)
+    return jsonify(MessageSchema(viewer=viewer.in_room(room)).dump(message))
 
 
 def delete_message(message_id: int) -> tuple[str, int]:
