@@ -7,6 +7,8 @@ views. Text limits are counted in Unicode code points, the way the database colu
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
@@ -39,7 +41,35 @@ __all__ = [
 ANONYMOUS_NAME_MAX_LENGTH = 64
 # C0/C1 controls, DEL and lone surrogates: databases refuse some, and none belongs in a chat line.
 _FORBIDDEN_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-_FORBIDDEN_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Zero-width (non-)joiners shape emoji sequences and Persian or Indic words: kept inside a name,
+# but a name may not start or end with one, nor be made of them.
+_JOINERS = "\u200c\u200d"
+
+
+def _invisible_characters() -> str:
+    """A regex class body of the characters a name could hide behind or be turned around by:
+    format characters (bidi controls, zero-width spaces, U+FEFF …) and fillers drawn as nothing."""
+    codes = [
+        c
+        for c in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(c)) == "Cf" and chr(c) not in _JOINERS
+    ]
+    codes += [0x115F, 0x1160, 0x2800, 0x3164, 0xFFA0]
+    ranges: list[list[int]] = []
+    for code in sorted(codes):
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+
+    def escape(code: int) -> str:
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+    return "".join(escape(a) if a == b else f"{escape(a)}-{escape(b)}" for a, b in ranges)
+
+
+# Names also refuse invisible characters: "Bob\u202e" would turn the next name around.
+_FORBIDDEN_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff" + _invisible_characters() + "]")
 # What str.strip() removes (every character for which str.isspace() is true), as a regex class.
 _WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # White space that may stand between visible characters, and is kept.
@@ -70,10 +100,14 @@ class _TextRule:
         forbidden: re.Pattern[str],
         inner_space: str,
         crlf: bool = False,
+        refusal: str = "control characters",
+        joiners: str = "",
     ) -> None:
         self.what, self.max_length, self.forbidden = what, max_length, forbidden
+        self.refusal, self.joiners = refusal, joiners
+        inner_space += joiners  # allowed between visible characters, never counted as one
         # A visible character: neither white space that strip() removes, nor forbidden.
-        visible = "[^" + _WHITESPACE + forbidden.pattern[1:-1] + "]"
+        visible = "[^" + _WHITESPACE + forbidden.pattern[1:-1] + joiners + "]"
         # Between visible characters: more of them, kept white space, and CRLF (sent as LF).
         inner = "(?:" + visible + "|[" + inner_space + "]" + (r"|\r\n" if crlf else "") + ")"
         padding = f"[{_WHITESPACE}]*"
@@ -86,7 +120,9 @@ class _TextRule:
         if len(value) > self.max_length:
             raise ValidationError(f"{self.what} can be at most {self.max_length} characters long.")
         if self.forbidden.search(value):
-            raise ValidationError(f"{self.what} must not contain control characters.")
+            raise ValidationError(f"{self.what} must not contain {self.refusal}.")
+        if value[0] in self.joiners or value[-1] in self.joiners:
+            raise ValidationError(f"{self.what} must not start or end with an invisible character.")
 
 
 def load(schema: Schema | fields.Field, data: Any, *, name: str | None = None) -> Any:
@@ -179,6 +215,8 @@ NAME_RULE = _TextRule(
     max_length=ANONYMOUS_NAME_MAX_LENGTH,
     forbidden=_FORBIDDEN_IN_NAME,
     inner_space=_INNER_SPACE,
+    refusal="control characters or invisible ones",
+    joiners=_JOINERS,
 )
 
 

@@ -311,3 +311,20 @@ def test_a_post_whose_answer_was_lost_is_stored_once_when_sent_again(chromium, s
         stored = [m["content"] for m in json.load(answer)["messages"]]
     assert stored == ["only once, please"]
     page.context.close()
+
+
+def test_names_and_messages_are_shown_bidi_isolated(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    page = open_chat(chromium, site, "Ann", errors)
+    post_over_http(site, "\u202eevil.exe\u202c gpj.", name="علي")
+    post_over_http(site, "after it", name="Bob")
+    message(page, "after it").wait_for(timeout=WAIT_MS)
+    isolation = page.evaluate(
+        """() => [...document.querySelectorAll('.webchat-username, .webchat-content')].map(
+            (node) => [node.textContent, node.dir, getComputedStyle(node).unicodeBidi])"""
+    )
+    assert ["علي", "auto", "isolate"] in isolation
+    assert ["\u202eevil.exe\u202c gpj.", "auto", "isolate"] in isolation
+    assert ["Bob", "auto", "isolate"] in isolation
+    assert errors == []
+    page.context.close()

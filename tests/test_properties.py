@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,9 +36,13 @@ def normalised(text: str) -> bool:
 
 
 MESSAGES = st.text(ALLOWED, min_size=1, max_size=1024).filter(normalised)
-NAMES = st.text(ALLOWED.filter(lambda c: c not in "\n\t"), min_size=1, max_size=64).filter(
-    normalised
+# Names refuse invisible characters too: format characters (bidi controls, zero-width spaces)
+# and fillers drawn as nothing.
+INVISIBLE = {"\u115f", "\u1160", "\u2800", "\u3164", "\uffa0"}
+NAME_CHARACTERS = ALLOWED.filter(
+    lambda c: c not in "\n\t" and c not in INVISIBLE and unicodedata.category(c) != "Cf"
 )
+NAMES = st.text(NAME_CHARACTERS, min_size=1, max_size=64).filter(normalised)
 
 
 @given(content=MESSAGES, username=NAMES)
@@ -101,6 +106,7 @@ def test_text_outside_the_limits_is_a_422_naming_the_field_and_stores_nothing(
 # line breaks and ordinary letters, so that long and short, padded and bare strings all come up.
 EDGY_PIECES = [" ", "\t", "\n", "\r", "\r\n", "\x0b", "\x1c", "\x85", "\xa0", "\u2028", "\u3000"]
 EDGY_PIECES += ["\x00", "\x1b", "\x7f", "\x9f", "\ud800", "\ufeff", "a", "é", "你", "🎉"]
+EDGY_PIECES += ["\u200b", "\u200c", "\u200d", "\u202e", "\u2066", "\u3164", "\U000e0041"]
 EDGY = st.lists(st.sampled_from(EDGY_PIECES), max_size=80).map("".join)
 
 
@@ -128,3 +134,20 @@ def test_the_patterns_white_space_is_what_strip_removes() -> None:
     assert not any(
         re.fullmatch(f"[{_WHITESPACE}]", chr(c)) for c in range(0x3001) if not chr(c).isspace()
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["Bob\u202e", "\u202eevil", "a\u2066b", "\ufeff", "\u3164", "\u200b", "x\u200d"]
+)
+def test_a_name_that_hides_or_turns_text_around_is_refused(host: Host, name: str) -> None:
+    refused = host.browser().post("hi", username=name)
+    assert refused.status_code == 422
+    assert list(refused.json["error"]["fields"]) == ["username"]
+    assert host.stored_messages() == []
+
+
+def test_joiners_inside_a_name_and_bidi_controls_in_content_are_kept(host: Host) -> None:
+    for name in ["👨\u200d👩\u200d👧", "می\u200cخواهم"]:  # noqa: RUF001
+        assert host.browser().post("hi", username=name).status_code == 201
+    content = "\u202eevil.exe\u202c gpj."  # text's own business; the page isolates it
+    assert host.browser().post(content).json["content"] == content

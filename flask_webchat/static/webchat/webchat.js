@@ -72,7 +72,11 @@ function start(root) {
     item.dataset.id = String(message.id);
     item.classList.toggle("is-mine", Boolean(message.mine));
     const meta = element("div", "webchat-meta");
-    const author = element("span", "webchat-author", message.username);
+    const author = element("span", "webchat-author");
+    // Isolated, so that a name's or a message's own direction never reorders what stands beside it.
+    const name = element("bdi", "webchat-username", message.username);
+    name.dir = "auto";
+    author.append(name);
     if (message.anonymous) author.append(" ", element("span", "webchat-guest", "guest"));
     if (message.mine) author.append(" ", element("span", "webchat-you", "you"));
     const when = new Date(message.created_at);
@@ -91,7 +95,9 @@ function start(root) {
       remove.addEventListener("click", () => deleteMessage(message.id));
       meta.append(remove);
     }
-    item.append(meta, element("p", "webchat-content", message.content));
+    const content = element("p", "webchat-content", message.content);
+    content.dir = "auto";
+    item.append(meta, content);
     shown.set(message.id, item);
     if (oldest === null || BigInt(message.cursor) < BigInt(oldest)) oldest = message.cursor;
     return item;
