@@ -11,6 +11,7 @@ after it set the reader's signal.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -23,17 +24,21 @@ if TYPE_CHECKING:
 class SharedReads:
     """Recent batches by ``(room, after, limit)``, and reads in flight, for one app.
 
-    Safe across threads and gevent greenlets. Holds at most ``size`` batches, the most recently
-    used. Batches are frozen and their messages detached, so every reader may hold the same one.
+    Safe across threads and gevent greenlets. Holds the most recently used batches up to about
+    ``max_bytes`` of memory, whatever their number: readers at many cursors of a room of long
+    messages cannot grow a worker without bound. Batches are frozen and their messages detached,
+    so every reader may hold the same one.
     """
 
     #: How long a reader waits for another's read before reading itself, in seconds.
     patience = 5.0
 
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._batches: OrderedDict[Hashable, Batch] = OrderedDict()
+        self._batches: OrderedDict[Hashable, tuple[Batch, int]] = OrderedDict()
+        #: The estimated size of the batches held, in bytes.
+        self.held_bytes = 0
         self._flights: dict[Hashable, tuple[int, threading.Event]] = {}
 
     def read(self, key: Hashable, known: int, compute: Callable[[], Batch]) -> Batch:
@@ -47,9 +52,9 @@ class SharedReads:
         while not alone:
             with self._lock:
                 cached = self._batches.get(key)
-                if cached is not None and cached.head >= known:
+                if cached is not None and cached[0].head >= known:
                     self._batches.move_to_end(key)
-                    return cached
+                    return cached[0]
                 flight = self._flights.get(key)
                 if flight is None:
                     # Lead a read: it starts now, after everything up to ``known`` committed.
@@ -68,13 +73,32 @@ class SharedReads:
         try:
             batch = compute()
             with self._lock:
-                self._batches[key] = batch
-                self._batches.move_to_end(key)
-                while len(self._batches) > self._size:
-                    self._batches.popitem(last=False)
+                self._keep(key, batch)
             return batch
         finally:
             with self._lock:
                 if self._flights.get(key) == (known, done):
                     del self._flights[key]
             done.set()
+
+    def _keep(self, key: Hashable, batch: Batch) -> None:
+        """Hold ``batch`` as the newest, letting the oldest go past ``max_bytes`` (lock held)."""
+        replaced = self._batches.pop(key, None)
+        if replaced is not None:
+            self.held_bytes -= replaced[1]
+        size = weight(batch)
+        self._batches[key] = (batch, size)
+        self.held_bytes += size
+        while self.held_bytes > self.max_bytes and self._batches:
+            _, (_, dropped) = self._batches.popitem(last=False)
+            self.held_bytes -= dropped
+
+
+# What a loaded, detached message costs besides its text (measured: about 2 KB in CPython).
+_MESSAGE_OVERHEAD = 2048
+
+
+def weight(batch: Batch) -> int:
+    """About how many bytes of memory ``batch`` holds."""
+    texts = sum(sys.getsizeof(m.content) + sys.getsizeof(m.username) for m in batch.messages)
+    return 256 + len(batch.messages) * _MESSAGE_OVERHEAD + texts + 64 * len(batch.deletions)

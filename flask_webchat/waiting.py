@@ -28,21 +28,45 @@ def wait_for_batch(
     A reader that waits reads with its wake-up's ``known`` position, so that readers woken
     together can share one read; it does not read while it sleeps.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        if timeout > 0:
-            # A read inside a transaction the host began (its user loader, say) would see the
-            # database as it was then, on MySQL and MariaDB: end it before taking the wake-up.
-            release_connection(reader.session)
-        # The wake-up is taken before reading: a write that commits after the read sets it.
-        wakeup = notifier.watch(reader.room) if timeout > 0 else None
-        batch = reader.read(after, wakeup.known if wakeup is not None else None)
-        if not batch.empty or batch.more or wakeup is None or notifier.closed:
-            return batch
-        wakeup.saw(batch.cursor)
-        release_connection(reader.session)  # a stream's read may have begun one
-        if not _sleep(wakeup, reader, notifier, deadline=deadline, fallback=fallback):
-            return batch
+    return Waiter(reader, notifier=notifier, fallback=fallback).next_batch(after, timeout)
+
+
+class Waiter:
+    """One reader waiting for batch after batch: a long-poll, or an event stream's whole life.
+
+    Between two waits that both time out (an event stream's heartbeats), nothing was announced if
+    the room still hands out the wake-up the reader slept on: the reader then sleeps again without
+    reading, so an idle reader costs no query, only the room's fallback check does.
+    """
+
+    def __init__(self, reader: Reader, *, notifier: Notifier, fallback: float) -> None:
+        self.reader, self.notifier, self.fallback = reader, notifier, fallback
+        #: The wake-up last slept on, and the cursor the reader had read up to then.
+        self._slept: tuple[Wakeup, int] | None = None
+
+    def next_batch(self, after: int | None, timeout: float) -> Batch:
+        """The reader's next batch from ``after``, waiting up to ``timeout`` seconds for one."""
+        reader, notifier = self.reader, self.notifier
+        deadline = time.monotonic() + timeout
+        while True:
+            if timeout > 0:
+                # A read inside a transaction the host began (its user loader, say) would see
+                # the database as it was then, on MySQL and MariaDB: end it before the wake-up.
+                release_connection(reader.session)
+            # The wake-up is taken before reading: a write that commits after the read sets it.
+            wakeup = notifier.watch(reader.room) if timeout > 0 else None
+            if wakeup is None or self._slept != (wakeup, after):
+                batch = reader.read(after, wakeup.known if wakeup is not None else None)
+                if not batch.empty or batch.more or wakeup is None or notifier.closed:
+                    self._slept = None
+                    return batch
+                wakeup.saw(batch.cursor)
+                release_connection(reader.session)  # a stream's read may have begun one
+                self._slept = (wakeup, batch.cursor)
+            else:
+                batch = Batch.at(after)  # nothing announced since this reader last read
+            if not _sleep(wakeup, reader, notifier, deadline=deadline, fallback=self.fallback):
+                return batch
 
 
 def _sleep(

@@ -267,3 +267,29 @@ def test_readers_woken_together_share_one_read_of_the_room(host: Host) -> None:
         assert contents(waiting.result()) == ["for everyone"]
     # One read served all twenty (a reader that woke late may have read again).
     assert 1 <= len(message_reads) <= 3
+
+
+def test_an_idle_event_stream_sends_heartbeats_without_reading(make_host: MakeHost) -> None:
+    # No check for lost notifications during the test: what is left is the readers' own reads.
+    host = make_host(WEBCHAT_HEARTBEAT=0.1, WEBCHAT_FALLBACK_POLL=60)
+    ann = host.browser()
+    ann.say("before")
+    events = ann.events(after="0")
+    assert [event.type for event in events.quiet_for(comments=1)] == ["message"]
+    reads: list[str] = []
+    with host.app.app_context():
+        engine = host.db.engine
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "webchat_" in statement:
+            reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert events.quiet_for(comments=10) == []
+        assert reads == []  # ten heartbeats, and not one query
+        ann.say("after")  # and it still hears the next post at once
+        assert [event.data["content"] for event in events.quiet_for(comments=1)] == ["after"]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+        events.close()

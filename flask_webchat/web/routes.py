@@ -81,15 +81,11 @@ def stream_events(room: str | None) -> Response:
     # The first read happens now, so that a bad stream or cursor gets its JSON error.
     first = reader.read(args.get("after"))
 
+    waiter = waiting.Waiter(reader, notifier=state.notifier, fallback=settings.fallback_poll)
+
     def next_batch(cursor: int) -> Batch:
         # From here on the stream's own cursor is the truth about what this reader was sent.
-        return waiting.wait_for_batch(
-            reader,
-            cursor,
-            notifier=state.notifier,
-            timeout=settings.heartbeat,
-            fallback=settings.fallback_poll,
-        )
+        return waiter.next_batch(cursor, settings.heartbeat)
 
     def events() -> Any:
         # Flask runs this after the request's teardown closed db.session, and with it the user
