@@ -4,8 +4,8 @@ Run it with ``flask --app example_app run``. It keeps everything in ``instance/`
 for the database and a folder of session files, so there is no server to install. Any setting can
 be overridden from the environment with a ``FLASK_`` prefix, e.g.
 ``FLASK_SQLALCHEMY_DATABASE_URI=postgresql+psycopg://…``. With ``FLASK_REDIS_URL=redis://…`` the
-sessions and the chat's notifications go to Redis, so that several processes serve one chat (see
-``example_app/gunicorn_conf.py``).
+sessions, the chat's notifications and its rate-limit counts go to Redis, so that several
+processes serve one chat (see ``example_app/gunicorn_conf.py``).
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def _use_redis(app: Flask, url: str) -> None:
     import redis
 
     app.config.update(SESSION_TYPE="redis", SESSION_REDIS=redis.Redis.from_url(url))
+    # Rate limits counted once for all processes, not once per process.
+    app.config.setdefault("WEBCHAT_RATE_LIMIT_STORAGE", url)
     if app.config.get("WEBCHAT_NOTIFIER", "memory") in ("memory", "redis"):
         app.config["WEBCHAT_NOTIFIER"] = "redis"
         app.config.setdefault("WEBCHAT_NOTIFIER_URL", url)

@@ -153,3 +153,22 @@ def test_readers_lose_nothing_while_redis_is_down_and_get_it_within_the_fallback
         for collector in collectors:
             collector.stop()
             assert collector.ids == [during, *after]  # nothing lost, nothing twice
+
+
+def test_the_example_apps_rate_limit_counts_across_its_processes(
+    tmp_path: Path, private_redis: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    _services("postgres")
+    private_redis()
+    redis_url = f"redis://127.0.0.1:{private_redis.port}/0"  # type: ignore[attr-defined]
+    env = _site_env(tmp_path, REDIS_URL=redis_url)
+    env["FLASK_WEBCHAT_RATE_LIMIT"] = '"5/minute"'
+    instance = tmp_path / "instance"
+    with gunicorn(instance, env) as site_a, gunicorn(instance, env) as site_b:
+        ann = RemoteBrowser()
+        ann.open_page(site_a)  # a session the limit counts by, shared by both processes
+        statuses = [
+            ann.request("POST", f"{site}/chat/messages", {"content": "hi", "username": "ann"})[0]
+            for site in [site_a, site_b] * 4
+        ]
+    assert statuses == [201] * 5 + [429] * 3, statuses

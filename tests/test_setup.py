@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -137,6 +138,22 @@ def test_routing_errors_under_the_prefix_are_json(browser: Browser) -> None:
     assert wrong_method.json["error"]["code"] == "method_not_allowed"
     assert set(wrong_method.headers["Allow"].split(", ")) >= {"GET", "POST"}
     assert browser.client.patch("/chat/messages/1").status_code == 405
+    for answer in [unknown, wrong_method]:  # no cache keeps an error of the chat's URLs
+        assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_an_error_no_handler_took_is_the_chats_internal_error(make_host: MakeHost) -> None:
+    host = make_host()
+    host.app.config["TESTING"] = False  # answer as in production, not by raising into the test
+
+    @host.app.after_request
+    def broken(response: Any) -> Any:  # a host hook that fails after the chat's view
+        raise RuntimeError("the host's bug")
+
+    answer = host.browser().client.get("/chat/rooms")
+    assert answer.status_code == 500
+    assert answer.json["error"]["code"] == "internal_error"  # as documented
+    assert b"Traceback" not in answer.data and b"the host's bug" not in answer.data
 
 
 def test_the_hosts_own_pages_keep_their_own_errors(browser: Browser) -> None:

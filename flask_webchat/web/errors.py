@@ -43,6 +43,10 @@ def handle_webchat_error(error: WebchatError) -> Response:
 def handle_http_exception(error: HTTPException) -> Response:
     """Render Werkzeug's exceptions (404 from routing, 405, 413 …) in the shared shape."""
     status = error.code or 500
+    if status == InternalError.status:  # Flask's wrapper of an error no handler took
+        cause = getattr(error, "original_exception", None)
+        current_app.logger.error("webchat: unexpected error", exc_info=cause)
+        return handle_webchat_error(InternalError())
     if status == RateLimited.status:  # Flask-Limiter's RateLimitExceeded
         code = RateLimited.code
     else:

@@ -72,4 +72,5 @@ def json_routing_errors() -> Response | None:
     state = find_state()
     if state is None or not state.is_chat_path(request.path):
         return None
-    return add_security_headers(handle_http_exception(error))
+    # The blueprint's after_request hooks do not run for a request no route matched.
+    return no_store(add_security_headers(handle_http_exception(error)))
