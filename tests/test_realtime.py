@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from flask_webchat.notifiers import Notifier
-from hosts import Browser, Host, MakeHost
+from hosts import Browser, Host, MakeHost, Stack
 
 # Long enough that an answer before it proves the request did not sit out its wait.
 LONG_WAIT = 20
@@ -293,3 +293,66 @@ def test_an_idle_event_stream_sends_heartbeats_without_reading(make_host: MakeHo
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
         events.close()
+
+
+def test_an_open_stream_ends_once_its_reader_may_no_longer_read(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)
+    members = {"ann", "bo"}
+    host.webchat.read_permission(
+        lambda room, identity: room != "team" or (identity is not None and identity.name in members)
+    )
+    host.add_user("ann")
+    host.add_user("bo")
+    ann, writer = host.browser(), host.browser()
+    ann.login("ann")
+    writer.login("bo")
+    events = ann.events_for("/chat/rooms/team/events", after="0")
+
+    def post(content: str) -> None:
+        # From a thread of its own: the suspended stream keeps its app context pushed in this
+        # one, which a request made here would share (its g, its identity), as no server does.
+        answers: list[Any] = []
+        body = {"content": content}
+        thread = threading.Thread(
+            target=lambda: answers.append(
+                writer.client.post("/chat/rooms/team/messages", json=body)
+            )
+        )
+        thread.start()
+        thread.join(10)
+        assert answers[0].status_code == 201, answers[0].json
+
+    post("while a member")
+    assert [e.data["content"] for e in events.take(1)] == ["while a member"]
+    members.discard("ann")  # the host removes ann from the room
+    time.sleep(0.3)  # the documented bound: access is asked again once per heartbeat interval
+    post("after she left")
+    ending = [e for e in [events.next(), events.next()] if e is not None and e.type != "comment"]
+    assert [(e.type, e.data["code"]) for e in ending] == [("revoked", "forbidden")]
+    assert events.next() is None  # the stream has ended
+    events.close()
+
+
+def test_a_logout_ends_an_open_stream_with_a_server_side_session(
+    make_host: MakeHost, stack: Stack
+) -> None:
+    if stack.sessions == "signed-cookie":
+        pytest.skip("a signed cookie cannot change under a request that already sent it")
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)
+    host.webchat.read_permission(lambda room, identity: room != "team" or identity is not None)
+    host.add_user("ann")
+    host.add_user("bo")
+    ann, writer = host.browser(), host.browser()
+    ann.login("ann")
+    writer.login("bo")
+    events = ann.events_for("/chat/rooms/team/events", after="0")
+    assert events.quiet_for(comments=1) == []
+    post = {"content": "after the logout"}
+    for request in [ann.logout, lambda: writer.client.post("/chat/rooms/team/messages", json=post)]:
+        thread = threading.Thread(target=request)  # see the test above: a context of its own
+        thread.start()
+        thread.join(10)
+    time.sleep(0.3)
+    ending = [e for e in [events.next(), events.next()] if e is not None and e.type != "comment"]
+    assert [e.type for e in ending] == ["revoked"]
+    events.close()

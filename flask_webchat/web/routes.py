@@ -6,6 +6,7 @@ Every room-scoped route exists twice: under ``/rooms/<room>/`` and, for the defa
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, stream_with_context, url_for
@@ -32,7 +33,7 @@ from ..state import WebchatState, get_state
 from ..streams import Reader
 from .openapi import build_spec
 from .requests import json_body
-from .session import current_viewer, enter_room
+from .session import current_viewer, enter_room, reload_session
 from .sse import encode_stream
 
 # Schemas that depend on nothing per request, built once (they keep no state between calls).
@@ -87,6 +88,18 @@ def stream_events(room: str | None) -> Response:
         # From here on the stream's own cursor is the truth about what this reader was sent.
         return waiter.next_batch(cursor, settings.heartbeat)
 
+    checked_at = time.monotonic()
+
+    def still_allowed() -> bool:
+        # Access can end while the stream is open (a logout, a hook's answer changing): ask
+        # again, with the session as the store has it now, once per heartbeat interval.
+        nonlocal checked_at
+        if time.monotonic() - checked_at < settings.heartbeat:
+            return True
+        checked_at = time.monotonic()
+        reload_session()
+        return current_viewer(reload=True).may_read(name)
+
     def events() -> Any:
         # Flask runs this after the request's teardown closed db.session, and with it the user
         # object the host's loader returned: load the identity again, for the permission hooks.
@@ -97,6 +110,7 @@ def stream_events(room: str | None) -> Response:
                 next_batch,
                 dump_message=MessageSchema(viewer=viewer).dump,
                 retry_ms=int(settings.poll_interval * 1000),
+                allowed=still_allowed,
             )
         except (SQLAlchemyError, WebchatError) as error:
             # Too late for an error answer: end the stream; the browser reconnects by itself.

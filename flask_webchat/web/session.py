@@ -49,6 +49,19 @@ def current_viewer(*, reload: bool = False) -> Viewer:
     )
 
 
+def reload_session() -> None:
+    """Load the current request's session again from the host's store (a long stream's view).
+
+    With a server-side store (Flask-Session), a logout in another request shows here; a signed
+    cookie session cannot change under a request that already has its cookie.
+    """
+    fresh = current_app.session_interface.open_session(current_app, request)
+    if fresh is not None:
+        # In place: the answer (and with it the session's save) went out long ago.
+        session.clear()
+        session.update(fresh)
+
+
 def enter_room(room: str | None) -> tuple[str, Viewer]:
     """The room a URL names (``None``: the default room) and the current reader in it.
 

@@ -14,10 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..batches import Batch, Deletion
+from ..errors import Forbidden
 from ..models import ChatMessage
 from ..schemas import DeletionSchema
 
 _DELETION = DeletionSchema()
+_REVOKED = "You may no longer read this room."
 
 
 def encode_stream(
@@ -26,15 +28,22 @@ def encode_stream(
     *,
     dump_message: Callable[[ChatMessage], dict[str, Any]],
     retry_ms: int,
+    allowed: Callable[[], bool] = lambda: True,
 ) -> Iterator[str]:
     """The text of an event stream: ``first``, then ``next_batch(cursor)`` for ever.
 
     ``next_batch`` waits up to one heartbeat interval; an empty batch becomes a heartbeat
-    comment, which also lets the server notice a reader that has gone away.
+    comment, which also lets the server notice a reader that has gone away. Before each batch
+    after the first, ``allowed()`` says whether the reader may still read the room; once it says
+    no, a ``revoked`` event (no ``id:``, its data the error's JSON) ends the stream.
     """
     yield f"retry: {retry_ms}\nid: {first.start}\n\n"
     batch = first
     while True:
+        if batch is not first and not allowed():
+            revoked = {"status": Forbidden.status, "code": Forbidden.code, "message": _REVOKED}
+            yield f"event: revoked\ndata: {json.dumps(revoked)}\n\n"
+            return
         sent = batch.start
         for position, event in batch.events():
             if isinstance(event, Deletion):

@@ -202,6 +202,12 @@ export class WebchatClient extends EventTarget {
     };
     source.addEventListener("message", receive("message"));
     source.addEventListener("delete", receive("delete"));
+    source.addEventListener("revoked", () => {
+      // Access ended while listening: poll once, which answers why (403) and stops there.
+      if (generation !== this._generation) return;
+      this._closeSource();
+      this._poll();
+    });
     source.addEventListener("open", () => {
       if (generation !== this._generation) return;
       this._failures = 0;
