@@ -138,7 +138,7 @@ def test_upgrade_heads_creates_the_chat_tables_and_the_chat_works(
     flask_db(host_app, "init")
     flask_db(host_app, "upgrade", "heads")
     assert table_names(url) == CHAT_TABLES | {"alembic_version"}
-    assert stored_revisions(url) == {"webchat_0001"}
+    assert stored_revisions(url) == {"webchat_0002"}
 
     client = host_app.test_client()
     posted = client.post("/chat/messages", json={"content": "hi", "username": "a"})
@@ -160,7 +160,7 @@ def test_the_migrated_schema_is_the_models_schema(
             context = MigrationContext.configure(
                 connection,
                 opts={
-                    "compare_server_default": True,
+                    "compare_server_default": same_boolean_default,
                     "include_name": lambda name, type_, parents: (
                         type_ != "table" or name in CHAT_TABLES
                     ),
@@ -180,6 +180,20 @@ def test_the_migrated_schema_is_the_models_schema(
                         assert created[column.name] == wanted, f"{table.name}.{column.name}"
     finally:
         engine.dispose()
+
+
+def same_boolean_default(
+    context: object,
+    inspected: object,
+    column: sa.Column[object],
+    inspected_default: str | None,
+    metadata_default: object,
+    rendered: str | None,
+) -> bool | None:
+    """Compare server defaults as Alembic does, except MySQL's: it stores ``false`` as ``0``."""
+    if isinstance(column.type, sa.Boolean) and rendered == "false":
+        return (inspected_default or "").strip("'") not in ("0", "false")
+    return None  # Alembic's own comparison
 
 
 def table_options(connection: sa.Connection, name: str) -> dict[str, object]:
@@ -245,7 +259,7 @@ def test_tables_made_by_create_tables_are_stamped_into_the_branch(
     flask_db(app, "init")
     flask_db(app, "stamp", f"{chat_migrations.BRANCH}@head")
     flask_db(app, "upgrade", "heads")
-    assert stored_revisions(url) == {"webchat_0001"}
+    assert stored_revisions(url) == {"webchat_0002"}
     assert table_names(url) == CHAT_TABLES | {"alembic_version"}
 
 
@@ -268,3 +282,45 @@ def test_the_chat_location_may_be_named_in_alembic_ini(tmp_path: Path, flask_db:
     assert len(versions_in(migrations / "versions")) == 1
     flask_db(app, "upgrade", "heads")
     assert table_names(url) == CHAT_TABLES | {"pages", "alembic_version"}
+
+
+def test_upgrading_a_populated_database_marks_its_messages_as_posted_by_people(
+    host_app: Flask, url: str, flask_db: FlaskDb
+) -> None:
+    """A site on the first revision, with messages, upgrades to system messages and keeps them."""
+    flask_db(host_app, "init")
+    flask_db(host_app, "upgrade", "webchat_0001")
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO webchat_rooms (name, last_seq, created_at, message_count)"
+                    " VALUES ('lobby', 1, CURRENT_TIMESTAMP, 1)"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO webchat_messages (room_id, seq, username, content, created_at)"
+                    " SELECT id, 1, 'ann', 'from before', CURRENT_TIMESTAMP FROM webchat_rooms"
+                )
+            )
+    finally:
+        engine.dispose()
+    flask_db(host_app, "upgrade", "heads")
+    assert stored_revisions(url) == {"webchat_0002"}
+
+    read = host_app.test_client().get("/chat/messages", query_string={"after": 0})
+    assert [(m["content"], m["system"]) for m in read.json["messages"]] == [("from before", False)]
+
+    flask_db(host_app, "downgrade", "webchat_0001")
+    engine = sa.create_engine(url)
+    try:
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("webchat_messages")}
+        with engine.connect() as connection:
+            kept = connection.scalars(sa.text("SELECT content FROM webchat_messages")).all()
+            options = table_options(connection, "webchat_messages")
+    finally:
+        engine.dispose()
+    assert "system" not in columns and kept == ["from before"]
+    assert options == expected_options(metadata.tables["webchat_messages"], engine.dialect.name)
