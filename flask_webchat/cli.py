@@ -74,6 +74,7 @@ def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
         room_name=room,
         dry_run=dry_run,
         notifier=state.notifier,
+        sender=state.app,
     )
     total = sum(removed.values())
     verb = "Would remove" if dry_run else "Removed"

@@ -8,22 +8,29 @@ and run here, whoever calls: a route, the CLI or host code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from . import rooms
-from .errors import MessageNotFound
-from .identity import Viewer
+from . import rooms, signals
+from .errors import MessageNotFound, ValidationFailed
+from .identity import Identity, Viewer
 from .models import USERNAME_MAX_LENGTH, ChatDeletion, ChatMessage
 from .notifiers import Notifier
-from .schemas import NewMessageSchema, load
+from .schemas import CONTENT_RULE, NewMessageSchema, load
 
 _messages = ChatMessage.__table__
 # Ids are signed 64-bit; a larger one cannot exist, and the database would fail to convert it.
 _LARGEST_ID = 2**63 - 1
+
+
+#: ``(content, room, identity) -> str``: the text to store, or raise
+#: :class:`~flask_webchat.errors.MessageRejected` (see
+#: :meth:`flask_webchat.Webchat.message_filter`).
+MessageFilter = Callable[[str, str, "Identity | None"], str]
 
 
 def post_message(
@@ -34,36 +41,78 @@ def post_message(
     body: Mapping[str, Any],
     allow_anonymous: bool,
     notifier: Notifier | None = None,
+    filters: Sequence[MessageFilter] = (),
+    sender: Any = None,
+    check: bool = True,
+    system: bool = False,
+    join: bool = False,
 ) -> ChatMessage:
     """Store the message ``body`` describes (see :class:`~flask_webchat.schemas.NewMessageSchema`).
 
     The author is the host's identity when there is one (the body cannot override it), else the
     name typed in the body, remembered with the browser's reader key, which is made only once
-    the post is allowed and valid.
+    the post is allowed and valid. The host's ``filters`` then see the content, in order.
+    ``check=False`` skips the permission checks (the host posting as itself); ``system`` makes
+    a message without an author, which only host code posts; ``sender`` sends
+    :data:`~flask_webchat.signals.message_posted`; ``join`` leaves the commit to the host (see
+    :func:`flask_webchat.rooms.commit_event`).
     """
-    viewer.require_post(room, allow_anonymous=allow_anonymous)
-    data = load(NewMessageSchema(anonymous=viewer.identity is None), body)
-    author = viewer.as_author()
-    if author.identity is not None:
+    if check:
+        viewer.require_post(room, allow_anonymous=allow_anonymous)
+    if system and viewer.identity is not None:
+        raise ValueError("A system message has no author.")
+    data = load(NewMessageSchema(anonymous=viewer.identity is None and not system), body)
+    content = filter_content(data["content"], room, viewer.identity, filters)
+    # Host code posting as itself has no browser to remember.
+    author = viewer if viewer.make_reader_key is None else viewer.as_author()
+    if system:
+        username, author_id, author_session = "", None, None
+    elif author.identity is not None:
         username = author.identity.name[:USERNAME_MAX_LENGTH]
         author_id, author_session = author.identity.id, None
     else:
         username, author_id, author_session = data["username"], None, author.reader_key
+    if join and rooms.locate(session, room) is None:
+        rooms.create_room_apart(session, room)
     room_id, position = rooms.take_positions(session, room, added=1)
     message = ChatMessage(
         room_id=room_id,
         seq=position,
         username=username,
-        content=data["content"],
+        content=content,
         author_id=author_id,
         author_session=author_session,
+        system=system,
     )
     session.add(message)
     session.flush()
     # Detached, it keeps its loaded values: committing would expire them and cost a re-select.
     session.expunge(message)
-    rooms.commit_event(session, notifier, room, position)
+    posted = signals.Change(signals.message_posted, message, room, viewer.identity)
+    rooms.commit_event(
+        session, notifier, room, position, changes=(posted,), sender=sender, join=join
+    )
     return message
+
+
+def filter_content(
+    content: str, room: str, identity: Identity | None, filters: Sequence[MessageFilter]
+) -> str:
+    """``content`` as the host's filters leave it, checked again against the content rule.
+
+    A filter refuses a message by raising :class:`~flask_webchat.errors.MessageRejected`; one
+    that returns text the rule refuses (empty, too long) fails as invalid content.
+    """
+    for content_filter in filters:
+        content = content_filter(content, room, identity)
+        if not isinstance(content, str):
+            raise TypeError(f"The message filter {content_filter!r} returned {content!r}.")
+    if filters:
+        try:
+            CONTENT_RULE(content)
+        except ValidationError as error:
+            raise ValidationFailed({"content": error.messages}) from None
+    return content
 
 
 def get_message(session: Session, message_id: int) -> ChatMessage:
@@ -75,17 +124,31 @@ def get_message(session: Session, message_id: int) -> ChatMessage:
 
 
 def delete_message(
-    session: Session, *, message_id: int, viewer: Viewer, notifier: Notifier | None = None
-) -> None:
-    """Delete a message the viewer may delete, and record the deletion for every reader."""
+    session: Session,
+    *,
+    message_id: int,
+    viewer: Viewer | None,
+    notifier: Notifier | None = None,
+    sender: Any = None,
+) -> ChatMessage:
+    """Delete a message the viewer may delete, and record the deletion for every reader.
+
+    ``viewer=None`` is the host deleting as itself: no permission is asked. Returns the message
+    as it was, detached.
+    """
     message = get_message(session, message_id)
     room = rooms.room_name(session, message.room_id)
-    viewer.in_room(room).require_delete(message, room)
+    if viewer is not None:
+        viewer.in_room(room).require_delete(message, room)
     _, position = rooms.take_positions(session, message.room_id, removed=1)
     # Holding the room lock, only one of two racing deletes still finds the row.
     gone = session.execute(sa.delete(_messages).where(_messages.c.id == message_id))
     if gone.rowcount != 1:
         session.rollback()
         raise MessageNotFound(message_id)
+    session.expunge(message)
     session.add(ChatDeletion(room_id=message.room_id, seq=position, message_id=message_id))
-    rooms.commit_event(session, notifier, room, position)
+    identity = viewer.identity if viewer is not None else None
+    deleted = signals.Change(signals.message_deleted, message, room, identity)
+    rooms.commit_event(session, notifier, room, position, changes=(deleted,), sender=sender)
+    return message

@@ -12,21 +12,24 @@ row per room.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import signals
 from .errors import UnknownRoom
 from .models import ROOM_NAME_MAX_LENGTH, ChatMessage, ChatRoom, utcnow
-from .transactions import reading
+from .transactions import after_host_commit, current, reading
 
 if TYPE_CHECKING:
     from .config import Settings
     from .notifiers import Notifier
+    from .signals import Change
 
 #: The rule a room name follows, as people read it.
 NAME_RULE = (
@@ -92,6 +95,18 @@ def get_or_create_room(session: Session, name: str) -> ChatRoom:
     room = find_room(session, name)
     assert room is not None
     return room
+
+
+def create_room_apart(session: Session, name: str) -> None:
+    """Create the room in a transaction of its own, leaving the session's transaction alone.
+
+    For a write that joins the host's transaction, which creating the room must not commit.
+    """
+    own = Session(bind=current(session).get_bind())
+    try:
+        get_or_create_room(own, name)
+    finally:
+        own.close()
 
 
 def list_rooms(session: Session, settings: Settings) -> list[RoomSummary]:
@@ -174,16 +189,41 @@ def lock(session: Session, room_id: int) -> None:
     )
 
 
-def commit_event(session: Session, notifier: Notifier | None, room: str, position: int) -> None:
+def commit_event(
+    session: Session,
+    notifier: Notifier | None,
+    room: str,
+    position: int,
+    *,
+    changes: Sequence[Change] = (),
+    sender: Any = None,
+    join: bool = False,
+) -> None:
     """Commit the transaction that took ``position`` in ``room``, then wake its readers.
 
-    Readers are woken once the event is visible to them, never before.
+    Readers are woken once the event is visible to them, never before; then the ``changes``
+    are sent as signals from ``sender`` (none without one). With ``join``, the write is part of
+    the host's own transaction: nothing commits here, and readers are woken and signals sent
+    only once the host commits (never if it rolls back).
     """
     if notifier is not None:
+        # PostgreSQL's NOTIFY is itself transactional: a rollback discards it.
         notifier.before_commit(session, room, position)
+    if join:
+        session.flush()
+        after_host_commit(session, lambda: _announce(notifier, room, position, changes, sender))
+        return
     session.commit()
+    _announce(notifier, room, position, changes, sender)
+
+
+def _announce(
+    notifier: Notifier | None, room: str, position: int, changes: Sequence[Change], sender: Any
+) -> None:
     if notifier is not None:
         notifier.after_commit(room, position)
+    if sender is not None:
+        signals.send(sender, changes)
 
 
 def _take(session: Session, room: int | str, step: int, change: int) -> tuple[int, int] | None:

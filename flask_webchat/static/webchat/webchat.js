@@ -69,8 +69,12 @@ function start(root) {
     const item = element("li", "webchat-message");
     item.dataset.id = String(message.id);
     item.classList.toggle("is-mine", Boolean(message.mine));
+    // A notice from the site itself: no author to show, set apart from what people say.
+    item.classList.toggle("is-system", Boolean(message.system));
     const meta = element("div", "webchat-meta");
-    const author = element("span", "webchat-author", message.username);
+    const author = message.system
+      ? element("span", "webchat-notice", "Notice")
+      : element("span", "webchat-author", message.username);
     if (message.anonymous) author.append(" ", element("span", "webchat-guest", "guest"));
     if (message.mine) author.append(" ", element("span", "webchat-you", "you"));
     const when = new Date(message.created_at);
@@ -85,7 +89,8 @@ function start(root) {
     if (message.can_delete) {
       const remove = element("button", "webchat-delete", "Delete");
       remove.type = "button";
-      remove.setAttribute("aria-label", `Delete message from ${message.username}`);
+      const from = message.system ? "the site" : message.username;
+      remove.setAttribute("aria-label", `Delete message from ${from}`);
       remove.addEventListener("click", () => deleteMessage(message.id));
       meta.append(remove);
     }
@@ -101,7 +106,10 @@ function start(root) {
     list.append(build(message));
     if (pinned || message.mine) toBottom();
     else jump.hidden = false; // the reader is reading back: say there is more, do not jump
-    if (loaded && !message.mine) announcer.textContent = `${message.username}: ${message.content}`;
+    if (loaded && !message.mine) {
+      const from = message.system ? "Notice" : message.username;
+      announcer.textContent = `${from}: ${message.content}`;
+    }
   }
 
   async function loadOlder() {
