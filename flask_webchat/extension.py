@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, g
+from flask import Flask, g, has_app_context
 from flask.sansio.blueprints import BlueprintSetupState
 from sqlalchemy import event
+from sqlalchemy.orm import object_session
 
 from . import cli, messages, rooms
 from .batches import Batch
@@ -24,9 +25,11 @@ from .identity import (
 )
 from .messages import MessageFilter
 from .models import ChatMessage, metadata
-from .notifiers import create_notifier
-from .state import WebchatState, get_state
+from .notifiers import Notifier, create_notifier
+from .signals import Change, message_posted
+from .state import WebchatState, find_state, get_state
 from .streams import Reader
+from .transactions import after_host_commit
 from .web import create_blueprint, render_widget
 from .web.ratelimit import limit_writes
 from .web.session import current_viewer
@@ -92,6 +95,8 @@ class Webchat:
         app.extensions["webchat"] = state
         state.rate_limiter = limit_writes(app, self.blueprint, settings)
         _include_tables_in(db)
+        if not event.contains(ChatMessage, "before_insert", _position_host_insert):
+            event.listen(ChatMessage, "before_insert", _position_host_insert)
         app.cli.add_command(cli.webchat_group)
         app.add_template_global(render_widget, "webchat_widget")
         if settings.register_blueprint:
@@ -307,6 +312,32 @@ def _remember_mount_point(setup: BlueprintSetupState) -> None:
 def _database_url(app: Flask, db: SQLAlchemy) -> Any:
     with app.app_context():
         return db.engine.url
+
+
+def _position_host_insert(mapper: Any, connection: Any, message: ChatMessage) -> None:
+    # A ChatMessage the host added to db.session itself: take its room position now (or fail
+    # the flush), and announce it once the host's transaction commits. Without an app here,
+    # nobody is woken, but the readers' fallback check still finds it.
+    room = messages.position_added_message(connection, message)
+    state = find_state() if has_app_context() else None
+    session = object_session(message)
+    if room is None or state is None or session is None:
+        return
+    notifier, position = state.notifier, message.seq
+    change = Change(message_posted, message, room)
+    if type(notifier).before_commit is not Notifier.before_commit:
+        # A transactional announcement (PostgreSQL's NOTIFY) cannot be made mid-flush: make it
+        # in a transaction of its own once the message has committed.
+        def announce() -> None:
+            notifier.before_commit(session, room, position)
+            session.commit()
+            rooms.announce(notifier, room, position, (change,), state.app)
+    else:
+
+        def announce() -> None:
+            rooms.announce(notifier, room, position, (change,), state.app)
+
+    after_host_commit(session, announce)
 
 
 def _include_tables_in(db: SQLAlchemy) -> None:

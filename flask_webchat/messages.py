@@ -23,6 +23,8 @@ from .notifiers import Notifier
 from .schemas import CONTENT_RULE, NewMessageSchema, load
 
 _messages = ChatMessage.__table__
+# Marks a message this module gave its room position, as opposed to one the host added itself.
+_POSITIONED = "webchat_positioned"
 # Ids are signed 64-bit; a larger one cannot exist, and the database would fail to convert it.
 _LARGEST_ID = 2**63 - 1
 
@@ -84,6 +86,7 @@ def post_message(
         author_session=author_session,
         system=system,
     )
+    sa.inspect(message).info[_POSITIONED] = True  # see position_added_message
     session.add(message)
     session.flush()
     # Detached, it keeps its loaded values: committing would expire them and cost a re-select.
@@ -113,6 +116,31 @@ def filter_content(
         except ValidationError as error:
             raise ValidationFailed({"content": error.messages}) from None
     return content
+
+
+def position_added_message(connection: sa.Connection, message: ChatMessage) -> str | None:
+    """Give a message the host added to its session itself its room position, at flush.
+
+    Without one, readers whose cursors passed its position would never see it; with one the
+    host chose, they might not either. So a message with a ``room_id`` and no ``seq`` gets
+    the room's next position (and the room's lock, until the host's transaction ends), and
+    any other message this module did not position fails the flush, loudly. Returns the
+    room's name, or ``None`` for a message this module posted.
+    """
+    if sa.inspect(message).info.get(_POSITIONED):
+        return None
+    if message.seq is not None:
+        raise ValueError(
+            "A ChatMessage's seq is its position in the room and is taken for it: leave it"
+            " unset, or post with webchat.post_message()."
+        )
+    if message.room_id is None:
+        raise ValueError(
+            "A ChatMessage added to the session needs a room_id; webchat.post_message()"
+            " takes a room name."
+        )
+    room, message.seq = rooms.take_during_flush(connection, message.room_id)
+    return room
 
 
 def get_message(session: Session, message_id: int) -> ChatMessage:

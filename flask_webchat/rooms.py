@@ -211,22 +211,39 @@ def commit_event(
         notifier.before_commit(session, room, position)
     if join:
         session.flush()
-        after_host_commit(session, lambda: _announce(notifier, room, position, changes, sender))
+        after_host_commit(session, lambda: announce(notifier, room, position, changes, sender))
         return
     session.commit()
-    _announce(notifier, room, position, changes, sender)
+    announce(notifier, room, position, changes, sender)
 
 
-def _announce(
+def announce(
     notifier: Notifier | None, room: str, position: int, changes: Sequence[Change], sender: Any
 ) -> None:
+    """Wake the room's readers for what committed up to ``position``, then send ``changes``."""
     if notifier is not None:
         notifier.after_commit(room, position)
     if sender is not None:
         signals.send(sender, changes)
 
 
-def _take(session: Session, room: int | str, step: int, change: int) -> tuple[int, int] | None:
+def take_during_flush(connection: sa.Connection, room_id: int) -> tuple[str, int]:
+    """Take the next position of room ``room_id`` for a message being inserted right now.
+
+    For a :class:`~flask_webchat.models.ChatMessage` the host added to its session itself:
+    runs on the flush's connection, in the host's transaction, which then holds the room's
+    lock like any post. Returns the room's name and the position.
+    """
+    taken = _take(connection, room_id, 1, 1)
+    if taken is None:
+        raise LookupError(f"There is no room with id {room_id!r}.")
+    name = connection.execute(sa.select(_rooms.c.name).where(_rooms.c.id == room_id)).scalar_one()
+    return name, taken[1]
+
+
+def _take(
+    session: Session | sa.Connection, room: int | str, step: int, change: int
+) -> tuple[int, int] | None:
     which = _rooms.c.id == room if isinstance(room, int) else _rooms.c.name == room
     increment = (
         sa.update(_rooms)
@@ -238,7 +255,8 @@ def _take(session: Session, room: int | str, step: int, change: int) -> tuple[in
         )
     )
     taken = (_rooms.c.id, _rooms.c.last_seq)
-    if session.get_bind().dialect.update_returning:
+    dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
+    if dialect.update_returning:
         row = session.execute(increment.returning(*taken)).first()
     elif session.execute(increment).rowcount == 1:
         # The row is ours until commit, and a transaction reads its own writes.

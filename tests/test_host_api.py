@@ -9,7 +9,9 @@ import sqlalchemy as sa
 
 from flask_webchat import Identity, MessageRejected, WebchatError
 from flask_webchat.errors import Forbidden, MessageNotFound, UnknownRoom, ValidationFailed
-from hosts import Host
+from flask_webchat.models import ChatMessage, ChatRoom
+from flask_webchat.signals import message_posted
+from hosts import Host, MakeHost, Stack
 from test_realtime import LONG_WAIT, Waiting, contents
 
 
@@ -110,8 +112,8 @@ def test_bad_input_raises_the_http_apis_error_and_stores_nothing(
     assert host.stored_messages() == []
 
 
-def test_an_unknown_room_and_contradictory_arguments_are_refused(make_host: object) -> None:
-    host = make_host(WEBCHAT_ROOMS=["lobby"])  # type: ignore[operator]
+def test_an_unknown_room_and_contradictory_arguments_are_refused(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_ROOMS=["lobby"])
     with host.app.app_context():
         with pytest.raises(UnknownRoom):
             host.webchat.post_message("hi", system=True, room="elsewhere")
@@ -208,3 +210,62 @@ def test_message_rejected_is_a_webchat_error_with_its_own_code() -> None:
         "No links, please.",
     )
     assert isinstance(error, WebchatError) and not isinstance(error, ValidationFailed)
+
+
+def test_a_message_added_straight_to_the_session_gets_its_position(host: Host) -> None:
+    bo = host.browser()
+    stream = bo.open_page()
+    bo.say("first")
+    assert contents(bo.poll(stream)) == ["first"]
+    waiting = Waiting(bo, stream=stream, wait=LONG_WAIT)
+    assert waiting.still_waiting()
+    heard: list[str] = []
+
+    def receiver(sender: object, *, message: ChatMessage, **kwargs: object) -> None:
+        heard.append(message.content)
+
+    with host.app.app_context(), message_posted.connected_to(receiver, sender=host.app):
+        lobby = host.db.session.scalar(sa.select(ChatRoom).where(ChatRoom.name == "lobby"))
+        host.db.session.add(ChatMessage(room_id=lobby.id, username="bot", content="added"))
+        host.db.session.commit()
+    assert contents(waiting.result()) == ["added"]
+    assert heard == ["added"]
+    assert [r["messages"] for r in bo.client.get("/chat/rooms").json["rooms"]] == [2]
+    assert [m.seq for m in host.stored_messages()] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("fields", "complaint"),
+    [({"seq": 99}, "seq is its position"), ({"room_id": None}, "needs a room_id")],
+)
+def test_a_message_added_with_a_chosen_position_or_no_room_fails_at_flush(
+    host: Host, fields: dict[str, object], complaint: str
+) -> None:
+    host.browser().say("first")
+    with host.app.app_context():
+        lobby = host.db.session.scalar(sa.select(ChatRoom).where(ChatRoom.name == "lobby"))
+        values = {"room_id": lobby.id, "username": "bot", "content": "wrong"} | fields
+        host.db.session.add(ChatMessage(**values))
+        with pytest.raises(ValueError, match=complaint):
+            host.db.session.flush()
+        host.db.session.rollback()
+    assert [m.content for m in host.stored_messages()] == ["first"]
+
+
+def test_a_message_added_straight_to_the_session_is_announced_through_postgres(
+    stack: Stack, make_host: MakeHost
+) -> None:
+    if stack.database != "postgres":
+        pytest.skip("the postgres notifier needs PostgreSQL")
+    host = make_host(WEBCHAT_NOTIFIER="postgres")
+    bo = host.browser()
+    stream = bo.open_page()
+    bo.say("first")
+    bo.poll(stream)
+    waiting = Waiting(bo, stream=stream, wait=LONG_WAIT)
+    assert waiting.still_waiting()
+    with host.app.app_context():
+        lobby = host.db.session.scalar(sa.select(ChatRoom).where(ChatRoom.name == "lobby"))
+        host.db.session.add(ChatMessage(room_id=lobby.id, username="bot", content="added"))
+        host.db.session.commit()
+    assert contents(waiting.result()) == ["added"]
