@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from browsing import WAIT_MS, message, send, serving
+from example_app import create_app
 from flask_webchat import Identity, MessageRejected
 from hosts import Host, build_host
 
@@ -75,4 +76,33 @@ def test_a_system_message_is_a_notice_line_without_an_author(  # type: ignore[no
     assert notice.locator(".webchat-author").count() == 0
     assert notice.locator(".webchat-notice").text_content() == "Notice"
     assert page.locator(".webchat-message.is-system").count() == 1  # Ann's line is not one
+    assert errors == []
+
+
+def test_the_example_site_welcomes_and_signs_in_a_moderator_in_one_click(  # type: ignore[no-untyped-def]
+    chromium, tmp_path: Path
+) -> None:
+    app = create_app(instance_path=str(tmp_path / "instance"))
+    errors: list[str] = []
+    with serving(app) as url:
+        guest = chromium.new_context().new_page()
+        guest.on("pageerror", lambda exc: errors.append(str(exc)))
+        guest.goto(f"{url}/chat/")
+        guest.locator("[data-webchat][data-ready]").wait_for(timeout=WAIT_MS)
+        welcome = guest.locator(".webchat-message.is-system", has_text="Welcome to the example")
+        welcome.wait_for(timeout=WAIT_MS)
+        guest.get_by_label("Your name").fill("Visitor")
+        send(guest, "a guest's message")
+        message(guest, "a guest's message").wait_for(timeout=WAIT_MS)
+
+        ana = chromium.new_context().new_page()
+        ana.on("pageerror", lambda exc: errors.append(str(exc)))
+        ana.goto(f"{url}/chat/")
+        ana.get_by_role("button", name="Sign in as Ana (moderator)").click()
+        ana.get_by_text("Posting as Ana").wait_for(timeout=WAIT_MS)
+        ana.locator("[data-webchat][data-ready]").wait_for(timeout=WAIT_MS)
+        theirs = message(ana, "a guest's message")
+        theirs.get_by_role("button", name="Delete message from Visitor").click()
+        theirs.wait_for(state="detached", timeout=WAIT_MS)
+        message(guest, "a guest's message").wait_for(state="detached", timeout=WAIT_MS)
     assert errors == []
