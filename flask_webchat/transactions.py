@@ -87,21 +87,31 @@ def _committed(session: Session) -> None:
 
 
 def _rolled_back(session: Session, previous: SessionTransaction) -> None:
+    _drop_inside(session, previous)
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return
+    # Still pending when the whole transaction ends: it was closed without a commit.
+    _drop_inside(session, transaction)
+    if not session.info[_READY]:
+        return
+    ready = list(session.info[_READY])
+    session.info[_READY].clear()
+    for callback in ready:
+        callback()
+
+
+def _drop_inside(session: Session, ended: SessionTransaction) -> None:
+    """Forget the callbacks registered in ``ended`` or in a savepoint within it."""
+
     def inside(transaction: SessionTransaction | None) -> bool:
         while transaction is not None:
-            if transaction is previous:
+            if transaction is ended:
                 return True
             transaction = transaction.parent
         return False
 
     pending = session.info[_PENDING]
     pending[:] = [(tx, callback) for tx, callback in pending if not inside(tx)]
-
-
-def _ended(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is not None or not session.info[_READY]:
-        return
-    ready = list(session.info[_READY])
-    session.info[_READY].clear()
-    for callback in ready:
-        callback()

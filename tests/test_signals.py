@@ -60,7 +60,7 @@ def test_http_posts_and_deletes_signal_once_after_the_commit(host: Host) -> None
     assert deleted.calls == [("hello", first, "lobby", "ann", False)]
 
 
-def test_the_python_api_and_purge_signal_too(host: Host) -> None:
+def test_the_python_api_the_cli_and_purge_signal_too(host: Host) -> None:
     with listening(host) as (posted, deleted):
         kept = host.webchat.post_message("notice", system=True, room="ops").id
         gone = host.webchat.post_message("by a guest", username="guest").id
@@ -74,10 +74,16 @@ def test_the_python_api_and_purge_signal_too(host: Host) -> None:
         host.db.session.commit()
         result = host.app.test_cli_runner().invoke(args=["webchat", "purge", "--older-than", "30d"])
         assert result.exit_code == 0, result.output
+        result = host.app.test_cli_runner().invoke(args=["webchat", "post", "from the shell"])
+        assert result.exit_code == 0, result.output
+        refused = host.app.test_cli_runner().invoke(args=["webchat", "post", " "])
+        assert refused.exit_code == 2
+    [shell] = [m.id for m in host.stored_messages() if m.content == "from the shell"]
     assert posted.calls == [
         ("notice", kept, "ops", None, True),
         ("by a guest", gone, "lobby", None, True),
         ("old", old, "lobby", None, True),
+        ("from the shell", shell, "lobby", None, True),
     ]
     assert deleted.calls == [
         ("by a guest", gone, "lobby", None, False),
@@ -92,6 +98,8 @@ def test_a_joined_post_signals_when_the_host_commits_and_never_on_rollback(host:
         savepoint = host.db.session.begin_nested()
         host.webchat.post_message("undone in a savepoint", system=True, commit=False)
         savepoint.rollback()
+        host.webchat.post_message("undone by closing the session", system=True, commit=False)
+        host.db.session.close()
         message = host.webchat.post_message("done", system=True, commit=False)
         assert posted.calls == []
         host.db.session.commit()
