@@ -1,6 +1,11 @@
-"""The example host: a tiny Flask site with its own database and sessions, and a chat room.
+"""The example host: a tiny Flask site with its own database, sessions, users, and a chat room.
 
-Run it with ``flask --app example_app run``. It keeps everything in ``instance/``: an SQLite file
+Run it with ``flask --app example_app run``. With Flask-Login installed (the ``example`` extra),
+the site has demo users to sign in as with one click: Ana moderates (she may delete anyone's
+message), and the ``members`` room is for signed-in users only. Anyone may still chat as a guest.
+The first start posts a welcome notice through the chat's Python API.
+
+It keeps everything in ``instance/``: an SQLite file
 for the database and a folder of session files, so there is no server to install. Any setting can
 be overridden from the environment with a ``FLASK_`` prefix, e.g.
 ``FLASK_SQLALCHEMY_DATABASE_URI=postgresql+psycopg://…``. With ``FLASK_REDIS_URL=redis://…`` the
@@ -23,6 +28,8 @@ from flask_sqlalchemy import SQLAlchemy
 
 from flask_webchat import Webchat
 
+from . import accounts
+
 db = SQLAlchemy()
 webchat = Webchat()
 
@@ -38,8 +45,11 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
         SESSION_TYPE="cachelib",
         SESSION_CACHELIB=FileSystemCache(str(instance / "sessions"), threshold=0),
         SESSION_SERIALIZATION_FORMAT="json",
-        # Two rooms: the chat page switches between them, /support embeds the second.
-        WEBCHAT_ROOMS=["lobby", "support"],
+        # The chat page switches between these rooms, /support embeds the second, and only
+        # signed-in users may read the third.
+        WEBCHAT_ROOMS=["lobby", "support", accounts.MEMBERS_ROOM],
+        # Posted once, when the database is made; null (None) for a site that starts empty.
+        EXAMPLE_WELCOME=accounts.WELCOME,
     )
     app.config.from_prefixed_env()
     app.config.update(config or {})
@@ -49,9 +59,11 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     db.init_app(app)
     Session(app)
     webchat.init_app(app, db=db)
+    accounts.init_app(app, db, webchat)
 
     with app.app_context():
         db.create_all()  # the host's tables, and the chat's with them
+        accounts.welcome_once(db, webchat, app.config["EXAMPLE_WELCOME"])
 
     @app.get("/")
     def home() -> str:

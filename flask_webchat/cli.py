@@ -1,4 +1,4 @@
-"""The ``flask webchat`` command group: tables, purging old messages, statistics.
+"""The ``flask webchat`` command group: tables, posting, purging old messages, statistics.
 
 Exit codes a script can rely on: 0 when the command did its work (including "nothing to
 purge"), 2 for a bad argument (click's usage error), 1 when the database fails.
@@ -15,11 +15,14 @@ import click
 from flask.cli import AppGroup
 
 from . import rooms
+from .errors import WebchatError
 from .models import metadata, utcnow
 from .purging import purge_messages
 from .state import get_state
 
-webchat_group = AppGroup("webchat", help="Manage the chat: tables, old messages, statistics.")
+webchat_group = AppGroup(
+    "webchat", help="Manage the chat: tables, posting, old messages, statistics."
+)
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -51,6 +54,30 @@ def create_tables() -> None:
     click.echo(f"Chat tables ready: {', '.join(sorted(metadata.tables))}.")
 
 
+@webchat_group.command("post")
+@click.option("--room", help="The room to post to (default: WEBCHAT_DEFAULT_ROOM).")
+@click.option(
+    "--system", "as_system", is_flag=True, help="Post a notice from the site (the default)."
+)
+@click.option("--as", "name", metavar="NAME", help="Post under this name, as a guest would.")
+@click.argument("text")
+def post(room: str | None, as_system: bool, name: str | None, text: str) -> None:
+    """Post TEXT to the chat: every reader, on every process, gets it at once."""
+    if as_system and name is not None:
+        raise click.UsageError("Give --system or --as NAME, not both.")
+    state = get_state()
+    try:
+        message = state.extension.post_message(text, room=room, system=name is None, username=name)
+    except WebchatError as error:
+        details = "; ".join(
+            f"{field}: {' '.join(map(str, problems))}"
+            for field, problems in (error.fields or {}).items()
+        )
+        raise click.UsageError(f"{error.message} {details}".strip()) from None
+    where = rooms.room_name(state.db.session, message.room_id)
+    click.echo(f"Posted message {message.id} to {where}.")
+
+
 @webchat_group.command("purge")
 @click.option(
     "--older-than",
@@ -74,6 +101,7 @@ def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
         room_name=room,
         dry_run=dry_run,
         notifier=state.notifier,
+        sender=state.app,
     )
     total = sum(removed.values())
     verb = "Would remove" if dry_run else "Removed"

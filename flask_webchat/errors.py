@@ -109,6 +109,18 @@ class ValidationFailed(WebchatError):
         super().__init__(message, fields=fields)
 
 
+class MessageRejected(WebchatError):
+    """A host's message filter refused the message; the message says why.
+
+    Raise it from a :meth:`~flask_webchat.Webchat.message_filter`:
+    ``raise MessageRejected("Links are not allowed here.")``. Nothing is stored, and the page
+    keeps the draft.
+    """
+
+    status, code = 422, "message_rejected"
+    default_message = "This message was refused."
+
+
 class RateLimited(WebchatError):
     """Too many posts and deletes; retry after ``Retry-After`` seconds."""
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, g
+from flask import Flask, g, has_app_context
 from flask.sansio.blueprints import BlueprintSetupState
 from sqlalchemy import event
+from sqlalchemy.orm import object_session
 
-from . import cli
+from . import cli, messages, rooms
+from .batches import Batch
 from .config import DEFAULTS, Settings
+from .errors import ValidationFailed
 from .identity import (
     DeletePermission,
     Identity,
@@ -20,9 +23,13 @@ from .identity import (
     Viewer,
     to_identity,
 )
-from .models import metadata
-from .notifiers import create_notifier
-from .state import WebchatState, get_state
+from .messages import MessageFilter
+from .models import ChatMessage, metadata
+from .notifiers import Notifier, create_notifier
+from .signals import Change, message_posted
+from .state import WebchatState, find_state, get_state
+from .streams import Reader
+from .transactions import after_host_commit
 from .web import create_blueprint, render_widget
 from .web.ratelimit import limit_writes
 from .web.session import current_viewer
@@ -59,6 +66,8 @@ class Webchat:
         self._identity_loader: IdentityLoader | None = None
         #: The host's permission hooks, as the decorators below registered them.
         self.permissions = Permissions()
+        #: The host's content filters, in the order :meth:`message_filter` registered them.
+        self.filters: list[MessageFilter] = []
         if app is not None:
             self.init_app(app, db=db)
 
@@ -82,10 +91,12 @@ class Webchat:
             url=settings.notifier_url,
             database_url=lambda: _database_url(app, db),
         )
-        state = WebchatState(extension=self, db=db, settings=settings, notifier=notifier)
+        state = WebchatState(extension=self, app=app, db=db, settings=settings, notifier=notifier)
         app.extensions["webchat"] = state
         state.rate_limiter = limit_writes(app, self.blueprint, settings)
         _include_tables_in(db)
+        if not event.contains(ChatMessage, "before_insert", _position_host_insert):
+            event.listen(ChatMessage, "before_insert", _position_host_insert)
         app.cli.add_command(cli.webchat_group)
         app.add_template_global(render_widget, "webchat_widget")
         if settings.register_blueprint:
@@ -141,6 +152,130 @@ class Webchat:
         self.permissions = replace(self.permissions, moderate=callback)
         return callback
 
+    def message_filter(self, callback: MessageFilter) -> MessageFilter:
+        """Decorate ``(content, room, identity) -> str``, which sees every message before it is
+        stored.
+
+        Return the text to store (masked words, say), or raise
+        :class:`~flask_webchat.MessageRejected` with a reason to refuse the message: the HTTP
+        API answers 422 ``message_rejected`` with that reason, and the Python API raises it.
+        It runs for every way of posting (HTTP, :meth:`post_message`, ``flask webchat post``),
+        after validation, before the room is locked; several filters run in the order they
+        were registered, each given the previous one's text. ``identity`` is ``None`` for an
+        anonymous or system message.
+        """
+        self.filters.append(callback)
+        return callback
+
+    # The Python API (host.rst documents it with examples): the same core calls as the routes.
+
+    def post_message(
+        self,
+        content: str,
+        *,
+        room: str | None = None,
+        user: Any = None,
+        system: bool = False,
+        username: str | None = None,
+        commit: bool = True,
+    ) -> ChatMessage:
+        """Post a message from host code, exactly as ``POST /messages`` would, and return it.
+
+        As the host ``user`` (anything the identity loader may return; the post permission
+        hook is asked), as a system message (``system=True``: no author, shown as a notice),
+        or anonymously under ``username``. Needs only an app context: a CLI command, a worker
+        thread or a task-queue job can post, and every waiting reader, on any process, gets the
+        message at once. ``room`` defaults to ``WEBCHAT_DEFAULT_ROOM``::
+
+            webchat.post_message("Deploy finished", system=True)
+            webchat.post_message("I'm on it", user=current_user, room="support")
+
+        By default the post commits ``db.session`` (with whatever the host had added to it),
+        as an HTTP post does. With ``commit=False`` it joins the host's transaction instead:
+        the room stays locked until the host commits, and readers and signal receivers hear of
+        the message only then; a rollback discards it unannounced.
+
+        Raises a :class:`~flask_webchat.WebchatError` (the HTTP API's code and fields) and
+        stores nothing when the input is invalid, a filter refuses it, or the user may not post.
+        """
+        if system and (user is not None or username is not None):
+            raise TypeError("A system message has no author: pass neither user nor username.")
+        state = get_state()
+        name = rooms.require_room(room, state.settings)
+        identity = to_identity(user, state.settings.user_name_attribute)
+        body: dict[str, Any] = {"content": content}
+        if username is not None:
+            body["username"] = username
+        return messages.post_message(
+            state.db.session,
+            room=name,
+            viewer=Viewer(identity=identity, reader_key=None, permissions=self.permissions),
+            body=body,
+            allow_anonymous=True,
+            notifier=state.notifier,
+            filters=self.filters,
+            sender=state.app,
+            check=identity is not None,
+            system=system,
+            join=not commit,
+        )
+
+    def delete_message(self, message_id: int, *, user: Any = None) -> ChatMessage:
+        """Delete a message from host code, as ``DELETE /messages/<id>`` would; return it as
+        it was.
+
+        With a ``user``, only if that user may delete it (author, moderator, delete hook);
+        without one, the host deletes as itself and nothing is asked. Every reader sees the
+        message go. Raises :class:`~flask_webchat.errors.MessageNotFound` for an unknown id and
+        :class:`~flask_webchat.errors.Forbidden` when the user may not.
+        """
+        state = get_state()
+        viewer = None
+        if user is not None:
+            identity = to_identity(user, state.settings.user_name_attribute)
+            viewer = Viewer(identity=identity, reader_key=None, permissions=self.permissions)
+        return messages.delete_message(
+            state.db.session,
+            message_id=message_id,
+            viewer=viewer,
+            notifier=state.notifier,
+            sender=state.app,
+        )
+
+    def get_message(self, message_id: int) -> ChatMessage:
+        """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none."""
+        return messages.get_message(get_state().db.session, message_id)
+
+    def read_messages(
+        self, room: str | None = None, *, after: int | None = None, limit: int | None = None
+    ) -> Batch:
+        """The room's events after cursor ``after`` (default: from the start), as a poll
+        gets them.
+
+        A :class:`~flask_webchat.batches.Batch`: ``messages``, ``deleted`` ids, and the
+        ``cursor`` to pass as ``after`` next time, so that host code relaying the chat elsewhere
+        sees every event exactly once. At most ``limit`` events (default and ceiling:
+        ``WEBCHAT_POLL_LIMIT``); ``more`` says when others already wait::
+
+            batch = webchat.read_messages("support", after=saved_cursor)
+            for message in batch.messages:
+                relay(message.username, message.content)
+            saved_cursor = batch.cursor
+        """
+        state = get_state()
+        ceiling = state.settings.poll_limit
+        if limit is not None and limit < 1:
+            raise ValidationFailed({"limit": ["Must be greater than or equal to 1."]})
+        if after is not None and after < 0:
+            raise ValidationFailed({"after": ["Not a valid cursor."]})
+        reader = Reader(
+            session=state.db.session,
+            settings=state.settings,
+            room=rooms.require_room(room, state.settings),
+            limit=min(limit or ceiling, ceiling),
+        )
+        return reader.read(after or 0)
+
     def current_identity(self, *, reload: bool = False) -> Identity | None:
         """The identity of the current request's user, as the chat sees it.
 
@@ -177,6 +312,32 @@ def _remember_mount_point(setup: BlueprintSetupState) -> None:
 def _database_url(app: Flask, db: SQLAlchemy) -> Any:
     with app.app_context():
         return db.engine.url
+
+
+def _position_host_insert(mapper: Any, connection: Any, message: ChatMessage) -> None:
+    # A ChatMessage the host added to db.session itself: take its room position now (or fail
+    # the flush), and announce it once the host's transaction commits. Without an app here,
+    # nobody is woken, but the readers' fallback check still finds it.
+    room = messages.position_added_message(connection, message)
+    state = find_state() if has_app_context() else None
+    session = object_session(message)
+    if room is None or state is None or session is None:
+        return
+    notifier, position = state.notifier, message.seq
+    change = Change(message_posted, message, room)
+    if type(notifier).before_commit is not Notifier.before_commit:
+        # A transactional announcement (PostgreSQL's NOTIFY) cannot be made mid-flush: make it
+        # in a transaction of its own once the message has committed.
+        def announce() -> None:
+            notifier.before_commit(session, room, position)
+            session.commit()
+            rooms.announce(notifier, room, position, (change,), state.app)
+    else:
+
+        def announce() -> None:
+            rooms.announce(notifier, room, position, (change,), state.app)
+
+    after_host_commit(session, announce)
 
 
 def _include_tables_in(db: SQLAlchemy) -> None:

@@ -9,23 +9,33 @@ and run here, whoever calls: a route, the CLI or host code.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import rooms
-from .errors import AlreadyDeleted, MessageNotFound
-from .identity import Viewer
+from . import rooms, signals
+from .errors import AlreadyDeleted, MessageNotFound, ValidationFailed
+from .identity import Identity, Viewer
 from .models import USERNAME_MAX_LENGTH, ChatDeletion, ChatMessage, ChatPostKey, utcnow
 from .notifiers import Notifier
-from .schemas import NewMessageSchema, load
+from .schemas import CONTENT_RULE, NewMessageSchema, load
 
 _messages = ChatMessage.__table__
+# Marks a message this module gave its room position, as opposed to one the host added itself.
+_POSITIONED = "webchat_positioned"
 # Ids are signed 64-bit; a larger one cannot exist, and the database would fail to convert it.
 _LARGEST_ID = 2**63 - 1
+
+
+#: ``(content, room, identity) -> str``: the text to store, or raise
+#: :class:`~flask_webchat.errors.MessageRejected` (see
+#: :meth:`flask_webchat.Webchat.message_filter`).
+MessageFilter = Callable[[str, str, "Identity | None"], str]
 
 
 def post_message(
@@ -36,6 +46,11 @@ def post_message(
     body: Any,
     allow_anonymous: bool,
     notifier: Notifier | None = None,
+    filters: Sequence[MessageFilter] = (),
+    sender: Any = None,
+    check: bool = True,
+    system: bool = False,
+    join: bool = False,
     idempotency_key: str | None = None,
     key_ttl: float = 24 * 60 * 60,
 ) -> ChatMessage:
@@ -43,33 +58,51 @@ def post_message(
 
     The author is the host's identity when there is one (the body cannot override it), else the
     name typed in the body, remembered with the browser's reader key, which is made only once
-    the post is allowed and valid.
+    the post is allowed and valid. The host's ``filters`` then see the content, in order.
+    ``check=False`` skips the permission checks (the host posting as itself); ``system`` makes
+    a message without an author, which only host code posts; ``sender`` sends
+    :data:`~flask_webchat.signals.message_posted`; ``join`` leaves the commit to the host (see
+    :func:`flask_webchat.rooms.commit_event`).
 
     With an ``idempotency_key``, a repeat by the same author within ``key_ttl`` seconds returns
     the message the first post stored, and stores nothing; so does a repeat racing the first.
+    (A post that joins the host's transaction takes no key: its commit is the host's.)
     """
-    viewer.require_post(room, allow_anonymous=allow_anonymous)
-    data = load(NewMessageSchema(anonymous=viewer.identity is None), body)
-    author = viewer.as_author()
+    if join and idempotency_key is not None:
+        raise ValueError("A post that joins the host's transaction takes no idempotency key.")
+    if check:
+        viewer.require_post(room, allow_anonymous=allow_anonymous)
+    if system and viewer.identity is not None:
+        raise ValueError("A system message has no author.")
+    data = load(NewMessageSchema(anonymous=viewer.identity is None and not system), body)
+    content = filter_content(data["content"], room, viewer.identity, filters)
+    # Host code posting as itself has no browser to remember.
+    author = viewer if viewer.make_reader_key is None else viewer.as_author()
     scope = None if idempotency_key is None else _key_scope(author, idempotency_key)
     if scope is not None:
         posted = _posted_with(session, scope, key_ttl)
         if posted is not None:
             return posted
-    if author.identity is not None:
+    if system:
+        username, author_id, author_session = "", None, None
+    elif author.identity is not None:
         username = author.identity.name[:USERNAME_MAX_LENGTH]
         author_id, author_session = author.identity.id, None
     else:
         username, author_id, author_session = data["username"], None, author.reader_key
+    if join and rooms.locate(session, room) is None:
+        rooms.create_room_apart(session, room)
     room_id, position = rooms.take_positions(session, room, added=1)
     message = ChatMessage(
         room_id=room_id,
         seq=position,
         username=username,
-        content=data["content"],
+        content=content,
         author_id=author_id,
         author_session=author_session,
+        system=system,
     )
+    sa.inspect(message).info[_POSITIONED] = True  # see position_added_message
     session.add(message)
     session.flush()
     if scope is not None:
@@ -85,7 +118,10 @@ def post_message(
             return posted
     # Detached, it keeps its loaded values: committing would expire them and cost a re-select.
     session.expunge(message)
-    rooms.commit_event(session, notifier, room, position)
+    posted = signals.Change(signals.message_posted, message, room, viewer.identity)
+    rooms.commit_event(
+        session, notifier, room, position, changes=(posted,), sender=sender, join=join
+    )
     return message
 
 
@@ -111,6 +147,51 @@ def _posted_with(session: Session, scope: str, ttl: float) -> ChatMessage | None
     return message
 
 
+def filter_content(
+    content: str, room: str, identity: Identity | None, filters: Sequence[MessageFilter]
+) -> str:
+    """``content`` as the host's filters leave it, checked again against the content rule.
+
+    A filter refuses a message by raising :class:`~flask_webchat.errors.MessageRejected`; one
+    that returns text the rule refuses (empty, too long) fails as invalid content.
+    """
+    for content_filter in filters:
+        content = content_filter(content, room, identity)
+        if not isinstance(content, str):
+            raise TypeError(f"The message filter {content_filter!r} returned {content!r}.")
+    if filters:
+        try:
+            CONTENT_RULE(content)
+        except ValidationError as error:
+            raise ValidationFailed({"content": error.messages}) from None
+    return content
+
+
+def position_added_message(connection: sa.Connection, message: ChatMessage) -> str | None:
+    """Give a message the host added to its session itself its room position, at flush.
+
+    Without one, readers whose cursors passed its position would never see it; with one the
+    host chose, they might not either. So a message with a ``room_id`` and no ``seq`` gets
+    the room's next position (and the room's lock, until the host's transaction ends), and
+    any other message this module did not position fails the flush, loudly. Returns the
+    room's name, or ``None`` for a message this module posted.
+    """
+    if sa.inspect(message).info.get(_POSITIONED):
+        return None
+    if message.seq is not None:
+        raise ValueError(
+            "A ChatMessage's seq is its position in the room and is taken for it: leave it"
+            " unset, or post with webchat.post_message()."
+        )
+    if message.room_id is None:
+        raise ValueError(
+            "A ChatMessage added to the session needs a room_id; webchat.post_message()"
+            " takes a room name."
+        )
+    room, message.seq = rooms.take_during_flush(connection, message.room_id)
+    return room
+
+
 def get_message(session: Session, message_id: int) -> ChatMessage:
     """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none."""
     message = session.get(ChatMessage, message_id) if message_id <= _LARGEST_ID else None
@@ -128,17 +209,31 @@ def read_message(session: Session, message_id: int, viewer: Viewer) -> tuple[Cha
 
 
 def delete_message(
-    session: Session, *, message_id: int, viewer: Viewer, notifier: Notifier | None = None
-) -> None:
-    """Delete a message the viewer may delete, and record the deletion for every reader."""
+    session: Session,
+    *,
+    message_id: int,
+    viewer: Viewer | None,
+    notifier: Notifier | None = None,
+    sender: Any = None,
+) -> ChatMessage:
+    """Delete a message the viewer may delete, and record the deletion for every reader.
+
+    ``viewer=None`` is the host deleting as itself: no permission is asked. Returns the message
+    as it was, detached.
+    """
     message = get_message(session, message_id)
     room = rooms.room_name(session, message.room_id)
-    viewer.in_room(room).require_delete(message, room)
+    if viewer is not None:
+        viewer.in_room(room).require_delete(message, room)
     _, position = rooms.take_positions(session, message.room_id, removed=1)
     # Holding the room lock, only one of two racing deletes still finds the row.
     gone = session.execute(sa.delete(_messages).where(_messages.c.id == message_id))
     if gone.rowcount != 1:
         session.rollback()
         raise MessageNotFound(message_id)
+    session.expunge(message)
     session.add(ChatDeletion(room_id=message.room_id, seq=position, message_id=message_id))
-    rooms.commit_event(session, notifier, room, position)
+    identity = viewer.identity if viewer is not None else None
+    deleted = signals.Change(signals.message_deleted, message, room, identity)
+    rooms.commit_event(session, notifier, room, position, changes=(deleted,), sender=sender)
+    return message

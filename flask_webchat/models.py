@@ -100,6 +100,9 @@ class ChatMessage(WebchatModel):
     author_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     #: The posting browser session's reader key, so an anonymous author can delete their own.
     author_session: Mapped[str | None] = mapped_column(sa.String(64))
+    #: A notice from the site itself ("Deploy finished"): no author, an empty ``username``.
+    #: Only host code posts one (:meth:`flask_webchat.Webchat.post_message`), never HTTP.
+    system: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
     def __repr__(self) -> str:
         return f"<ChatMessage {self.id} by {self.username!r}>"

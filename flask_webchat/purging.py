@@ -9,11 +9,12 @@ never had it is told about an id it can ignore.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import rooms
+from . import rooms, signals
 from .models import ChatDeletion, ChatMessage, ChatRoom
 from .notifiers import Notifier
 
@@ -29,10 +30,12 @@ def purge_messages(
     room_name: str | None = None,
     dry_run: bool = False,
     notifier: Notifier | None = None,
+    sender: Any = None,
 ) -> dict[str, int]:
     """Remove the messages posted before ``older_than``; how many, by room name.
 
-    With ``dry_run``, only count them.
+    With ``dry_run``, only count them. With a ``sender``, each removal sends
+    :data:`~flask_webchat.signals.message_deleted` (with no identity) after its batch commits.
     """
     query = sa.select(ChatRoom.id, ChatRoom.name).order_by(ChatRoom.name)
     if room_name is not None:
@@ -50,23 +53,30 @@ def purge_messages(
                 or 0
             )
         else:
-            removed[name] = _purge_room(session, room_id, name, older_than, notifier)
+            removed[name] = _purge_room(session, room_id, name, older_than, notifier, sender)
     return removed
 
 
 def _purge_room(
-    session: Session, room_id: int, name: str, older_than: datetime, notifier: Notifier | None
+    session: Session,
+    room_id: int,
+    name: str,
+    older_than: datetime,
+    notifier: Notifier | None,
+    sender: Any,
 ) -> int:
     total = 0
     while True:
         # Lock the room first: then no delete can remove a message this batch is about to.
         rooms.lock(session, room_id)
-        ids = session.scalars(
-            sa.select(_messages.c.id)
-            .where(_messages.c.room_id == room_id, _messages.c.created_at < older_than)
-            .order_by(_messages.c.seq)
+        # Whole rows, not ids: the signal's receivers get each message as it was.
+        found = session.scalars(
+            sa.select(ChatMessage)
+            .where(ChatMessage.room_id == room_id, ChatMessage.created_at < older_than)
+            .order_by(ChatMessage.seq)
             .limit(BATCH)
         ).all()
+        ids = [message.id for message in found]
         if not ids:
             session.rollback()
             return total
@@ -77,5 +87,8 @@ def _purge_room(
             ChatDeletion(room_id=room_id, seq=position, message_id=message_id)
             for position, message_id in zip(range(first, last + 1), ids, strict=True)
         )
-        rooms.commit_event(session, notifier, name, last)
+        for message in found:
+            session.expunge(message)
+        changes = [signals.Change(signals.message_deleted, message, name) for message in found]
+        rooms.commit_event(session, notifier, name, last, changes=changes, sender=sender)
         total += len(ids)

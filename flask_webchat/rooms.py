@@ -12,21 +12,24 @@ row per room.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import signals
 from .errors import UnknownRoom
 from .models import ROOM_NAME_MAX_LENGTH, ChatMessage, ChatRoom, utcnow
-from .transactions import reading
+from .transactions import after_host_commit, current, reading
 
 if TYPE_CHECKING:
     from .config import Settings
     from .notifiers import Notifier
+    from .signals import Change
 
 #: The rule a room name follows, as people read it.
 NAME_RULE = (
@@ -92,6 +95,18 @@ def get_or_create_room(session: Session, name: str) -> ChatRoom:
     room = find_room(session, name)
     assert room is not None
     return room
+
+
+def create_room_apart(session: Session, name: str) -> None:
+    """Create the room in a transaction of its own, leaving the session's transaction alone.
+
+    For a write that joins the host's transaction, which creating the room must not commit.
+    """
+    own = Session(bind=current(session).get_bind())
+    try:
+        get_or_create_room(own, name)
+    finally:
+        own.close()
 
 
 def is_configured(name: str, settings: Settings) -> bool:
@@ -207,19 +222,61 @@ def lock(session: Session, room_id: int) -> None:
     )
 
 
-def commit_event(session: Session, notifier: Notifier | None, room: str, position: int) -> None:
+def commit_event(
+    session: Session,
+    notifier: Notifier | None,
+    room: str,
+    position: int,
+    *,
+    changes: Sequence[Change] = (),
+    sender: Any = None,
+    join: bool = False,
+) -> None:
     """Commit the transaction that took ``position`` in ``room``, then wake its readers.
 
-    Readers are woken once the event is visible to them, never before.
+    Readers are woken once the event is visible to them, never before; then the ``changes``
+    are sent as signals from ``sender`` (none without one). With ``join``, the write is part of
+    the host's own transaction: nothing commits here, and readers are woken and signals sent
+    only once the host commits (never if it rolls back).
     """
     if notifier is not None:
+        # PostgreSQL's NOTIFY is itself transactional: a rollback discards it.
         notifier.before_commit(session, room, position)
+    if join:
+        session.flush()
+        after_host_commit(session, lambda: announce(notifier, room, position, changes, sender))
+        return
     session.commit()
+    announce(notifier, room, position, changes, sender)
+
+
+def announce(
+    notifier: Notifier | None, room: str, position: int, changes: Sequence[Change], sender: Any
+) -> None:
+    """Wake the room's readers for what committed up to ``position``, then send ``changes``."""
     if notifier is not None:
         notifier.after_commit(room, position)
+    if sender is not None:
+        signals.send(sender, changes)
 
 
-def _take(session: Session, room: int | str, step: int, change: int) -> tuple[int, int] | None:
+def take_during_flush(connection: sa.Connection, room_id: int) -> tuple[str, int]:
+    """Take the next position of room ``room_id`` for a message being inserted right now.
+
+    For a :class:`~flask_webchat.models.ChatMessage` the host added to its session itself:
+    runs on the flush's connection, in the host's transaction, which then holds the room's
+    lock like any post. Returns the room's name and the position.
+    """
+    taken = _take(connection, room_id, 1, 1)
+    if taken is None:
+        raise LookupError(f"There is no room with id {room_id!r}.")
+    name = connection.execute(sa.select(_rooms.c.name).where(_rooms.c.id == room_id)).scalar_one()
+    return name, taken[1]
+
+
+def _take(
+    session: Session | sa.Connection, room: int | str, step: int, change: int
+) -> tuple[int, int] | None:
     which = _rooms.c.id == room if isinstance(room, int) else _rooms.c.name == room
     increment = (
         sa.update(_rooms)
@@ -231,7 +288,8 @@ def _take(session: Session, room: int | str, step: int, change: int) -> tuple[in
         )
     )
     taken = (_rooms.c.id, _rooms.c.last_seq)
-    if session.get_bind().dialect.update_returning:
+    dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
+    if dialect.update_returning:
         row = session.execute(increment.returning(*taken)).first()
     elif session.execute(increment).rowcount == 1:
         # The row is ours until commit, and a transaction reads its own writes.

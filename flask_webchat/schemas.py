@@ -175,7 +175,8 @@ class MessageSchema(Schema):
 
     ``cursor`` is the message's position in its room: reading ``after`` it continues just past this
     message, which is what a client that stops mid-batch needs. ``anonymous`` tells a name typed by
-    an anonymous poster from one the host vouches for, so a page can set them apart. Pass the
+    an anonymous poster from one the host vouches for, so a page can set them apart. ``system``
+    marks a notice the site itself posted (no author, an empty ``username``). Pass the
     current :class:`~flask_webchat.identity.Viewer` to fill ``mine`` and ``can_delete``; without
     one both are ``false``.
     """
@@ -187,8 +188,12 @@ class MessageSchema(Schema):
     created_at = UTCDateTime(dump_only=True)
     #: True when a name was typed by an anonymous poster rather than vouched for by the host.
     anonymous = fields.Function(
-        lambda message: message.author_id is None, dump_only=True, metadata={"type": "boolean"}
+        lambda message: message.author_id is None and not message.system,
+        dump_only=True,
+        metadata={"type": "boolean"},
     )
+    #: True for a notice the site posted itself ("Deploy finished"); never posted over HTTP.
+    system = fields.Boolean(dump_only=True)
     mine = fields.Method("_is_mine", dump_only=True, metadata={"type": "boolean"})
     can_delete = fields.Method("_can_delete", dump_only=True, metadata={"type": "boolean"})
 

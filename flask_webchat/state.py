@@ -22,6 +22,8 @@ class WebchatState:
     """The extension, the host's ``db`` and the settings of one app."""
 
     extension: Webchat
+    #: The app itself: the sender of the chat's signals.
+    app: Flask
     db: SQLAlchemy
     settings: Settings
     #: Wakes the requests that wait for a room's next event (``WEBCHAT_NOTIFIER``).

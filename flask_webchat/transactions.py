@@ -9,10 +9,11 @@ stream, statement by statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 
 def current(session: Session) -> Session:
@@ -54,3 +55,63 @@ def release_connection(session: Session) -> None:
     host = current(session)
     if host.in_transaction():
         host.commit()
+
+
+# Callbacks waiting for the host's transaction, in ``session.info`` (one list per session).
+_PENDING = "webchat_pending"
+_READY = "webchat_ready"
+
+
+def after_host_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the host's current transaction commits; never if it rolls back.
+
+    For writes that join the host's transaction (see
+    :meth:`flask_webchat.Webchat.post_message`). A savepoint that rolls back drops what was
+    registered inside it. The callback runs when the transaction has ended, so it may use the
+    session again (in a new transaction of its own).
+    """
+    host = current(session)
+    if _PENDING not in host.info:
+        host.info[_PENDING], host.info[_READY] = [], []
+        event.listen(host, "after_commit", _committed)
+        event.listen(host, "after_soft_rollback", _rolled_back)
+        event.listen(host, "after_transaction_end", _ended)
+    transaction = host.get_nested_transaction() or host.get_transaction()
+    host.info[_PENDING].append((transaction, callback))
+
+
+def _committed(session: Session) -> None:
+    # Only SQL-free work may happen here: the session is between transactions.
+    session.info[_READY].extend(callback for _, callback in session.info[_PENDING])
+    session.info[_PENDING].clear()
+
+
+def _rolled_back(session: Session, previous: SessionTransaction) -> None:
+    _drop_inside(session, previous)
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return
+    # Still pending when the whole transaction ends: it was closed without a commit.
+    _drop_inside(session, transaction)
+    if not session.info[_READY]:
+        return
+    ready = list(session.info[_READY])
+    session.info[_READY].clear()
+    for callback in ready:
+        callback()
+
+
+def _drop_inside(session: Session, ended: SessionTransaction) -> None:
+    """Forget the callbacks registered in ``ended`` or in a savepoint within it."""
+
+    def inside(transaction: SessionTransaction | None) -> bool:
+        while transaction is not None:
+            if transaction is ended:
+                return True
+            transaction = transaction.parent
+        return False
+
+    pending = session.info[_PENDING]
+    pending[:] = [(tx, callback) for tx, callback in pending if not inside(tx)]

@@ -60,7 +60,9 @@ def serving(app: Flask, address: str = "127.0.0.1") -> Iterator[str]:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[str]:
-    with serving(create_app(instance_path=str(tmp_path / "instance"))) as url:
+    # The tests start from an empty chat: no welcome notice.
+    app = create_app({"EXAMPLE_WELCOME": None}, instance_path=str(tmp_path / "instance"))
+    with serving(app) as url:
         yield url
 
 
@@ -76,7 +78,9 @@ def site_with(tmp_path: Path) -> Iterator[Callable[..., str]]:
     with ExitStack() as servers:
 
         def serve(**config: Any) -> str:
-            app = create_app(config, instance_path=str(tmp_path / "instance"))
+            app = create_app(
+                {"EXAMPLE_WELCOME": None, **config}, instance_path=str(tmp_path / "instance")
+            )
             return servers.enter_context(serving(app))
 
         yield serve

@@ -72,6 +72,8 @@ def gunicorn(
     instance.mkdir(parents=True, exist_ok=True)
     log_path = instance / f"gunicorn-{port}.log"
     with log_path.open("wb") as log:
+        # Measurements and tests start from an empty chat: no welcome notice (unless asked).
+        env = {"FLASK_EXAMPLE_WELCOME": "null", **env}
         server = subprocess.Popen(
             command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
         )

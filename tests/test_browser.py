@@ -64,7 +64,8 @@ def test_a_refused_message_keeps_the_draft_and_shows_why(chromium, site: str) ->
 def test_over_the_rate_limit_the_page_says_so_and_keeps_the_draft(  # type: ignore[no-untyped-def]
     chromium, tmp_path: Path
 ) -> None:
-    app = create_app({"WEBCHAT_RATE_LIMIT": "2/minute"}, instance_path=str(tmp_path / "i"))
+    config = {"WEBCHAT_RATE_LIMIT": "2/minute", "EXAMPLE_WELCOME": None}
+    app = create_app(config, instance_path=str(tmp_path / "i"))
     with serving(app) as site:
         errors: list[str] = []
         page = open_chat(chromium, site, "Fay", errors)
@@ -149,7 +150,7 @@ def test_pages_on_another_site_cannot_post_with_a_visitors_session(  # type: ign
 def test_the_page_works_on_a_host_with_flask_wtf_csrf_protect(  # type: ignore[no-untyped-def]
     chromium, tmp_path: Path
 ) -> None:
-    app = create_app(instance_path=str(tmp_path / "instance"))
+    app = create_app({"EXAMPLE_WELCOME": None}, instance_path=str(tmp_path / "instance"))
     CSRFProtect(app)
     with serving(app) as site:
         errors: list[str] = []

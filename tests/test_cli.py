@@ -110,3 +110,43 @@ def test_purge_refuses_bad_arguments_with_exit_code_2(
     assert code == 2
     assert complaint in output
     assert len(host.stored_messages()) == 1
+
+
+def test_post_puts_a_notice_or_a_named_message_where_readers_see_it(host: Host) -> None:
+    reader = host.browser()
+    stream = reader.open_page()
+    reader.poll(stream)
+    code, output = run(host, "post", "Deploy finished")
+    [notice] = host.stored_messages()
+    assert (code, output) == (0, f"Posted message {notice.id} to lobby.\n")
+    code, output = run(host, "post", "--as", "Ops team", "--room", "team-a", "Back in 5")
+    assert code == 0 and output.endswith("to team-a.\n")
+    code, _ = run(host, "post", "--system", "  Maintenance at noon  ")
+    assert code == 0
+    shown = reader.poll(stream)["messages"]
+    assert [(m["content"], m["system"], m["username"]) for m in shown] == [
+        ("Deploy finished", True, ""),
+        ("Maintenance at noon", True, ""),
+    ]
+    stored = [(m.content, m.username, m.system) for m in host.stored_messages()]
+    assert stored[1] == ("Back in 5", "Ops team", False)
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--system", "--as", "Ann", "hi"], "not both"),
+        (["   "], "A message cannot be empty."),
+        (["x" * 1025], "at most 1024 characters"),
+        (["--as", "n" * 65, "hi"], "A name can be at most 64"),
+        (["--room", "Bad Name", "hi"], "A room name is"),
+        ([], "Missing argument 'TEXT'"),
+    ],
+)
+def test_post_refuses_bad_arguments_with_exit_code_2(
+    host: Host, args: list[str], complaint: str
+) -> None:
+    code, output = run(host, "post", *args)
+    assert code == 2
+    assert complaint in output
+    assert host.stored_messages() == []

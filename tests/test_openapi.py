@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from openapi_spec_validator import validate
 from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
+from flask_webchat import MessageRejected
 from flask_webchat.schemas import ErrorSchema
 from hosts import Browser, Host, MakeHost
 
@@ -57,6 +60,12 @@ def test_real_answers_match_the_document(host: Host) -> None:
         )
         return answer
 
+    @host.webchat.message_filter
+    def refuse(content: str, room: str, identity: object) -> str:
+        if content == "refuse me":
+            raise MessageRejected("Refused.")
+        return content
+
     tab = author.open_page()
     call(author, "GET", "/chat/")
     message = call(author, "POST", "/chat/messages", json={"content": "hi", "username": "A"}).json
@@ -72,6 +81,10 @@ def test_real_answers_match_the_document(host: Host) -> None:
     call(author, "POST", "/chat/messages", data="{", content_type="application/json")
     call(author, "POST", "/chat/messages", data="hi", content_type="text/plain")
     call(author, "POST", "/chat/messages", json={"content": ""})
+    refused = {"content": "refuse me", "username": "A"}
+    rejected = call(author, "POST", "/chat/messages", json=refused)
+    assert rejected.json["error"]["code"] == "message_rejected"
+    assert "`message_rejected`" in json.dumps(document(host)["paths"]["/messages"]["post"])
     call(author, "POST", "/chat/messages", json={"content": "x" * 20000})
     call(author, "PUT", "/chat/messages")
     call(author, "GET", f"/chat/messages/{message['id']}")

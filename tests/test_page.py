@@ -88,7 +88,9 @@ def test_a_host_overrides_the_page_template(make_host: MakeHost, tmp_path: Path)
 
 
 def test_the_example_app_links_its_home_page_to_a_working_chat(tmp_path: Path) -> None:
-    app = create_app({"TESTING": True}, instance_path=str(tmp_path / "instance"))
+    app = create_app(
+        {"TESTING": True, "EXAMPLE_WELCOME": None}, instance_path=str(tmp_path / "instance")
+    )
     client = app.test_client()
     home = client.get("/")
     assert home.status_code == 200

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -172,3 +173,45 @@ def test_the_example_apps_rate_limit_counts_across_its_processes(
             for site in [site_a, site_b] * 4
         ]
     assert statuses == [201] * 5 + [429] * 3, statuses
+
+
+@pytest.mark.parametrize("notifier", ["redis", "postgres"])
+def test_a_message_posted_by_the_flask_command_reaches_readers_waiting_on_gunicorn(
+    tmp_path: Path, notifier: str
+) -> None:
+    _services("postgres", "redis")
+    env = _site_env(
+        tmp_path, REDIS_URL=os.environ[SERVICE_VARIABLES["redis"]], WEBCHAT_NOTIFIER=notifier
+    )
+    instance = tmp_path / "instance"
+    with gunicorn(instance, env) as site:
+        bo, chen = RemoteBrowser(), RemoteBrowser()
+        stream = bo.open_page(site)
+        assert bo.poll(site, stream=stream)["messages"] == []
+        answer: dict[str, Any] = {}
+        long_poll = threading.Thread(
+            target=lambda: answer.update(bo.poll(site, stream=stream, wait=20)), daemon=True
+        )
+        long_poll.start()
+        events = chen.events(site, after="0")
+        time.sleep(0.5)
+        assert long_poll.is_alive(), "the long-poll answered before anything was posted"
+
+        command = [
+            sys.executable, "-m", "flask",
+            "--app", f"example_app:create_app(instance_path={str(instance)!r})",
+            "webchat", "post", "--system", "Deploy finished",
+        ]  # fmt: skip
+        done = subprocess.run(
+            command, env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("Posted message ")
+
+        long_poll.join(DELIVERED_WITHIN)
+        assert not long_poll.is_alive(), "the long-poll was not woken by the command"
+        [message] = answer["messages"]
+        assert (message["content"], message["system"]) == ("Deploy finished", True)
+        (event,) = events.take(1, within=DELIVERED_WITHIN)
+        assert event.data["id"] == message["id"]
+        events.close()

@@ -239,9 +239,10 @@ def test_messages_arrive_oldest_first_with_their_fields(host: Host) -> None:
         "anonymous",
         "mine",
         "can_delete",
+        "system",
     }
     assert message["created_at"].endswith("Z")
-    assert message["anonymous"] is True
+    assert message["anonymous"] is True and message["system"] is False
     assert message["mine"] is False and message["can_delete"] is False
 
 

@@ -161,6 +161,8 @@ def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
         body=json_body(state.settings.max_body),
         allow_anonymous=state.settings.allow_anonymous,
         notifier=state.notifier,
+        filters=state.extension.filters,
+        sender=state.app,
         idempotency_key=None if key is None else load(IDEMPOTENCY_KEY, key, name="Idempotency-Key"),
         key_ttl=state.settings.idempotency_ttl,
     )
@@ -180,7 +182,11 @@ def delete_message(message_id: int) -> tuple[str, int]:
     """Delete a message the current reader wrote (or may moderate), in a room they may read."""
     state = get_state()
     messages.delete_message(
-        state.db.session, message_id=message_id, viewer=current_viewer(), notifier=state.notifier
+        state.db.session,
+        message_id=message_id,
+        viewer=current_viewer(),
+        notifier=state.notifier,
+        sender=state.app,
     )
     return "", 204
 

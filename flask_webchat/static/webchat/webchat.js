@@ -71,12 +71,19 @@ function start(root) {
     const item = element("li", "webchat-message");
     item.dataset.id = String(message.id);
     item.classList.toggle("is-mine", Boolean(message.mine));
+    // A notice from the site itself: no author to show, set apart from what people say.
+    item.classList.toggle("is-system", Boolean(message.system));
     const meta = element("div", "webchat-meta");
-    const author = element("span", "webchat-author");
-    // Isolated, so that a name's or a message's own direction never reorders what stands beside it.
-    const name = element("bdi", "webchat-username", message.username);
-    name.dir = "auto";
-    author.append(name);
+    let author;
+    if (message.system) {
+      author = element("span", "webchat-notice", "Notice");
+    } else {
+      author = element("span", "webchat-author");
+      // Isolated, so that a name's or a message's own direction never reorders its neighbours.
+      const name = element("bdi", "webchat-username", message.username);
+      name.dir = "auto";
+      author.append(name);
+    }
     if (message.anonymous) author.append(" ", element("span", "webchat-guest", "guest"));
     if (message.mine) author.append(" ", element("span", "webchat-you", "you"));
     const when = new Date(message.created_at);
@@ -91,7 +98,8 @@ function start(root) {
     if (message.can_delete) {
       const remove = element("button", "webchat-delete", "Delete");
       remove.type = "button";
-      remove.setAttribute("aria-label", `Delete message from ${message.username}`);
+      const from = message.system ? "the site" : message.username;
+      remove.setAttribute("aria-label", `Delete message from ${from}`);
       remove.addEventListener("click", () => deleteMessage(message.id));
       meta.append(remove);
     }
@@ -109,7 +117,10 @@ function start(root) {
     list.append(build(message));
     if (pinned || message.mine) toBottom();
     else jump.hidden = false; // the reader is reading back: say there is more, do not jump
-    if (loaded && !message.mine) announcer.textContent = `${message.username}: ${message.content}`;
+    if (loaded && !message.mine) {
+      const from = message.system ? "Notice" : message.username;
+      announcer.textContent = `${from}: ${message.content}`;
+    }
   }
 
   async function loadOlder() {

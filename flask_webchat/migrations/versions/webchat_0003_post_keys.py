@@ -1,7 +1,7 @@
 """Remember the Idempotency-Key of each post, so that a retried post is stored once.
 
-Revision ID: webchat_0002
-Revises: webchat_0001
+Revision ID: webchat_0003
+Revises: webchat_0002
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = "webchat_0002"
-down_revision = "webchat_0001"
+revision = "webchat_0003"
+down_revision = "webchat_0002"
 branch_labels = None
 depends_on = None
 
