@@ -13,6 +13,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from .errors import ValidationFailed
+from .i18n import N_
 from .identity import Viewer
 from .models import CONTENT_MAX_LENGTH, ChatMessage
 
@@ -56,14 +57,15 @@ class _TextRule:
 
     def __init__(
         self,
-        what: str,
+        messages: tuple[str, str, str],
         *,
         max_length: int,
         forbidden: re.Pattern[str],
         inner_space: str,
         crlf: bool = False,
     ) -> None:
-        self.what, self.max_length, self.forbidden = what, max_length, forbidden
+        # Whole sentences (empty, too long, control characters), so that each translates well.
+        self.messages, self.max_length, self.forbidden = messages, max_length, forbidden
         # A visible character: neither white space that strip() removes, nor forbidden.
         visible = "[^" + _WHITESPACE + forbidden.pattern[1:-1] + "]"
         # Between visible characters: more of them, kept white space, and CRLF (sent as LF).
@@ -73,12 +75,13 @@ class _TextRule:
         self.pattern = f"^{padding}{visible}{middle}{padding}$"
 
     def __call__(self, value: str) -> None:
+        empty, too_long, control = self.messages
         if not value:
-            raise ValidationError(f"{self.what} cannot be empty.")
+            raise ValidationError(N_(empty))
         if len(value) > self.max_length:
-            raise ValidationError(f"{self.what} can be at most {self.max_length} characters long.")
+            raise ValidationError(N_(too_long, max=self.max_length))
         if self.forbidden.search(value):
-            raise ValidationError(f"{self.what} must not contain control characters.")
+            raise ValidationError(N_(control))
 
 
 def load(schema: Schema | fields.Field, data: Any, *, name: str | None = None) -> Any:
@@ -110,7 +113,7 @@ class UTCDateTime(fields.Field):
 class Cursor(fields.Field):
     """A reader's position: an opaque string on the wire, a room position on the server."""
 
-    default_error_messages = {"invalid": "Not a valid cursor."}  # noqa: RUF012
+    default_error_messages = {"invalid": N_("Not a valid cursor.")}  # noqa: RUF012
 
     def __init__(self, **kwargs: Any) -> None:
         # Described in the OpenAPI document with the pattern it accepts.
@@ -160,14 +163,22 @@ class MessageSchema(Schema):
 
 
 CONTENT_RULE = _TextRule(
-    "A message",
+    (
+        N_("A message cannot be empty."),
+        N_("A message can be at most %(max)s characters long."),
+        N_("A message must not contain control characters."),
+    ),
     max_length=CONTENT_MAX_LENGTH,
     forbidden=_FORBIDDEN_IN_TEXT,
     inner_space=r"\t\n" + _INNER_SPACE,
     crlf=True,
 )
 NAME_RULE = _TextRule(
-    "A name",
+    (
+        N_("A name cannot be empty."),
+        N_("A name can be at most %(max)s characters long."),
+        N_("A name must not contain control characters."),
+    ),
     max_length=ANONYMOUS_NAME_MAX_LENGTH,
     forbidden=_FORBIDDEN_IN_NAME,
     inner_space=_INNER_SPACE,
