@@ -12,6 +12,16 @@ export function countCharacters(text) {
   return [...text.replace(/\r\n/g, "\n").trim()].length;
 }
 
+/** Fill `%(name)s` placeholders, the catalogs' format, from `params`. */
+export function fill(text, params = {}) {
+  return text.replace(/%\((\w+)\)s/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/** A translator from the page's strings (English id -> the reader's language). */
+export function translator(strings) {
+  return (text, params) => fill(strings[text] || text, params);
+}
+
 function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -21,6 +31,13 @@ function element(tag, className, text) {
 
 function start(root) {
   const data = root.dataset;
+  // The page hands over the scripts' strings in the reader's language (see web/locale.py).
+  const _ = translator(JSON.parse(data.strings || "{}"));
+  const lang = data.lang || document.documentElement.lang || undefined;
+  // Dates and times in the reader's language and time zone (the browser's).
+  const shortTime = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
+  const fullTime = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "medium" });
+  const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
   const maxLength = Number(data.maxLength || 1024);
   const list = root.querySelector(".webchat-messages");
   const status = root.querySelector(".webchat-status");
@@ -42,6 +59,8 @@ function start(root) {
     stream: data.stream || null,
     pollInterval: Number(data.pollInterval || 2) * 1000,
     headers: data.csrfToken ? { "X-CSRFToken": data.csrfToken } : {},
+    translate: _,
+    ...(lang ? { language: lang } : {}),
     ...(data.eventsUrl ? { eventsUrl: data.eventsUrl } : {}),
     ...(data.historyUrl ? { historyUrl: data.historyUrl } : {}),
     ...(data.wait ? { wait: Number(data.wait) } : {}),
@@ -70,26 +89,27 @@ function start(root) {
     item.dataset.id = String(message.id);
     item.classList.toggle("is-mine", Boolean(message.mine));
     const meta = element("div", "webchat-meta");
-    const author = element("span", "webchat-author", message.username);
-    if (message.anonymous) author.append(" ", element("span", "webchat-guest", "guest"));
-    if (message.mine) author.append(" ", element("span", "webchat-you", "you"));
+    const author = element("span", "webchat-author");
+    author.append(element("bdi", null, message.username));
+    if (message.anonymous) author.append(" ", element("span", "webchat-guest", _("guest")));
+    if (message.mine) author.append(" ", element("span", "webchat-you", _("you")));
     const when = new Date(message.created_at);
-    const time = element(
-      "time",
-      "webchat-time",
-      when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
-    );
+    const time = element("time", "webchat-time", shortTime.format(when));
     time.dateTime = message.created_at;
-    time.title = when.toLocaleString();
+    time.title = fullTime.format(when);
     meta.append(author, time);
     if (message.can_delete) {
-      const remove = element("button", "webchat-delete", "Delete");
+      const remove = element("button", "webchat-delete", _("Delete"));
       remove.type = "button";
-      remove.setAttribute("aria-label", `Delete message from ${message.username}`);
+      remove.setAttribute("aria-label", _("Delete message from %(name)s", { name: message.username }));
       remove.addEventListener("click", () => deleteMessage(message.id));
       meta.append(remove);
     }
-    item.append(meta, element("p", "webchat-content", message.content));
+    // Content is the author's, never translated; dir="auto" lays out Arabic or Hebrew right to
+    // left inside a left-to-right page (and the reverse), and <bdi> isolates the name.
+    const body = element("p", "webchat-content", message.content);
+    body.dir = "auto";
+    item.append(meta, body);
     shown.set(message.id, item);
     if (oldest === null || BigInt(message.cursor) < BigInt(oldest)) oldest = message.cursor;
     return item;
@@ -171,7 +191,8 @@ function start(root) {
     const { state, error, retryIn } = event.detail;
     root.dataset.state = state;
     if (state === "reconnecting") {
-      say(`Reconnecting… next try in ${Math.ceil(retryIn / 1000)} s (${error.message})`, true);
+      const when = relative.format(Math.ceil(retryIn / 1000), "second");
+      say(_("Reconnecting… next try %(when)s (%(reason)s)", { when, reason: error.message }), true);
     } else {
       say("");
       loaded = true;
