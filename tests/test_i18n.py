@@ -275,7 +275,7 @@ def test_the_cli_speaks_the_configured_language(make_host: MakeHost) -> None:
     host.browser().say("hello")
     runner = host.app.test_cli_runner()
     stats = runner.invoke(args=["webchat", "stats"])
-    assert stats.output.splitlines()[-1] == "共 1 个聊天室，1 条消息。"  # noqa: RUF001
+    assert stats.output.splitlines()[-1] == "共 1 个聊天室，1 条消息。"
     purge = runner.invoke(args=["webchat", "purge", "--older-than", "30d", "--dry-run"])
     assert purge.output.splitlines()[0] == "将从 0 个聊天室删除 0 条消息。"
     assert runner.invoke(args=["webchat", "stats", "--json"]).output.startswith('{"rooms"')
