@@ -165,6 +165,17 @@ def test_with_accept_language_zh_cn_the_page_and_errors_read_in_chinese(host: Ho
     assert host.stored_messages() == []
 
 
+def test_a_rate_limited_post_is_refused_in_chinese(make_host: MakeHost) -> None:
+    browser = make_host(WEBCHAT_RATE_LIMIT="1/minute").browser()
+    browser.open_page()
+    body = {"content": "一", "username": "小明"}
+    assert browser.client.post("/chat/messages", json=body, headers=ZH_CN).status_code == 201
+    refused = browser.client.post("/chat/messages", json=body, headers=ZH_CN)
+    assert refused.status_code == 429
+    assert refused.json["error"]["code"] == "rate_limited"
+    assert refused.json["error"]["message"] == "发得太快了，请稍等片刻再发。"
+
+
 def test_english_stays_the_default_and_content_is_never_translated(host: Host) -> None:
     browser = host.browser()
     browser.say("Send")  # the same word as a button: still content
@@ -187,6 +198,9 @@ def test_marshmallows_own_messages_are_left_as_they_are(host: Host) -> None:
 def test_webchat_locale_fixes_the_language_or_chooses_it(make_host: MakeHost) -> None:
     fixed = make_host(WEBCHAT_LOCALE="zh_Hans").browser().client
     assert '<html lang="zh-Hans"' in fixed.get("/chat/", headers={"Accept-Language": "en"}).text
+    # Fixed means fixed: a language without a catalog is English, whatever the browser asks.
+    french = make_host(WEBCHAT_LOCALE="fr").browser().client
+    assert '<html lang="en"' in french.get("/chat/", headers=ZH_CN).text
     choices = iter(["zh_CN", None])
     chosen = make_host(WEBCHAT_LOCALE=lambda: next(choices)).browser().client
     assert '<html lang="zh-Hans"' in chosen.get("/chat/").text

@@ -67,7 +67,8 @@ def _select() -> str:
         chosen = configured() if callable(configured) else configured
         if chosen:
             wanted.append(str(chosen))
-        wanted.extend(tag for tag, _quality in request.accept_languages)
+        if chosen is None or callable(configured):  # a fixed locale is not second-guessed
+            wanted.extend(tag for tag, _quality in request.accept_languages)
     return i18n.negotiate(wanted, available) or i18n.SOURCE_LOCALE
 
 
