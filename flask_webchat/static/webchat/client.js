@@ -169,11 +169,13 @@ export class WebchatClient extends EventTarget {
   }
 
   async _fetch(url, options) {
-    const headers = this.language ? { "Accept-Language": this.language, ...options.headers } : options.headers;
+    // The page's language, so that refusals come back in it whatever the browser's settings.
+    const language = this.language ? { "Accept-Language": this.language } : {};
     try {
-      return await fetch(url, { ...options, headers });
+      return await fetch(url, { ...options, headers: { ...language, ...options.headers } });
     } catch (error) {
-      throw new WebchatError(this._("Could not reach the server (%(reason)s).", { reason: error.message }));
+      const reason = error.message;
+      throw new WebchatError(this._("Could not reach the server (%(reason)s).", { reason }));
     }
   }
 
