@@ -44,6 +44,12 @@ class Message(str):
     def __reduce__(self) -> Any:
         return (Message, (self.msgid, self.params))
 
+    def format(self, *args: Any, **kwargs: Any) -> str:
+        # marshmallow formats its validators' messages with str.format; one without {} fields
+        # stays the same sentence, so keep it translatable.
+        formatted = str.format(self, *args, **kwargs)
+        return self if formatted == self else formatted
+
 
 def N_(msgid: str, **params: Any) -> Message:
     """Mark ``msgid`` for translation; ``%(name)s`` placeholders are filled from ``params``."""

@@ -238,7 +238,7 @@ class EventsArgsSchema(Schema):
         unknown = EXCLUDE
 
     stream = fields.String(
-        validate=validate.Regexp(_TOKEN, error="Not a valid stream id."),
+        validate=validate.Regexp(_TOKEN, error=N_("Not a valid stream id.")),
         metadata={"description": "A tab's stream (the page's `data-stream`)."},
     )
     after = Cursor(

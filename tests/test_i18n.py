@@ -187,6 +187,14 @@ def test_english_stays_the_default_and_content_is_never_translated(host: Host) -
     assert refused.json["error"]["fields"] == {"content": ["A message cannot be empty."]}
 
 
+def test_the_chats_own_query_messages_read_in_chinese(host: Host) -> None:
+    client = host.browser().client
+    cursor = client.get("/chat/messages?after=abc", headers=ZH_CN).json["error"]
+    assert cursor["fields"] == {"after": ["游标无效。"]}
+    stream = client.get("/chat/messages?stream=a*b", headers=ZH_CN).json["error"]
+    assert stream["fields"] == {"stream": ["消息流标识无效。"]}
+
+
 def test_marshmallows_own_messages_are_left_as_they_are(host: Host) -> None:
     refused = host.browser().client.post(
         "/chat/messages", json={"content": 5, "username": "Ann"}, headers=ZH_CN
