@@ -7,10 +7,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from babel.messages.frontend import CommandLineInterface
 from flask_babel import Babel
 
 from browsing import WAIT_MS, serving
 from example_app import create_app
+from flask_webchat.i18n import TRANSLATIONS
+from hosts import build_host
 from test_browser_page import post_over_http
 
 pytestmark = pytest.mark.browser
@@ -99,3 +102,51 @@ def test_a_host_with_flask_babel_decides_the_chats_language(chromium, tmp_path: 
         page.goto(f"{site}/chat/")
         page.get_by_role("button", name="发送").wait_for(timeout=WAIT_MS)
         assert page.locator("html").get_attribute("lang") == "zh-Hans"
+
+
+def test_left_to_right_messages_read_right_inside_a_right_to_left_page(chromium, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # An Arabic catalog of the host's own, made with the documented recipe.
+    translations = tmp_path / "translations"
+    pybabel = CommandLineInterface().run
+    template = str(TRANSLATIONS / "webchat.pot")
+    pybabel(
+        [
+            "pybabel",
+            "-q",
+            "init",
+            "-D",
+            "webchat",
+            "-i",
+            template,
+            "-d",
+            str(translations),
+            "-l",
+            "ar",
+        ]
+    )
+    po = translations / "ar" / "LC_MESSAGES" / "webchat.po"
+    po.write_text(
+        po.read_text(encoding="utf-8").replace(
+            'msgid "Send"\nmsgstr ""', 'msgid "Send"\nmsgstr "إرسال"'
+        ),
+        encoding="utf-8",
+    )
+    pybabel(["pybabel", "-q", "compile", "-D", "webchat", "-d", str(translations)])
+    host = build_host(tmp_path)
+    host.app.root_path = str(tmp_path)
+    try:
+        with serving(host.app) as site:
+            post_over_http(site, "Hello, release 1.0 is out", name="Ann")
+            post_over_http(site, "مرحبا بالجميع", name="ليلى")
+            page = chromium.new_context(locale="ar").new_page()
+            page.goto(f"{site}/chat/")
+            page.get_by_role("button", name="إرسال").wait_for(timeout=WAIT_MS)
+            direction = "e => getComputedStyle(e).direction"
+            assert page.locator("html").get_attribute("dir") == "rtl"
+            english = page.locator(".webchat-message", has_text="Hello, release")
+            english.wait_for(timeout=WAIT_MS)
+            assert english.locator(".webchat-content").evaluate(direction) == "ltr"
+            arabic = page.locator(".webchat-message", has_text="مرحبا")
+            assert arabic.locator(".webchat-content").evaluate(direction) == "rtl"
+    finally:
+        host.close()
