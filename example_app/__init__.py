@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from cachelib.file import FileSystemCache
-from flask import Flask, render_template
+from flask import Flask, redirect, render_template, request, session, url_for
 from flask_session import Session
 from flask_sqlalchemy import SQLAlchemy
+from werkzeug.wrappers import Response
 
 from flask_webchat import Webchat
 
@@ -50,6 +51,8 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
         WEBCHAT_ROOMS=["lobby", "support", accounts.MEMBERS_ROOM],
         # Posted once, when the database is made; null (None) for a site that starts empty.
         EXAMPLE_WELCOME=accounts.WELCOME,
+        # The visitor's choice of English or 中文 (see /language/…), else their browser's.
+        WEBCHAT_LOCALE=_chosen_language,
     )
     app.config.from_prefixed_env()
     app.config.update(config or {})
@@ -73,7 +76,30 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     def support() -> str:
         return render_template("support.html")  # embeds the chat with {{ webchat_widget() }}
 
+    @app.get("/language/<code>")
+    def choose_language(code: str) -> Response:
+        if code in LANGUAGES:
+            session["language"] = code
+        back = request.args.get("next", "")
+        # Only a path of this site: never an open redirect to somewhere else.
+        if not back.startswith("/") or back.startswith("//"):
+            back = url_for("home")
+        return redirect(back)
+
+    @app.context_processor
+    def languages() -> dict[str, Any]:
+        return {"languages": LANGUAGES}
+
     return app
+
+
+#: The languages a visitor can switch between, by the chat's catalog name.
+LANGUAGES = {"en": "English", "zh_Hans": "中文"}
+
+
+def _chosen_language() -> str | None:
+    # Called by the chat on each request; None falls back to the browser's Accept-Language.
+    return session.get("language")
 
 
 def _use_redis(app: Flask, url: str) -> None:

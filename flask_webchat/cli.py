@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,8 @@ from .errors import WebchatError
 from .models import metadata, utcnow
 from .purging import purge_messages
 from .state import get_state
+from .web.locale import current_translations
+from .web.locale import gettext as _
 
 webchat_group = AppGroup(
     "webchat", help="Manage the chat: tables, posting, old messages, statistics."
@@ -37,12 +40,15 @@ class Duration(click.ParamType):
             return value
         match = re.fullmatch(r"\s*(\d{1,6})\s*([smhdw])\s*", str(value))
         if match is None:
-            self.fail(f"{value!r} is not a duration like 30d, 12h, 90m, 2w or 45s.", param, ctx)
+            complaint = _(
+                "%(value)s is not a duration like 30d, 12h, 90m, 2w or 45s.", value=repr(value)
+            )
+            self.fail(complaint, param, ctx)
         duration = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
         try:
             utcnow() - duration
         except OverflowError:
-            self.fail(f"{value!r} reaches back before the year 1.", param, ctx)
+            self.fail(_("%(value)s reaches back before the year 1.", value=repr(value)), param, ctx)
         return duration
 
 
@@ -51,7 +57,7 @@ def create_tables() -> None:
     """Create the chat's tables in the app's database, leaving existing ones alone."""
     engine = get_state().db.engine
     metadata.create_all(engine, checkfirst=True)
-    click.echo(f"Chat tables ready: {', '.join(sorted(metadata.tables))}.")
+    click.echo(_("Chat tables ready: %(tables)s.", tables=", ".join(sorted(metadata.tables))))
 
 
 @webchat_group.command("post")
@@ -92,9 +98,13 @@ def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
     state = get_state()
     if room is not None:
         if not rooms.is_valid_name(room):
-            raise click.BadParameter(f"{room!r} is not a room name.", param_hint="--room")
+            raise click.BadParameter(
+                _("%(room)s is not a room name.", room=repr(room)), param_hint="--room"
+            )
         if rooms.find_room(state.db.session, room) is None:
-            raise click.BadParameter(f"There is no room {room!r}.", param_hint="--room")
+            raise click.BadParameter(
+                _("There is no room '%(name)s'.", name=room), param_hint="--room"
+            )
     removed = purge_messages(
         state.db.session,
         older_than=utcnow() - older_than,
@@ -104,9 +114,21 @@ def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
         sender=state.app,
     )
     total = sum(removed.values())
-    verb = "Would remove" if dry_run else "Removed"
     touched = sum(1 for count in removed.values() if count)
-    click.echo(f"{verb} {total} message{'s' if total != 1 else ''} from {touched} room(s).")
+    translations = current_translations()
+    if dry_run:
+        summary = translations.ngettext(
+            "Would remove %(count)s message from %(rooms)s room(s).",
+            "Would remove %(count)s messages from %(rooms)s room(s).",
+            total,
+        )
+    else:
+        summary = translations.ngettext(
+            "Removed %(count)s message from %(rooms)s room(s).",
+            "Removed %(count)s messages from %(rooms)s room(s).",
+            total,
+        )
+    click.echo(summary % {"count": total, "rooms": touched})
     for name, count in removed.items():
         if count:
             click.echo(f"  {name}: {count}")
@@ -128,11 +150,24 @@ def stats(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"rooms": report, "messages": sum(r["messages"] for r in report)}))
         return
-    click.echo(f"{'room':<20} {'messages':>9}  {'oldest':<20}  {'newest':<20}")
+    headings = _("room"), _("messages"), _("oldest"), _("newest")
+    click.echo(_row(*headings))
     for row in report:
         click.echo(
-            f"{row['room']:<20} {row['messages']:>9}  {row['oldest'] or '-':<20}"
-            f"  {row['newest'] or '-':<20}"
+            _row(row["room"], str(row["messages"]), row["oldest"] or "-", row["newest"] or "-")
         )
     total = sum(r["messages"] for r in report)
-    click.echo(f"{len(report)} room(s), {total} message(s).")
+    click.echo(_("%(rooms)s room(s), %(messages)s message(s).", rooms=len(report), messages=total))
+
+
+def _row(room: str, messages: str, oldest: str, newest: str) -> str:
+    return (
+        f"{_pad(room, 20)} {_pad(messages, 9, right=True)}  {_pad(oldest, 20)}  {_pad(newest, 20)}"
+    )
+
+
+def _pad(text: str, width: int, *, right: bool = False) -> str:
+    # Chinese characters take two columns of a terminal: pad by columns, not characters.
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    space = " " * max(0, width - columns)
+    return space + text if right else text + space

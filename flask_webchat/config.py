@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .i18n import parse as parse_locale
 from .rooms import NAME_RULE, is_valid_name
 
 #: Every configuration key with its default. The documentation's configuration page is checked
@@ -39,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_TRUSTED_ORIGINS": (),
     "WEBCHAT_RATE_LIMIT": "20/minute",
     "WEBCHAT_RATE_LIMIT_STORAGE": "memory://",
+    "WEBCHAT_LOCALE": None,
     "WEBCHAT_CONTENT_SECURITY_POLICY": (
         "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'self'"
@@ -78,6 +80,8 @@ class Settings:
     rate_limit: str | None
     rate_limit_storage: str
     content_security_policy: str | None
+    #: ``None`` (Accept-Language), a locale such as ``"zh_Hans"``, or ``() -> locale or None``.
+    locale: str | Callable[[], str | None] | None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -108,6 +112,7 @@ class Settings:
             rate_limit_storage=read.text("WEBCHAT_RATE_LIMIT_STORAGE"),
             content_security_policy=read.text("WEBCHAT_CONTENT_SECURITY_POLICY", optional=True)
             or None,
+            locale=read.locale("WEBCHAT_LOCALE"),
         )
         if isinstance(settings.rooms, tuple) and settings.default_room not in settings.rooms:
             raise ValueError(
@@ -181,6 +186,17 @@ class _Reader:
         except ValueError:
             wanted = "a rate like '20/minute' or '5 per 10 seconds'"
             raise ValueError(f"{key} must be {wanted}, got {value!r}.") from None
+        return value
+
+    def locale(self, key: str) -> str | Callable[[], str | None] | None:
+        value = self.value(key)
+        if value is None or callable(value):
+            return value  # type: ignore[no-any-return]
+        if not isinstance(value, str) or parse_locale(value) is None:
+            raise ValueError(
+                f"{key} must be None, a locale like 'zh_Hans' or 'en', or a function returning"
+                f" one, got {value!r}."
+            )
         return value
 
     def seconds(self, key: str) -> float:

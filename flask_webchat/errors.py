@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from .i18n import N_
+
 
 class WebchatError(Exception):
     """An error a client caused or must know about, with its HTTP status and a stable code."""
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
-    #: The sentence used when the raiser gives none.
-    default_message: ClassVar[str] = "The request cannot be served."
+    #: The sentence used when the raiser gives none. Mark sentences with
+    #: :func:`~flask_webchat.i18n.N_` so that the HTTP answer speaks the reader's language.
+    default_message: ClassVar[str] = N_("The request cannot be served.")
 
     def __init__(self, message: str | None = None, *, fields: dict[str, Any] | None = None) -> None:
         self.message = message or self.default_message
@@ -30,28 +33,28 @@ class MalformedJSON(WebchatError):
     """The body is not valid JSON."""
 
     status, code = 400, "malformed_json"
-    default_message = "The body is not valid JSON."
+    default_message = N_("The body is not valid JSON.")
 
 
 class Forbidden(WebchatError):
     """The current reader may not do this (read or post to this room, delete this message)."""
 
     status, code = 403, "forbidden"
-    default_message = "You may not do this."
+    default_message = N_("You may not do this.")
 
 
 class IdentityRequired(WebchatError):
     """Only signed-in users may post (``WEBCHAT_ALLOW_ANONYMOUS`` is false)."""
 
     status, code = 403, "identity_required"
-    default_message = "Sign in to post messages."
+    default_message = N_("Sign in to post messages.")
 
 
 class CrossSiteRequest(WebchatError):
     """A page on another site tried to change something in the chat."""
 
     status, code = 403, "cross_site_request"
-    default_message = "Requests from other sites may not change the chat."
+    default_message = N_("Requests from other sites may not change the chat.")
 
 
 class MessageNotFound(WebchatError):
@@ -60,14 +63,14 @@ class MessageNotFound(WebchatError):
     status, code = 404, "not_found"
 
     def __init__(self, message_id: int) -> None:
-        super().__init__(f"There is no message {message_id}.")
+        super().__init__(N_("There is no message %(id)s.", id=message_id))
 
 
 class UnknownStream(WebchatError):
     """The reader stream named does not belong to this session, or was dropped."""
 
     status, code = 404, "unknown_stream"
-    default_message = "This stream does not exist or has expired; reload the page."
+    default_message = N_("This stream does not exist or has expired; reload the page.")
 
 
 class UnknownRoom(WebchatError):
@@ -80,7 +83,7 @@ class AlreadyDeleted(WebchatError):
     """The post this ``Idempotency-Key`` stored has been deleted since; nothing is stored."""
 
     status, code = 409, "already_deleted"
-    default_message = "This post was stored once already, and has been deleted since."
+    default_message = N_("This post was stored once already, and has been deleted since.")
 
 
 class BodyTooLarge(WebchatError):
@@ -89,21 +92,21 @@ class BodyTooLarge(WebchatError):
     status, code = 413, "body_too_large"
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"The body is larger than {limit} bytes.")
+        super().__init__(N_("The body is larger than %(limit)s bytes.", limit=limit))
 
 
 class UnsupportedMediaType(WebchatError):
     """The body is not ``application/json``."""
 
     status, code = 415, "unsupported_media_type"
-    default_message = "Send a JSON body with Content-Type: application/json."
+    default_message = N_("Send a JSON body with Content-Type: application/json.")
 
 
 class ValidationFailed(WebchatError):
     """The request parsed, but its fields are invalid; ``fields`` says which and why."""
 
     status, code = 422, "invalid_fields"
-    default_message = "Some fields are invalid."
+    default_message = N_("Some fields are invalid.")
 
     def __init__(self, fields: dict[str, Any], message: str | None = None) -> None:
         super().__init__(message, fields=fields)
@@ -118,28 +121,28 @@ class MessageRejected(WebchatError):
     """
 
     status, code = 422, "message_rejected"
-    default_message = "This message was refused."
+    default_message = N_("This message was refused.")
 
 
 class RateLimited(WebchatError):
     """Too many posts and deletes; retry after ``Retry-After`` seconds."""
 
     status, code = 429, "rate_limited"
-    default_message = "Too many messages; wait a moment before sending more."
+    default_message = N_("Too many messages; wait a moment before sending more.")
 
 
 class InternalError(WebchatError):
     """A bug on the server: logged there, and never shown as a traceback."""
 
     status, code = 500, "internal_error"
-    default_message = "Something went wrong on the server."
+    default_message = N_("Something went wrong on the server.")
 
 
 class DatabaseUnavailable(WebchatError):
     """The chat's database cannot be reached; retry after ``Retry-After`` seconds."""
 
     status, code = 503, "database_unavailable"
-    default_message = "The chat's database is unavailable; try again shortly."
+    default_message = N_("The chat's database is unavailable; try again shortly.")
 
 
 def error_classes() -> list[type[WebchatError]]:

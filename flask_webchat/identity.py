@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import Forbidden, IdentityRequired, MessageNotFound
+from .i18n import N_
 from .models import ChatMessage
 
 _NAME_ATTRIBUTES = ("display_name", "name", "username")
@@ -133,7 +134,7 @@ class Viewer:
     def require_read(self, room: str) -> None:
         """Raise :class:`~flask_webchat.errors.Forbidden` unless this reader may read ``room``."""
         if not self.may_read(room):
-            raise Forbidden("You may not read this room.")
+            raise Forbidden(N_("You may not read this room."))
 
     def require_post(self, room: str, *, allow_anonymous: bool) -> None:
         """Raise unless this reader may post to ``room`` (which implies reading it)."""
@@ -141,7 +142,7 @@ class Viewer:
             raise IdentityRequired()
         self.require_read(room)
         if not self.may_post(room):
-            raise Forbidden("You may not post to this room.")
+            raise Forbidden(N_("You may not post to this room."))
 
     def require_visible(self, message: ChatMessage, room: str) -> None:
         """Raise :class:`~flask_webchat.errors.MessageNotFound` unless this reader may read
@@ -158,4 +159,4 @@ class Viewer:
         """
         self.require_visible(message, room)
         if not self.may_delete(message):
-            raise Forbidden("You may only delete your own messages.")
+            raise Forbidden(N_("You may only delete your own messages."))

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from . import signals
 from .errors import UnknownRoom
+from .i18n import N_
 from .models import ROOM_NAME_MAX_LENGTH, ChatMessage, ChatRoom, utcnow
 from .transactions import after_host_commit, current, reading
 
@@ -56,11 +57,17 @@ def require_room(name: str | None, settings: Settings) -> str:
     if name is None:
         return settings.default_room
     if not is_valid_name(name):
-        raise UnknownRoom(f"A room name is {NAME_RULE}.")
+        raise UnknownRoom(
+            N_(
+                "A room name is 1 to %(max)s lowercase letters, digits, '-' or '_', starting"
+                " with a letter or digit.",
+                max=ROOM_NAME_MAX_LENGTH,
+            )
+        )
     allowed = settings.rooms
     if allowed is None or (allowed(name) if callable(allowed) else name in allowed):
         return name
-    raise UnknownRoom(f"There is no room {name!r}.")
+    raise UnknownRoom(N_("There is no room '%(name)s'.", name=name))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from .errors import ValidationFailed
+from .i18n import N_
 from .identity import Viewer
 from .models import CONTENT_MAX_LENGTH, ChatMessage
 from .rooms import NAME_PATTERN
@@ -79,7 +80,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 #: What a client may send as ``Idempotency-Key``: 1 to 64 visible ASCII characters.
 IDEMPOTENCY_KEY = fields.String(
     validate=validate.Regexp(
-        r"^[\x21-\x7e]{1,64}\Z", error="1 to 64 visible ASCII characters, without spaces."
+        r"^[\x21-\x7e]{1,64}\Z", error=N_("1 to 64 visible ASCII characters, without spaces.")
     )
 )
 
@@ -94,17 +95,17 @@ class _TextRule:
 
     def __init__(
         self,
-        what: str,
+        messages: tuple[str, ...],
         *,
         max_length: int,
         forbidden: re.Pattern[str],
         inner_space: str,
         crlf: bool = False,
-        refusal: str = "control characters",
         joiners: str = "",
     ) -> None:
-        self.what, self.max_length, self.forbidden = what, max_length, forbidden
-        self.refusal, self.joiners = refusal, joiners
+        # Whole sentences (empty, too long, forbidden characters), so that each translates well.
+        self.messages, self.max_length, self.forbidden = messages, max_length, forbidden
+        self.joiners = joiners
         inner_space += joiners  # allowed between visible characters, never counted as one
         # A visible character: neither white space that strip() removes, nor forbidden.
         visible = "[^" + _WHITESPACE + forbidden.pattern[1:-1] + joiners + "]"
@@ -115,14 +116,15 @@ class _TextRule:
         self.pattern = f"^{padding}{visible}{middle}{padding}$"
 
     def __call__(self, value: str) -> None:
+        empty, too_long, control = self.messages[:3]
         if not value:
-            raise ValidationError(f"{self.what} cannot be empty.")
+            raise ValidationError(N_(empty))
         if len(value) > self.max_length:
-            raise ValidationError(f"{self.what} can be at most {self.max_length} characters long.")
+            raise ValidationError(N_(too_long, max=self.max_length))
         if self.forbidden.search(value):
-            raise ValidationError(f"{self.what} must not contain {self.refusal}.")
+            raise ValidationError(N_(control))
         if value[0] in self.joiners or value[-1] in self.joiners:
-            raise ValidationError(f"{self.what} must not start or end with an invisible character.")
+            raise ValidationError(N_(self.messages[3]))
 
 
 def load(schema: Schema | fields.Field, data: Any, *, name: str | None = None) -> Any:
@@ -154,7 +156,7 @@ class UTCDateTime(fields.Field):
 class Cursor(fields.Field):
     """A reader's position: an opaque string on the wire, a room position on the server."""
 
-    default_error_messages = {"invalid": "Not a valid cursor."}  # noqa: RUF012
+    default_error_messages = {"invalid": N_("Not a valid cursor.")}  # noqa: RUF012
 
     def __init__(self, **kwargs: Any) -> None:
         # Described in the OpenAPI document with the pattern it accepts.
@@ -209,18 +211,26 @@ class MessageSchema(Schema):
 
 
 CONTENT_RULE = _TextRule(
-    "A message",
+    (
+        N_("A message cannot be empty."),
+        N_("A message can be at most %(max)s characters long."),
+        N_("A message must not contain control characters."),
+    ),
     max_length=CONTENT_MAX_LENGTH,
     forbidden=_FORBIDDEN_IN_TEXT,
     inner_space=r"\t\n" + _INNER_SPACE,
     crlf=True,
 )
 NAME_RULE = _TextRule(
-    "A name",
+    (
+        N_("A name cannot be empty."),
+        N_("A name can be at most %(max)s characters long."),
+        N_("A name must not contain control characters or invisible ones."),
+        N_("A name must not start or end with an invisible character."),
+    ),
     max_length=ANONYMOUS_NAME_MAX_LENGTH,
     forbidden=_FORBIDDEN_IN_NAME,
     inner_space=_INNER_SPACE,
-    refusal="control characters or invisible ones",
     joiners=_JOINERS,
 )
 
@@ -278,7 +288,7 @@ class EventsArgsSchema(Schema):
         unknown = EXCLUDE
 
     stream = fields.String(
-        validate=validate.Regexp(_TOKEN, error="Not a valid stream id."),
+        validate=validate.Regexp(_TOKEN, error=N_("Not a valid stream id.")),
         metadata={"description": "A tab's stream (the page's `data-stream`)."},
     )
     after = Cursor(
@@ -358,7 +368,7 @@ class RoomListArgsSchema(Schema):
         unknown = EXCLUDE
 
     after = fields.String(
-        validate=validate.Regexp(f"^{NAME_PATTERN.pattern}\\Z", error="Not a room name."),
+        validate=validate.Regexp(f"^{NAME_PATTERN.pattern}\\Z", error=N_("Not a room name.")),
         metadata={"description": "The `next` of the previous page; without it, the first."},
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))

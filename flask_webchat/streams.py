@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from . import rooms
 from .batches import Batch, read_range
 from .errors import UnknownStream, ValidationFailed
+from .i18n import N_
 from .models import ChatMessage, ChatRoom, ChatStream, utcnow
 from .transactions import reading
 
@@ -70,7 +71,7 @@ class Reader:
             found = rooms.locate(reader, self.room)
             head = found[1] if found else 0
             if after > head:
-                raise ValidationFailed({"after": ["This cursor is ahead of the room."]})
+                raise ValidationFailed({"after": [N_("This cursor is ahead of the room.")]})
             if found is None:
                 return Batch.at(after)
             return self._range(reader, found[0], after, head, known)
@@ -97,7 +98,7 @@ class Reader:
                     continue
                 start = state.position if after is None else after
                 if start > state.head:
-                    raise ValidationFailed({"after": ["This cursor is ahead of the room."]})
+                    raise ValidationFailed({"after": [N_("This cursor is ahead of the room.")]})
                 batch = replace(
                     self._range(reader, state.room_id, start, state.head, known),
                     stream=state.token,

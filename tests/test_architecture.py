@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WEB_LIBRARIES = {
     "click",
     "flask",
+    "flask_babel",
     "flask_limiter",
     "flask_login",
     "flask_session",

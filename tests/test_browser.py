@@ -30,6 +30,7 @@ def test_two_people_chat_both_ways_and_deletions_disappear(chromium, site_with, 
     # Delete buttons only on one's own messages.
     own = bob.locator(".webchat-message", has_text="Hello Alice")
     other = bob.locator(".webchat-message", has_text="Hi Bob!")
+    own.wait_for(timeout=WAIT_MS)  # Alice may see it before Bob's own stream brings it back
     assert own.get_by_role("button").count() == 1
     assert other.get_by_role("button").count() == 0
 

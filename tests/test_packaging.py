@@ -46,6 +46,11 @@ def test_the_wheel_contains_the_package_data(wheel: Path) -> None:
         "flask_webchat/static/webchat/webchat.css",
         "flask_webchat/migrations/__init__.py",
         "flask_webchat/migrations/versions/webchat_0001_create_chat_tables.py",
+        # The compiled catalogs are committed, so a wheel built from a clone speaks Chinese.
+        "flask_webchat/translations/webchat.pot",
+        "flask_webchat/translations/en/LC_MESSAGES/webchat.mo",
+        "flask_webchat/translations/zh_Hans/LC_MESSAGES/webchat.mo",
+        "flask_webchat/translations/zh_Hans/LC_MESSAGES/webchat.po",
     ):
         assert expected in names
     assert not any(n.startswith(("tests/", "example_app/")) for n in names)

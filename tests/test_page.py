@@ -47,7 +47,7 @@ def test_a_signed_in_reader_sees_their_name_and_is_not_asked(host: Host) -> None
     browser = host.browser()
     browser.login("alice")
     html = browser.client.get("/chat/").text
-    assert "Posting as <strong>alice</strong>" in html
+    assert "Posting as <strong><bdi>alice</bdi></strong>" in html  # isolated: any script
     assert 'name="username"' not in html
     assert 'data-identity-name="alice"' in html
 

@@ -16,8 +16,19 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..errors import DatabaseUnavailable, InternalError, RateLimited, WebchatError
+from ..i18n import N_
 from ..state import find_state
+from .locale import localized
 from .ratelimit import add_retry_after
+
+# Werkzeug's own sentences for the routing errors the chat answers, in the chat's words, so that
+# they are translated too; any other description (Flask-WTF's, say) is kept as it is.
+_HTTP_MESSAGES = {
+    404: N_("There is nothing at this address."),
+    405: N_("This address does not accept this method."),
+    413: N_("The request is too large."),
+    RateLimited.status: RateLimited.default_message,
+}
 
 # Errors that mean "the database is not reachable right now", as opposed to a bug.
 _OUTAGES = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
@@ -26,10 +37,14 @@ _OUTAGES = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 def error_response(
     status: int, code: str, message: str, fields: dict[str, Any] | None = None
 ) -> Response:
-    """Build the JSON error response in the shared shape."""
-    body: dict[str, Any] = {"status": status, "code": code, "message": message}
+    """Build the JSON error response in the shared shape, in the reader's language.
+
+    ``message`` and the ``fields`` messages the chat wrote are translated here, at render time:
+    the core raises them in English with their message id (:func:`~flask_webchat.i18n.N_`).
+    """
+    body: dict[str, Any] = {"status": status, "code": code, "message": localized(message)}
     if fields is not None:
-        body["fields"] = fields
+        body["fields"] = localized(fields)
     response = jsonify(error=body)
     response.status_code = status
     return response
@@ -51,7 +66,9 @@ def handle_http_exception(error: HTTPException) -> Response:
         code = RateLimited.code
     else:
         code = re.sub(r"[^a-z0-9]+", "_", (error.name or "error").lower()).strip("_")
-    response = error_response(status, code, error.description or error.name)
+    generic = error.description == type(error).description or status == RateLimited.status
+    message = _HTTP_MESSAGES.get(status) if generic else None
+    response = error_response(status, code, message or error.description or error.name)
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
     if status == RateLimited.status:

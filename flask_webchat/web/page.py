@@ -7,10 +7,12 @@ from typing import Any
 from flask import Response, make_response, render_template, request, url_for
 from markupsafe import Markup
 
-from .. import rooms, streams
+from .. import i18n, rooms, streams
 from ..identity import Viewer
 from ..models import CONTENT_MAX_LENGTH
 from ..state import WebchatState, get_state
+from .locale import client_strings, current_locale
+from .locale import template_gettext as gettext
 from .session import enter_room
 
 
@@ -18,7 +20,10 @@ def chat_page(room: str | None) -> Response:
     """The chat page of a room; every load opens a new reader stream for that tab."""
     assert request.blueprint is not None
     context = widget_context(request.blueprint, room)
-    return make_response(render_template("webchat/chat.html", webchat=context))
+    response = make_response(render_template("webchat/chat.html", webchat=context, _=gettext))
+    response.headers["Content-Language"] = context["lang"]
+    response.vary.add("Accept-Language")
+    return response
 
 
 def render_widget(room: str | None = None) -> Markup:
@@ -33,7 +38,7 @@ def render_widget(room: str | None = None) -> Markup:
     if not state.blueprint_names:
         raise RuntimeError("webchat_widget() needs the chat's blueprint to be registered.")
     context = widget_context(state.blueprint_names[0], room)
-    return Markup(render_template("webchat/widget.html", webchat=context))
+    return Markup(render_template("webchat/widget.html", webchat=context, _=gettext))
 
 
 def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, Any]:
@@ -47,6 +52,7 @@ def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, An
         token = streams.open_stream(
             state.db.session, state.settings, owner=viewer.reader_key, room=name
         )
+    locale = current_locale()
     in_room = {"room": room if room != state.settings.default_room else None}
     return {
         "room": name,
@@ -63,6 +69,10 @@ def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, An
         "may_post": viewer.may_post(name),
         "poll_interval": state.settings.poll_interval,
         "max_length": CONTENT_MAX_LENGTH,
+        # The reader's language: <html lang>, Intl's dates and times, and the scripts' strings.
+        "lang": i18n.language_tag(locale),
+        "dir": "rtl" if i18n.is_right_to_left(locale) else "ltr",
+        "strings": client_strings(),
     }
 
 

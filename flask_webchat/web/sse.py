@@ -15,11 +15,13 @@ from typing import Any
 
 from ..batches import Batch, Deletion
 from ..errors import Forbidden
+from ..i18n import N_
 from ..models import ChatMessage
 from ..schemas import DeletionSchema
+from .locale import localized
 
 _DELETION = DeletionSchema()
-_REVOKED = "You may no longer read this room."
+_REVOKED = N_("You may no longer read this room.")
 
 
 def encode_stream(
@@ -41,7 +43,8 @@ def encode_stream(
     batch = first
     while True:
         if batch is not first and not allowed():
-            revoked = {"status": Forbidden.status, "code": Forbidden.code, "message": _REVOKED}
+            message = localized(_REVOKED)
+            revoked = {"status": Forbidden.status, "code": Forbidden.code, "message": message}
             yield f"event: revoked\ndata: {json.dumps(revoked)}\n\n"
             return
         sent = batch.start

@@ -16,6 +16,11 @@
 // browser's EventSource, which resumes by itself with Last-Event-ID); "long-poll" asks
 // GET /messages?wait=… again as soon as each answer arrives; "poll" asks every pollInterval.
 
+/** Fill `%(name)s` placeholders from `params`: the default translator, which keeps English. */
+function english(text, params = {}) {
+  return text.replace(/%\((\w+)\)s/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
 /** An answer the server refused: its status, code, message and per-field messages. */
 /** A fresh Idempotency-Key for one draft: 128 random bits, hex. */
 export function newPostKey() {
@@ -34,7 +39,7 @@ export class WebchatError extends Error {
   }
 }
 
-async function refusal(response) {
+async function refusal(response, _) {
   let error = {};
   try {
     error = (await response.json()).error || {};
@@ -43,7 +48,8 @@ async function refusal(response) {
   }
   const fields = error.fields ? Object.values(error.fields).flat().join(" ") : "";
   const retryAfter = Number(response.headers.get("Retry-After")) || null;
-  return new WebchatError(fields || error.message || `The server answered ${response.status}.`, {
+  const fallback = _("The server answered %(status)s.", { status: response.status });
+  return new WebchatError(fields || error.message || fallback, {
     status: response.status,
     code: error.code || "http_error",
     fields: error.fields || null,
@@ -63,6 +69,10 @@ export class WebchatClient extends EventTarget {
    * @param {string} [options.eventsUrl] The events URL; by default next to `url`.
    * @param {string} [options.historyUrl] The history URL; by default `url` + "/history".
    * @param {number} [options.wait] Seconds a long-poll may wait (the server caps it).
+   * @param {function} [options.translate] `(english, params) => text` for the client's own
+   *   sentences; the page passes its strings (the server's messages come translated).
+   * @param {string} [options.language] Sent as Accept-Language, so that the server's error
+   *   messages are in the page's language.
    */
   constructor({
     url,
@@ -74,6 +84,8 @@ export class WebchatClient extends EventTarget {
     eventsUrl = url.replace(/\/messages$/, "/events"),
     historyUrl = `${url}/history`,
     wait = 25,
+    translate = english,
+    language = null,
   }) {
     super();
     this.url = url;
@@ -86,6 +98,8 @@ export class WebchatClient extends EventTarget {
     this.eventsUrl = eventsUrl;
     this.historyUrl = historyUrl;
     this.wait = wait;
+    this._ = translate;
+    this.language = language;
     this.state = "idle";
     this._source = null; // the EventSource, while the "sse" transport listens
     this._timer = null;
@@ -136,7 +150,7 @@ export class WebchatClient extends EventTarget {
       headers,
       body: JSON.stringify(body),
     });
-    if (!response.ok) throw await refusal(response);
+    if (!response.ok) throw await refusal(response, this._);
     this.refresh(); // the message arrives in order, through the poll
     return response.json();
   }
@@ -151,7 +165,7 @@ export class WebchatClient extends EventTarget {
     const response = await this._fetch(`${this.historyUrl}?${params}`, {
       headers: { Accept: "application/json" },
     });
-    if (!response.ok) throw await refusal(response);
+    if (!response.ok) throw await refusal(response, this._);
     return response.json();
   }
 
@@ -161,15 +175,18 @@ export class WebchatClient extends EventTarget {
       method: "DELETE",
       headers: this.headers,
     });
-    if (!response.ok && response.status !== 404) throw await refusal(response);
+    if (!response.ok && response.status !== 404) throw await refusal(response, this._);
     this.refresh();
   }
 
   async _fetch(url, options) {
+    // The page's language, so that refusals come back in it whatever the browser's settings.
+    const language = this.language ? { "Accept-Language": this.language } : {};
     try {
-      return await fetch(url, options);
+      return await fetch(url, { ...options, headers: { ...language, ...options.headers } });
     } catch (error) {
-      throw new WebchatError(`Could not reach the server (${error.message}).`);
+      const reason = error.message;
+      throw new WebchatError(this._("Could not reach the server (%(reason)s).", { reason }));
     }
   }
 
@@ -218,7 +235,7 @@ export class WebchatClient extends EventTarget {
       if (source.readyState === EventSource.CONNECTING) {
         // The browser reconnects by itself and resumes with Last-Event-ID.
         this._setState("reconnecting", {
-          error: new WebchatError("The event stream was interrupted."),
+          error: new WebchatError(this._("The event stream was interrupted.")),
           retryIn: this.pollInterval,
         });
         return;
@@ -258,7 +275,7 @@ export class WebchatClient extends EventTarget {
         this.stream = null;
         this._again = true;
       } else if (!response.ok) {
-        throw await refusal(response);
+        throw await refusal(response, this._);
       } else {
         const batch = await response.json();
         if (generation !== this._generation) return;

@@ -12,6 +12,16 @@ export function countCharacters(text) {
   return [...text.replace(/\r\n/g, "\n").trim()].length;
 }
 
+/** Fill `%(name)s` placeholders, the catalogs' format, from `params`. */
+export function fill(text, params = {}) {
+  return text.replace(/%\((\w+)\)s/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/** A translator from the page's strings (English id -> the reader's language). */
+export function translator(strings) {
+  return (text, params) => fill(strings[text] || text, params);
+}
+
 function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -21,6 +31,13 @@ function element(tag, className, text) {
 
 function start(root) {
   const data = root.dataset;
+  // The page hands over the scripts' strings in the reader's language (see web/locale.py).
+  const _ = translator(JSON.parse(data.strings || "{}"));
+  const lang = data.lang || document.documentElement.lang || undefined;
+  // Dates and times in the reader's language and time zone (the browser's).
+  const shortTime = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
+  const fullTime = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "medium" });
+  const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
   const maxLength = Number(data.maxLength || 1024);
   const list = root.querySelector(".webchat-messages");
   const status = root.querySelector(".webchat-status");
@@ -44,6 +61,8 @@ function start(root) {
     stream: data.stream || null,
     pollInterval: Number(data.pollInterval || 2) * 1000,
     headers: data.csrfToken ? { "X-CSRFToken": data.csrfToken } : {},
+    translate: _,
+    ...(lang ? { language: lang } : {}),
     ...(data.eventsUrl ? { eventsUrl: data.eventsUrl } : {}),
     ...(data.historyUrl ? { historyUrl: data.historyUrl } : {}),
     ...(data.wait ? { wait: Number(data.wait) } : {}),
@@ -76,7 +95,7 @@ function start(root) {
     const meta = element("div", "webchat-meta");
     let author;
     if (message.system) {
-      author = element("span", "webchat-notice", "Notice");
+      author = element("span", "webchat-notice", _("Notice"));
     } else {
       author = element("span", "webchat-author");
       // Isolated, so that a name's or a message's own direction never reorders its neighbours.
@@ -84,25 +103,23 @@ function start(root) {
       name.dir = "auto";
       author.append(name);
     }
-    if (message.anonymous) author.append(" ", element("span", "webchat-guest", "guest"));
-    if (message.mine) author.append(" ", element("span", "webchat-you", "you"));
+    if (message.anonymous) author.append(" ", element("span", "webchat-guest", _("guest")));
+    if (message.mine) author.append(" ", element("span", "webchat-you", _("you")));
     const when = new Date(message.created_at);
-    const time = element(
-      "time",
-      "webchat-time",
-      when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
-    );
+    const time = element("time", "webchat-time", shortTime.format(when));
     time.dateTime = message.created_at;
-    time.title = when.toLocaleString();
+    time.title = fullTime.format(when);
     meta.append(author, time);
     if (message.can_delete) {
-      const remove = element("button", "webchat-delete", "Delete");
+      const remove = element("button", "webchat-delete", _("Delete"));
       remove.type = "button";
-      const from = message.system ? "the site" : message.username;
-      remove.setAttribute("aria-label", `Delete message from ${from}`);
+      const from = message.system ? _("the site") : message.username;
+      remove.setAttribute("aria-label", _("Delete message from %(name)s", { name: from }));
       remove.addEventListener("click", () => deleteMessage(message.id));
       meta.append(remove);
     }
+    // Content is the author's, never translated; dir="auto" lays out Arabic or Hebrew right to
+    // left inside a left-to-right page (and the reverse).
     const content = element("p", "webchat-content", message.content);
     content.dir = "auto";
     item.append(meta, content);
@@ -192,7 +209,8 @@ function start(root) {
     const { state, error, retryIn } = event.detail;
     root.dataset.state = state;
     if (state === "reconnecting") {
-      say(`Reconnecting… next try in ${Math.ceil(retryIn / 1000)} s (${error.message})`, true);
+      const when = relative.format(Math.ceil(retryIn / 1000), "second");
+      say(_("Reconnecting… next try %(when)s (%(reason)s)", { when, reason: error.message }), true);
     } else {
       say("");
       loaded = true;
