@@ -29,6 +29,7 @@ __all__ = [
     "PollSchema",
     "RoomListSchema",
     "RoomSchema",
+    "StreamSchema",
     "UTCDateTime",
     "load",
 ]
@@ -264,6 +265,17 @@ class PollSchema(Schema):
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fields["messages"].schema.viewer = viewer  # type: ignore[attr-defined]
+
+
+class StreamSchema(Schema):
+    """The answer of ``POST /streams``: a new reader stream, and where its first read starts.
+
+    Pass ``stream`` to ``GET /messages`` or ``GET /events``; keep ``cursor`` (and the cursor of
+    every answer after it) to read on with ``after`` if the server ever drops the stream.
+    """
+
+    stream = fields.String(attribute="token")
+    cursor = Cursor()
 
 
 class HistoryArgsSchema(Schema):

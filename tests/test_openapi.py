@@ -60,6 +60,9 @@ def test_real_answers_match_the_document(host: Host) -> None:
     tab = author.open_page()
     call(author, "GET", "/chat/")
     message = call(author, "POST", "/chat/messages", json={"content": "hi", "username": "A"}).json
+    call(author, "POST", "/chat/streams")
+    call(author, "POST", "/chat/rooms/support/streams")
+    call(author, "POST", "/chat/streams", headers={"Sec-Fetch-Site": "cross-site"})
     call(author, "GET", "/chat/messages", query_string={"stream": tab})
     call(author, "GET", "/chat/messages")
     call(author, "GET", "/chat/messages", query_string={"after": "0", "limit": "1"})

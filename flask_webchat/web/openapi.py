@@ -42,6 +42,7 @@ from ..schemas import (
     PollArgsSchema,
     PollSchema,
     RoomListSchema,
+    StreamSchema,
     UTCDateTime,
 )
 
@@ -86,6 +87,7 @@ def build_spec(server_url: str) -> dict[str, Any]:
     spec.components.schema("History", schema=HistorySchema)
     spec.components.schema("RoomList", schema=RoomListSchema)
     spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema("Stream", schema=StreamSchema)
     spec.components.header(
         "Retry-After", {"description": "Seconds to wait.", "schema": {"type": "integer"}}
     )
@@ -212,6 +214,31 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                     "content": {"application/json": {"schema": "NewMessage"}},
                 },
             },
+        },
+        "/streams": {
+            "post": {
+                **_operation(
+                    named("openStream"),
+                    f"Open a reader stream{room} for one tab or client, as a page load does.",
+                    {
+                        201: {
+                            **_json(
+                                "The stream, and the cursor its first read starts after. Give"
+                                " each tab its own: a stream delivers each event once.",
+                                "Stream",
+                            ),
+                            "headers": {
+                                "Location": {
+                                    "description": "The poll URL that reads the stream.",
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                        }
+                    },
+                    [*errors, CrossSiteRequest, DatabaseUnavailable],
+                ),
+                "parameters": [*parameters],
+            }
         },
         "/messages/history": {
             "get": {

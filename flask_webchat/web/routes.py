@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, stream_with_context, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import history, messages, rooms, waiting
+from .. import history, messages, rooms, streams, waiting
 from ..batches import Batch
 from ..errors import WebchatError
 from ..identity import Viewer
@@ -24,6 +24,7 @@ from ..schemas import (
     PollArgsSchema,
     PollSchema,
     RoomListSchema,
+    StreamSchema,
     load,
 )
 from ..state import WebchatState, get_state
@@ -40,6 +41,7 @@ _HISTORY_ARGS = HistoryArgsSchema()
 _EMPTY_POLL = PollSchema()
 _ROOM_LIST = RoomListSchema()
 _LAST_EVENT_ID = Cursor()
+_STREAM = StreamSchema()
 
 
 def poll_messages(room: str | None) -> Response:
@@ -106,6 +108,20 @@ def stream_events(room: str | None) -> Response:
     response = Response(stream_with_context(events()), mimetype="text/event-stream")
     response.headers["X-Accel-Buffering"] = "no"  # nginx: send each event as it comes
     return response
+
+
+def open_stream(room: str | None) -> tuple[Response, int, dict[str, str]]:
+    """Open a reader stream for one tab or client, as a load of the chat page does."""
+    state = get_state()
+    name, viewer = enter_room(room)
+    viewer = viewer.remembered()  # a stream belongs to this browser session
+    assert viewer.reader_key is not None
+    opened = streams.open_stream_with_cursor(
+        state.db.session, state.settings, owner=viewer.reader_key, room=name
+    )
+    in_room = {"room": room if room != state.settings.default_room else None}
+    location = url_for(".poll", stream=opened.token, **in_room)
+    return jsonify(_STREAM.dump(opened)), 201, {"Location": location}
 
 
 def message_history(room: str | None) -> Response:

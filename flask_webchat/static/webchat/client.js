@@ -15,6 +15,9 @@
 // Transports: "sse" reads the first batch with one poll, then listens on GET /events (the
 // browser's EventSource, which resumes by itself with Last-Event-ID); "long-poll" asks
 // GET /messages?wait=… again as soon as each answer arrives; "poll" asks every pollInterval.
+//
+// Given neither `stream` (our page passes its own) nor `after`, the client opens a stream of its
+// own with POST /streams before its first read, so that every tab of a browser gets every event.
 
 /** An answer the server refused: its status, code, message and per-field messages. */
 export class WebchatError extends Error {
@@ -51,6 +54,9 @@ export class WebchatClient extends EventTarget {
    * @param {string} options.url The messages URL, e.g. "/chat/messages".
    * @param {string} [options.stream] A tab's stream id (the page's data-stream).
    * @param {string} [options.after] Read statelessly from this cursor instead ("0": everything).
+   * @param {boolean} [options.openStream] Without `stream` and `after`: open a stream of this
+   *   client's own (the default), or, if false, read the browser session's one default stream.
+   * @param {string} [options.streamsUrl] Where streams are opened; by default next to `url`.
    * @param {number} [options.pollInterval] Milliseconds between polls when nothing is new.
    * @param {object} [options.headers] Sent with posts and deletes, e.g. a CSRF token.
    * @param {string} [options.transport] "sse" (the default), "long-poll" or "poll".
@@ -62,6 +68,8 @@ export class WebchatClient extends EventTarget {
     url,
     stream = null,
     after = null,
+    openStream = true,
+    streamsUrl = url.replace(/\/messages$/, "/streams"),
     pollInterval = 2000,
     headers = {},
     transport = "sse",
@@ -73,6 +81,9 @@ export class WebchatClient extends EventTarget {
     this.url = url;
     this.stream = stream;
     this.cursor = after;
+    // A stream of our own is opened before the first read, once (see _openStream).
+    this._mustOpen = openStream && !stream && after === null;
+    this.streamsUrl = streamsUrl;
     this.pollInterval = pollInterval;
     this.headers = headers;
     // Without EventSource (an old browser, a test runner), long-polls deliver just as fast.
@@ -212,6 +223,20 @@ export class WebchatClient extends EventTarget {
     });
   }
 
+  async _openStream() {
+    // Like a page load, POST /streams gives this client a stream no other tab reads. It is a
+    // write, so it carries the same headers as posts (a CSRF token, say).
+    const response = await this._fetch(this.streamsUrl, {
+      method: "POST",
+      headers: { ...this.headers, Accept: "application/json" },
+    });
+    if (!response.ok) throw await refusal(response);
+    const opened = await response.json();
+    this.stream = opened.stream;
+    this.cursor = opened.cursor;
+    this._mustOpen = false;
+  }
+
   _closeSource() {
     if (this._source) this._source.close();
     this._source = null;
@@ -233,6 +258,8 @@ export class WebchatClient extends EventTarget {
     this._polling = true;
     let delay = this.pollInterval;
     try {
+      if (this._mustOpen) await this._openStream();
+      if (generation !== this._generation) return;
       const response = await this._fetch(this._pollUrl(), { headers: { Accept: "application/json" } });
       if (generation !== this._generation) return; // stopped meanwhile
       if (response.status === 404 && this.stream) {
