@@ -64,6 +64,18 @@ def gunicorn(instance: Path, env: dict[str, str], **options: Any) -> Iterator[st
         yield site.url
 
 
+@pytest.fixture
+def live_site(tmp_path: Path) -> Iterator[str]:
+    """The example app under gunicorn on SQLite, for clients that need a real socket."""
+    env = {
+        "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'live.sqlite3'}",
+        "FLASK_WEBCHAT_HEARTBEAT": "1",
+        "FLASK_WEBCHAT_RATE_LIMIT": "null",
+    }
+    with gunicorn(tmp_path / "instance", env) as url:
+        yield url
+
+
 class RemoteBrowser:
     """A browser session (a cookie jar) talking to real servers over HTTP."""
 

@@ -260,9 +260,11 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                         200: {
                             "description": (
                                 "An endless `text/event-stream`. Each event has `id:` (its"
-                                " cursor), `event:` (`message`, data a `Message`; or `delete`,"
-                                " data a `Deletion`) and one line of JSON `data:`. A comment"
-                                " line comes every WEBCHAT_HEARTBEAT seconds of silence."
+                                " cursor), `event:` (`message`, data a `Message`; `delete`, data"
+                                ' a `Deletion`; or `cursor`, data `{"cursor": …}`, which moves'
+                                " the cursor and shows nothing) and one line of JSON `data:`. A"
+                                " `cursor` event comes first. A comment line comes every"
+                                " WEBCHAT_HEARTBEAT seconds of silence."
                             ),
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         }

@@ -1,10 +1,15 @@
 """Server-Sent Events: the wire format of ``GET /events``.
 
-Each event carries ``id:`` (its cursor), ``event:`` (``message`` or ``delete``) and one line of
-JSON ``data:``. The browser's ``EventSource`` sends the last ``id:`` it received back as
-``Last-Event-ID`` when it reconnects, so a stream resumes exactly where the reader is. A block
-with only an ``id:`` moves that cursor without dispatching an event; it is sent first, and after
-a batch whose cursor passed positions that hold no visible event.
+Each event carries ``id:`` (its cursor), ``event:`` (``message``, ``delete`` or ``cursor``) and
+one line of JSON ``data:``. The browser's ``EventSource`` sends the last ``id:`` it received back
+as ``Last-Event-ID`` when it reconnects, so a stream resumes exactly where the reader is.
+
+A ``cursor`` event (data ``{"cursor": "…"}``) moves that cursor and shows nothing: it comes
+first, so that a stream cut before its first message still resumes at the right place, and after
+a batch whose cursor passed positions that hold no visible event. It used to be a block with only
+an ``id:``, which ``EventSource`` skips, but httpx-sse and sseclient-py hand it over as a
+``message`` with empty data, which breaks ``json()``; a named event with a JSON body is
+well-formed for all of them, and ``EventSource`` ignores an event nobody listens for.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ def encode_stream(
     ``next_batch`` waits up to one heartbeat interval; an empty batch becomes a heartbeat
     comment, which also lets the server notice a reader that has gone away.
     """
-    yield f"retry: {retry_ms}\nid: {first.start}\n\n"
+    yield f"retry: {retry_ms}\n" + _cursor_event(first.start)
     batch = first
     while True:
         sent = batch.start
@@ -43,7 +48,7 @@ def encode_stream(
                 yield _event(position, "message", dump_message(event))
             sent = position
         if batch.cursor != sent:
-            yield f"id: {batch.cursor}\n\n"
+            yield _cursor_event(batch.cursor)
         elif batch.empty:
             yield ": heartbeat\n\n"
         batch = next_batch(batch.cursor)
@@ -52,3 +57,7 @@ def encode_stream(
 def _event(position: int, kind: str, data: dict[str, Any]) -> str:
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return f"id: {position}\nevent: {kind}\ndata: {text}\n\n"
+
+
+def _cursor_event(position: int) -> str:
+    return _event(position, "cursor", {"cursor": str(position)})

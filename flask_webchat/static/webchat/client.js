@@ -205,6 +205,13 @@ export class WebchatClient extends EventTarget {
     source.addEventListener("open", () => {
       if (generation !== this._generation) return;
       this._failures = 0;
+    // The stream moved past positions that hold nothing to show: so does our cursor.
+    source.addEventListener("cursor", (event) => {
+      if (generation !== this._generation) return;
+      if (this.cursor === null || BigInt(event.lastEventId) > BigInt(this.cursor)) {
+        this.cursor = event.lastEventId;
+      }
+    });
       this._setState("live");
     });
     source.addEventListener("error", () => {
