@@ -66,19 +66,31 @@ def post_message(
     return message
 
 
-def get_message(session: Session, message_id: int) -> ChatMessage:
-    """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none."""
+def get_message(session: Session, message_id: int, *, room: str | None = None) -> ChatMessage:
+    """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none.
+
+    With ``room``, a message of another room is not found either: a room's URL holds only that
+    room's messages.
+    """
     message = session.get(ChatMessage, message_id) if message_id <= _LARGEST_ID else None
-    if message is None:
+    if message is None or (room is not None and rooms.room_name(session, message.room_id) != room):
         raise MessageNotFound(message_id)
     return message
 
 
 def delete_message(
-    session: Session, *, message_id: int, viewer: Viewer, notifier: Notifier | None = None
+    session: Session,
+    *,
+    message_id: int,
+    viewer: Viewer,
+    notifier: Notifier | None = None,
+    room: str | None = None,
 ) -> None:
-    """Delete a message the viewer may delete, and record the deletion for every reader."""
-    message = get_message(session, message_id)
+    """Delete a message the viewer may delete, and record the deletion for every reader.
+
+    With ``room``, only a message of that room (see :func:`get_message`).
+    """
+    message = get_message(session, message_id, room=room)
     room = rooms.room_name(session, message.room_id)
     viewer.in_room(room).require_delete(message, room)
     _, position = rooms.take_positions(session, message.room_id, removed=1)

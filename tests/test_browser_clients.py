@@ -51,3 +51,21 @@ def test_two_tabs_of_our_client_off_our_page_each_get_every_message(  # type: ig
         tab.wait_for_function(f"window.seen.length >= {len(sent)}", timeout=10000)
         assert tab.evaluate("window.seen") == sent
     context.close()
+
+
+def test_our_client_tells_a_gone_message_from_a_wrong_url(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
+    page = chromium.new_context().new_page()
+    page.goto(f"{site}/")
+    result = page.evaluate(
+        """async () => {
+            const { WebchatClient } = await import("/chat/static/webchat/client.js");
+            const chat = new WebchatClient({ url: "/chat/rooms/support/messages" });
+            const posted = await chat.send({ content: "twice", username: "Bot" });
+            await chat.delete(posted.id);
+            await chat.delete(posted.id);  // already gone: counts as deleted
+            const wrong = new WebchatClient({ url: "/chat/room/support/messages" });
+            try { await wrong.delete(posted.id); return "resolved"; }
+            catch (error) { return [error.status, error.code]; }
+        }"""
+    )
+    assert result == [404, "unknown_route"]

@@ -17,13 +17,16 @@ from .._version import __version__
 from ..errors import (
     BodyTooLarge,
     CrossSiteRequest,
+    CsrfRefused,
     DatabaseUnavailable,
     Forbidden,
     IdentityRequired,
     MalformedJSON,
     MessageNotFound,
+    MethodNotAllowed,
     RateLimited,
     UnknownRoom,
+    UnknownRoute,
     UnknownStream,
     UnsupportedMediaType,
     ValidationFailed,
@@ -72,9 +75,11 @@ def build_spec(server_url: str) -> dict[str, Any]:
         servers=[{"url": server_url.rstrip("/") or "/"}],
         info={
             "description": (
-                "A chat room's messages: read from a cursor, post, delete. Every error, including"
-                " 405 for a method a path does not allow (with an `Allow` header), has the"
-                " `Error` shape."
+                "A chat room's messages: read from a cursor, post, delete. Every error has the"
+                f" `Error` shape, including 404 `{UnknownRoute.code}` for a path that does not"
+                f" exist (never a missing message's `{MessageNotFound.code}`) and 405"
+                f" `{MethodNotAllowed.code}` for a method a path does not take (with an `Allow`"
+                f" header). `{CsrfRefused.code}` comes only from a host using Flask-WTF."
             )
         },
     )
@@ -105,35 +110,6 @@ def build_spec(server_url: str) -> dict[str, Any]:
                 {200: _json("The rooms, by name.", "RoomList")},
                 [DatabaseUnavailable],
             )
-        },
-    )
-    spec.path(
-        "/messages/{message_id}",
-        operations={
-            "get": {
-                **_operation(
-                    "getMessage",
-                    "One message, if it still exists.",
-                    {200: _json("The message.", "Message")},
-                    [Forbidden, MessageNotFound, DatabaseUnavailable],
-                ),
-                "parameters": [_MESSAGE_ID],
-            },
-            "delete": {
-                **_operation(
-                    "deleteMessage",
-                    "Delete a message the reader wrote, or may moderate.",
-                    {204: {"description": "Deleted; every reader's next poll lists its id."}},
-                    [
-                        Forbidden,
-                        CrossSiteRequest,
-                        MessageNotFound,
-                        RateLimited,
-                        DatabaseUnavailable,
-                    ],
-                ),
-                "parameters": [_MESSAGE_ID],
-            },
         },
     )
     spec.path(
@@ -198,6 +174,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                     },
                     [
                         MalformedJSON,
+                        CsrfRefused,
                         *errors,
                         IdentityRequired,
                         CrossSiteRequest,
@@ -235,10 +212,39 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                             },
                         }
                     },
-                    [*errors, CrossSiteRequest, DatabaseUnavailable],
+                    [CsrfRefused, *errors, CrossSiteRequest, DatabaseUnavailable],
                 ),
                 "parameters": [*parameters],
             }
+        },
+        "/messages/{message_id}": {
+            "get": {
+                **_operation(
+                    named("getMessage"),
+                    "One message, if it still exists"
+                    + (" in this room." if scoped else " (in any room)."),
+                    {200: _json("The message.", "Message")},
+                    [*errors, MessageNotFound, DatabaseUnavailable],
+                ),
+                "parameters": [*parameters, _MESSAGE_ID],
+            },
+            "delete": {
+                **_operation(
+                    named("deleteMessage"),
+                    "Delete a message the reader wrote, or may moderate"
+                    + (", in this room." if scoped else " (in any room)."),
+                    {204: {"description": "Deleted; every reader's next poll lists its id."}},
+                    [
+                        CsrfRefused,
+                        *errors,
+                        CrossSiteRequest,
+                        MessageNotFound,
+                        RateLimited,
+                        DatabaseUnavailable,
+                    ],
+                ),
+                "parameters": [*parameters, _MESSAGE_ID],
+            },
         },
         "/messages/history": {
             "get": {

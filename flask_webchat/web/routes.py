@@ -157,22 +157,35 @@ def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
         notifier=state.notifier,
     )
     answer = MessageSchema(viewer=viewer.as_author().in_room(name)).dump(message)
-    return jsonify(answer), 201, {"Location": url_for(".message", message_id=message.id)}
+    # The message's URL under the URL it was posted to: a REST client builds the same one.
+    location = url_for(".message", message_id=message.id, room=room)
+    return jsonify(answer), 201, {"Location": location}
 
 
-def get_message(message_id: int) -> Response:
-    """One message, if it still exists (and its room may be read)."""
+def get_message(message_id: int, room: str | None = None) -> Response:
+    """One message, if it still exists (and its room may be read).
+
+    At the top, a message of any room; under ``/rooms/<room>``, only one of that room.
+    """
     state = get_state()
-    message = messages.get_message(state.db.session, message_id)
+    if room is not None:
+        rooms.require_room(room, state.settings)
+    message = messages.get_message(state.db.session, message_id, room=room)
     _, viewer = enter_room(rooms.room_name(state.db.session, message.room_id))
     return jsonify(MessageSchema(viewer=viewer).dump(message))
 
 
-def delete_message(message_id: int) -> tuple[str, int]:
+def delete_message(message_id: int, room: str | None = None) -> tuple[str, int]:
     """Delete a message the current reader wrote (or may moderate), in a room they may read."""
     state = get_state()
+    if room is not None:
+        rooms.require_room(room, state.settings)
     messages.delete_message(
-        state.db.session, message_id=message_id, viewer=current_viewer(), notifier=state.notifier
+        state.db.session,
+        message_id=message_id,
+        viewer=current_viewer(),
+        notifier=state.notifier,
+        room=room,
     )
     return "", 204
 

@@ -155,13 +155,16 @@ export class WebchatClient extends EventTarget {
     return response.json();
   }
 
-  /** Delete a message; one that is already gone counts as deleted. */
+  /** Delete a message; one that is already gone counts as deleted (a wrong URL does not). */
   async delete(id) {
     const response = await this._fetch(`${this.url}/${id}`, {
       method: "DELETE",
       headers: this.headers,
     });
-    if (!response.ok && response.status !== 404) throw await refusal(response);
+    if (!response.ok) {
+      const error = await refusal(response);
+      if (error.code !== "message_not_found") throw error;
+    }
     this.refresh();
   }
 
@@ -202,9 +205,6 @@ export class WebchatClient extends EventTarget {
     };
     source.addEventListener("message", receive("message"));
     source.addEventListener("delete", receive("delete"));
-    source.addEventListener("open", () => {
-      if (generation !== this._generation) return;
-      this._failures = 0;
     // The stream moved past positions that hold nothing to show: so does our cursor.
     source.addEventListener("cursor", (event) => {
       if (generation !== this._generation) return;
@@ -212,6 +212,9 @@ export class WebchatClient extends EventTarget {
         this.cursor = event.lastEventId;
       }
     });
+    source.addEventListener("open", () => {
+      if (generation !== this._generation) return;
+      this._failures = 0;
       this._setState("live");
     });
     source.addEventListener("error", () => {
@@ -269,13 +272,14 @@ export class WebchatClient extends EventTarget {
       if (generation !== this._generation) return;
       const response = await this._fetch(this._pollUrl(), { headers: { Accept: "application/json" } });
       if (generation !== this._generation) return; // stopped meanwhile
-      if (response.status === 404 && this.stream) {
+      if (!response.ok) {
+        const error = await refusal(response);
+        // Any other refusal (a wrong URL's unknown_route among them) is an error to retry.
+        if (error.code !== "unknown_stream" || !this.stream) throw error;
         // The server dropped this tab's stream (idle too long, or its session is gone): read on
         // from our cursor, or, before the first batch, from the session's own stream.
         this.stream = null;
         this._again = true;
-      } else if (!response.ok) {
-        throw await refusal(response);
       } else {
         const batch = await response.json();
         if (generation !== this._generation) return;
