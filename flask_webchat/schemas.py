@@ -2,6 +2,10 @@
 
 Hosts may use these schemas too, e.g. ``MessageSchema(many=True).dump(messages)`` in their own
 views. Text limits are counted in Unicode code points, the way the database columns count them.
+
+Every field of an answer's schema is ``required``: the server always sends it (``null`` where
+``allow_none`` says so). ``required`` changes nothing when dumping; it is what the OpenAPI document
+says, so that generated clients type the fields as present.
 """
 
 from __future__ import annotations
@@ -137,17 +141,22 @@ class MessageSchema(Schema):
     one both are ``false``.
     """
 
-    id = fields.Integer(dump_only=True)
-    cursor = Cursor(attribute="seq", dump_only=True)
-    username = fields.String(dump_only=True)
-    content = fields.String(dump_only=True)
-    created_at = UTCDateTime(dump_only=True)
+    id = fields.Integer(dump_only=True, required=True)
+    cursor = Cursor(attribute="seq", dump_only=True, required=True)
+    username = fields.String(dump_only=True, required=True)
+    content = fields.String(dump_only=True, required=True)
+    created_at = UTCDateTime(dump_only=True, required=True)
     #: True when a name was typed by an anonymous poster rather than vouched for by the host.
     anonymous = fields.Function(
-        lambda message: message.author_id is None, dump_only=True, metadata={"type": "boolean"}
+        lambda message: message.author_id is None,
+        dump_only=True,
+        required=True,
+        metadata={"type": "boolean"},
     )
-    mine = fields.Method("_is_mine", dump_only=True, metadata={"type": "boolean"})
-    can_delete = fields.Method("_can_delete", dump_only=True, metadata={"type": "boolean"})
+    mine = fields.Method("_is_mine", dump_only=True, metadata={"type": "boolean"}, required=True)
+    can_delete = fields.Method(
+        "_can_delete", dump_only=True, metadata={"type": "boolean"}, required=True
+    )
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -255,12 +264,12 @@ class PollArgsSchema(EventsArgsSchema):
 class PollSchema(Schema):
     """A poll's answer: new messages, deleted ids and the cursor to continue from."""
 
-    messages = fields.Nested(MessageSchema, many=True)
-    deleted = fields.List(fields.Integer())
-    cursor = Cursor()
-    more = fields.Boolean()
+    messages = fields.Nested(MessageSchema, many=True, required=True)
+    deleted = fields.List(fields.Integer(), required=True)
+    cursor = Cursor(required=True)
+    more = fields.Boolean(required=True)
     #: The stream that was read; ``null`` for a stateless poll with ``after``.
-    stream = fields.String(allow_none=True)
+    stream = fields.String(allow_none=True, required=True)
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -274,8 +283,8 @@ class StreamSchema(Schema):
     every answer after it) to read on with ``after`` if the server ever drops the stream.
     """
 
-    stream = fields.String(attribute="token")
-    cursor = Cursor()
+    stream = fields.String(attribute="token", required=True)
+    cursor = Cursor(required=True)
 
 
 class HistoryArgsSchema(Schema):
@@ -293,9 +302,9 @@ class HistoryArgsSchema(Schema):
 class HistorySchema(Schema):
     """A page of older messages, newest first, and the cursor of the next (older) page."""
 
-    messages = fields.Nested(MessageSchema, many=True)
+    messages = fields.Nested(MessageSchema, many=True, required=True)
     #: ``null`` once the room's oldest message is in this page.
-    next = Cursor(allow_none=True)
+    next = Cursor(allow_none=True, required=True)
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -305,24 +314,24 @@ class HistorySchema(Schema):
 class RoomSchema(Schema):
     """A room as ``GET /rooms`` lists it."""
 
-    name = fields.String()
-    messages = fields.Integer(attribute="message_count")
-    last_activity = UTCDateTime(attribute="last_event_at", allow_none=True)
+    name = fields.String(required=True)
+    messages = fields.Integer(attribute="message_count", required=True)
+    last_activity = UTCDateTime(attribute="last_event_at", allow_none=True, required=True)
     #: The room's newest position: ``?after=`` it reads only what comes next.
-    cursor = Cursor()
+    cursor = Cursor(required=True)
 
 
 class RoomListSchema(Schema):
     """The answer of ``GET /rooms``."""
 
-    rooms = fields.Nested(RoomSchema, many=True)
+    rooms = fields.Nested(RoomSchema, many=True, required=True)
 
 
 class DeletionSchema(Schema):
     """A ``delete`` event of ``GET /events``: which message, at which cursor."""
 
-    id = fields.Integer(attribute="message_id")
-    cursor = Cursor()
+    id = fields.Integer(attribute="message_id", required=True)
+    cursor = Cursor(required=True)
 
 
 class ErrorDetailSchema(Schema):

@@ -21,9 +21,9 @@ def document(host: Host, prefix: str = "/chat") -> dict:
 def test_the_document_is_valid_openapi_for_its_mount_point(make_host: MakeHost) -> None:
     spec = document(make_host())
     validate(spec)
-    assert spec["servers"] == [{"url": "/chat"}]
+    assert [server["url"] for server in spec["servers"]] == ["/chat"]
     moved = make_host(WEBCHAT_URL_PREFIX="/talk")
-    assert document(moved, "/talk")["servers"] == [{"url": "/talk"}]
+    assert [server["url"] for server in document(moved, "/talk")["servers"]] == ["/talk"]
 
 
 def test_every_route_is_documented_and_every_documented_route_exists(host: Host) -> None:
@@ -98,3 +98,33 @@ def test_the_document_is_served_as_json_and_not_stored_by_caches(host: Host) -> 
     assert response.mimetype == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
     assert response.json["info"]["title"] == "flask-webchat"
+
+
+def test_answers_fields_are_required_as_the_server_always_sends_them(host: Host) -> None:
+    schemas = document(host)["components"]["schemas"]
+    browser = host.browser()
+    message = browser.client.post("/chat/messages", json={"content": "hi", "username": "A"}).json
+    answers = {
+        "Message": message,
+        "Poll": browser.poll(after="0"),
+        "History": browser.client.get("/chat/messages/history").json,
+        "RoomList": browser.client.get("/chat/rooms").json,
+        "Room": browser.client.get("/chat/rooms").json["rooms"][0],
+        "Stream": browser.client.post("/chat/streams").json,
+    }
+    for name, answer in answers.items():
+        assert sorted(schemas[name]["required"]) == sorted(answer), name
+    assert sorted(schemas["Deletion"]["required"]) == ["cursor", "id"]
+    # The name is needed only from an anonymous poster, which the description says.
+    assert schemas["NewMessage"]["required"] == ["content"]
+    assert "anonymous" in schemas["NewMessage"]["properties"]["username"]["description"]
+
+
+def test_the_event_stream_and_the_server_url_are_described(host: Host) -> None:
+    spec = document(host)
+    (server,) = spec["servers"]
+    assert server["url"] == "/chat" and "relative" in server["description"]
+    answer = spec["paths"]["/events"]["get"]["responses"]["200"]
+    assert list(answer["content"]) == ["text/event-stream"]
+    assert "Generated clients" in answer["description"]
+    assert "cannot" in answer["description"]

@@ -72,7 +72,15 @@ def build_spec(server_url: str) -> dict[str, Any]:
         version=__version__,
         openapi_version="3.0.3",
         plugins=[plugin],
-        servers=[{"url": server_url.rstrip("/") or "/"}],
+        servers=[
+            {
+                "url": server_url.rstrip("/") or "/",
+                "description": (
+                    "The chat's mount point, relative to the site that serves this document"
+                    " (e.g. https://example.com/chat): give a generated client that base URL."
+                ),
+            }
+        ],
         info={
             "description": (
                 "A chat room's messages: read from a cursor, post, delete. Every error has the"
@@ -95,6 +103,15 @@ def build_spec(server_url: str) -> dict[str, Any]:
     spec.components.schema("Stream", schema=StreamSchema)
     spec.components.header(
         "Retry-After", {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+    )
+
+    # The class says "required" because an anonymous poster must name themselves; a signed-in
+    # poster's name comes from the host and is not read. Generated clients must not demand it.
+    new_message = spec.components.schemas["NewMessage"]
+    new_message["required"] = [name for name in new_message["required"] if name != "username"]
+    new_message["properties"]["username"]["description"] = (
+        "Required when posting anonymously (no signed-in user: 422 without it); ignored for a"
+        " signed-in author, whose name the host supplies. 1 to 64 characters once stripped."
     )
 
     for scoped in (False, True):
@@ -270,7 +287,10 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                                 ' a `Deletion`; or `cursor`, data `{"cursor": …}`, which moves'
                                 " the cursor and shows nothing) and one line of JSON `data:`. A"
                                 " `cursor` event comes first. A comment line comes every"
-                                " WEBCHAT_HEARTBEAT seconds of silence."
+                                " WEBCHAT_HEARTBEAT seconds of silence. Generated clients"
+                                " (openapi-python-client and the like) cannot read an endless"
+                                " stream: use an SSE client (EventSource, httpx-sse), or"
+                                " long-poll `pollMessages` with `wait`."
                             ),
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         }
