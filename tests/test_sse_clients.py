@@ -7,6 +7,7 @@ before its first message must still resume exactly, from the ``id`` such a clien
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -39,18 +40,19 @@ def shown(events: Iterator[ServerSentEvent], count: int) -> tuple[list[ServerSen
 
 
 def test_httpx_sse_gets_only_well_formed_events(live_site: str) -> None:
-    with httpx.Client(base_url=live_site, timeout=TIMEOUT) as client:
-        first = say(client, "hello")
-        with connect_sse(client, "GET", "/chat/events", params={"after": "0"}) as source:
-            events = source.iter_sse()
-            opening = next(events)
-            assert (opening.event, opening.json(), opening.retry) == (
-                "cursor",
-                {"cursor": "0"},
-                2000,
-            )
-            (message,), _ = shown(events, 1)
-            assert message.json()["id"] == first
+    with (
+        httpx.Client(base_url=live_site, timeout=TIMEOUT) as client,
+        connect_sse(client, "GET", "/chat/events", params={"after": "0"}) as source,
+    ):
+        events = source.iter_sse()
+        opening = next(events)
+        assert (opening.event, opening.json(), opening.retry) == ("cursor", {"cursor": "0"}, 2000)
+        # A quiet room first: heartbeats (every second here) must not surface as events.
+        posting = threading.Timer(2.5, lambda: say(client, "hello"))
+        posting.start()
+        (message,), _ = shown(events, 1)
+        posting.join()
+        assert message.json()["content"] == "hello"
 
 
 def test_httpx_sse_resumes_a_stream_cut_before_its_first_message(live_site: str) -> None:

@@ -35,7 +35,7 @@ def encode_stream(
     """The text of an event stream: ``first``, then ``next_batch(cursor)`` for ever.
 
     ``next_batch`` waits up to one heartbeat interval; an empty batch becomes a heartbeat
-    comment, which also lets the server notice a reader that has gone away.
+    comment line, which also lets the server notice a reader that has gone away.
     """
     yield f"retry: {retry_ms}\n" + _cursor_event(first.start)
     batch = first
@@ -50,7 +50,10 @@ def encode_stream(
         if batch.cursor != sent:
             yield _cursor_event(batch.cursor)
         elif batch.empty:
-            yield ": heartbeat\n\n"
+            # A comment line without the blank line that ends a block: parsers that keep the
+            # last id (httpx-sse) would dispatch an empty "message" at a blank line; a lone
+            # comment dispatches nothing anywhere, and still keeps proxies and timeouts at bay.
+            yield ": heartbeat\n"
         batch = next_batch(batch.cursor)
 
 
