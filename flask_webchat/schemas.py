@@ -251,6 +251,14 @@ class EventsArgsSchema(Schema):
 class PollArgsSchema(EventsArgsSchema):
     """The query string of ``GET /messages``."""
 
+    # Only event streams take Last-Event-ID: the poll's own description says so.
+    after = Cursor(
+        metadata={
+            "description": "Read from this cursor (the `cursor` of an earlier answer); alone, the"
+            " poll is stateless and moves nothing. With `stream`, move the stream here first."
+        }
+    )
+
     limit = fields.Integer(validate=validate.Range(min=1))
     wait = fields.Float(
         validate=validate.Range(min=0),

@@ -128,3 +128,25 @@ def test_the_event_stream_and_the_server_url_are_described(host: Host) -> None:
     assert list(answer["content"]) == ["text/event-stream"]
     assert "Generated clients" in answer["description"]
     assert "cannot" in answer["description"]
+
+
+def test_only_the_event_stream_says_last_event_id_takes_precedence(host: Host) -> None:
+    paths = document(host)["paths"]
+
+    def after(path: str) -> str:
+        (parameter,) = [p for p in paths[path]["get"]["parameters"] if p.get("name") == "after"]
+        return parameter["description"]  # type: ignore[no-any-return]
+
+    assert "Last-Event-ID" not in after("/messages")
+    assert "stateless" in after("/messages")
+    assert "Last-Event-ID" in after("/events")
+
+
+def test_cursors_sort_as_numbers_as_the_docs_say(host: Host) -> None:
+    browser = host.browser()
+    for n in range(11):
+        browser.say(f"m{n}")
+    messages = browser.poll(after="0")["messages"]
+    cursors = [m["cursor"] for m in messages]
+    assert sorted(cursors) != cursors  # "10" < "9" as strings
+    assert sorted(messages, key=lambda m: int(m["cursor"])) == messages
