@@ -1,8 +1,12 @@
-"""Front ends that are not our page, in real Chromium: our client module on its own."""
+"""Front ends that are not our page, in real Chromium: our client module, Backbone, fetch.
+
+The Backbone and fetch examples are the files docs/clients.rst includes, loaded as they are.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from pathlib import Path
 
@@ -85,7 +89,10 @@ EXAMPLES = ROOT / "docs" / "examples"
 def load_scripts(page, *paths: Path) -> None:  # type: ignore[no-untyped-def]
     for path in paths:
         if not path.exists():
-            pytest.skip(f"{path.name} is not installed (npm install --prefix tests/js)")
+            reason = f"{path.name} is not installed (npm ci --prefix tests/js)"
+            if os.environ.get("WEBCHAT_TEST_REQUIRE_BROWSER"):
+                pytest.fail(reason)
+            pytest.skip(reason)
         page.add_script_tag(path=str(path))
 
 
