@@ -57,13 +57,34 @@ class CrossSiteRequest(WebchatError):
     default_message = N_("Requests from other sites may not change the chat.")
 
 
-class MessageNotFound(WebchatError):
-    """There is no message with this id (it never existed, or was deleted)."""
+class CsrfRefused(WebchatError):
+    """The host's CSRF protection (Flask-WTF) refused a write without its token."""
 
-    status, code = 404, "not_found"
+    status, code = 400, "csrf_failed"
+    default_message = N_("The CSRF token is missing or invalid; reload the page.")
+
+
+class MessageNotFound(WebchatError):
+    """There is no message with this id in this room (it never existed, or was deleted)."""
+
+    status, code = 404, "message_not_found"
 
     def __init__(self, message_id: int) -> None:
         super().__init__(N_("There is no message %(id)s.", id=message_id))
+
+
+class UnknownRoute(WebchatError):
+    """No route of the chat has this path: a wrong URL, not a missing message or room."""
+
+    status, code = 404, "unknown_route"
+    default_message = N_("The chat has no such URL.")
+
+
+class MethodNotAllowed(WebchatError):
+    """The path exists but does not take this method; ``Allow`` lists those it takes."""
+
+    status, code = 405, "method_not_allowed"
+    default_message = N_("This URL does not take this method.")
 
 
 class UnknownStream(WebchatError):

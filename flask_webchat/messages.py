@@ -192,17 +192,26 @@ def position_added_message(connection: sa.Connection, message: ChatMessage) -> s
     return room
 
 
-def get_message(session: Session, message_id: int) -> ChatMessage:
-    """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none."""
+def get_message(session: Session, message_id: int, *, room: str | None = None) -> ChatMessage:
+    """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none.
+
+    With ``room``, a message of another room is not found either: a room's URL holds only that
+    room's messages.
+    """
     message = session.get(ChatMessage, message_id) if message_id <= _LARGEST_ID else None
-    if message is None:
+    if message is None or (room is not None and rooms.room_name(session, message.room_id) != room):
         raise MessageNotFound(message_id)
     return message
 
 
-def read_message(session: Session, message_id: int, viewer: Viewer) -> tuple[ChatMessage, str]:
-    """The message and its room's name, if ``viewer`` may see it; else ``MessageNotFound``."""
-    message = get_message(session, message_id)
+def read_message(
+    session: Session, message_id: int, viewer: Viewer, *, room: str | None = None
+) -> tuple[ChatMessage, str]:
+    """The message and its room's name, if ``viewer`` may see it; else ``MessageNotFound``.
+
+    With ``room``, only a message of that room (see :func:`get_message`).
+    """
+    message = get_message(session, message_id, room=room)
     room = rooms.room_name(session, message.room_id)
     viewer.require_visible(message, room)
     return message, room
@@ -215,13 +224,14 @@ def delete_message(
     viewer: Viewer | None,
     notifier: Notifier | None = None,
     sender: Any = None,
+    room: str | None = None,
 ) -> ChatMessage:
     """Delete a message the viewer may delete, and record the deletion for every reader.
 
-    ``viewer=None`` is the host deleting as itself: no permission is asked. Returns the message
-    as it was, detached.
+    ``viewer=None`` is the host deleting as itself: no permission is asked. With ``room``, only
+    a message of that room (see :func:`get_message`). Returns the message as it was, detached.
     """
-    message = get_message(session, message_id)
+    message = get_message(session, message_id, room=room)
     room = rooms.room_name(session, message.room_id)
     if viewer is not None:
         viewer.in_room(room).require_delete(message, room)

@@ -2,6 +2,10 @@
 
 Hosts may use these schemas too, e.g. ``MessageSchema(many=True).dump(messages)`` in their own
 views. Text limits are counted in Unicode code points, the way the database columns count them.
+
+Every field of an answer's schema is ``required``: the server always sends it (``null`` where
+``allow_none`` says so). ``required`` changes nothing when dumping; it is what the OpenAPI document
+says, so that generated clients type the fields as present.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ __all__ = [
     "RoomListArgsSchema",
     "RoomListSchema",
     "RoomSchema",
+    "StreamSchema",
     "UTCDateTime",
     "load",
 ]
@@ -183,21 +188,24 @@ class MessageSchema(Schema):
     one both are ``false``.
     """
 
-    id = fields.Integer(dump_only=True)
-    cursor = Cursor(attribute="seq", dump_only=True)
-    username = fields.String(dump_only=True)
-    content = fields.String(dump_only=True)
-    created_at = UTCDateTime(dump_only=True)
+    id = fields.Integer(dump_only=True, required=True)
+    cursor = Cursor(attribute="seq", dump_only=True, required=True)
+    username = fields.String(dump_only=True, required=True)
+    content = fields.String(dump_only=True, required=True)
+    created_at = UTCDateTime(dump_only=True, required=True)
     #: True when a name was typed by an anonymous poster rather than vouched for by the host.
     anonymous = fields.Function(
         lambda message: message.author_id is None and not message.system,
         dump_only=True,
+        required=True,
         metadata={"type": "boolean"},
     )
     #: True for a notice the site posted itself ("Deploy finished"); never posted over HTTP.
-    system = fields.Boolean(dump_only=True)
-    mine = fields.Method("_is_mine", dump_only=True, metadata={"type": "boolean"})
-    can_delete = fields.Method("_can_delete", dump_only=True, metadata={"type": "boolean"})
+    system = fields.Boolean(dump_only=True, required=True)
+    mine = fields.Method("_is_mine", dump_only=True, metadata={"type": "boolean"}, required=True)
+    can_delete = fields.Method(
+        "_can_delete", dump_only=True, metadata={"type": "boolean"}, required=True
+    )
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -302,6 +310,14 @@ class EventsArgsSchema(Schema):
 class PollArgsSchema(EventsArgsSchema):
     """The query string of ``GET /messages``."""
 
+    # Only event streams take Last-Event-ID: the poll's own description says so.
+    after = Cursor(
+        metadata={
+            "description": "Read from this cursor (the `cursor` of an earlier answer); alone, the"
+            " poll is stateless and moves nothing. With `stream`, move the stream here first."
+        }
+    )
+
     limit = fields.Integer(validate=validate.Range(min=1))
     wait = fields.Float(
         validate=validate.Range(min=0),
@@ -315,16 +331,27 @@ class PollArgsSchema(EventsArgsSchema):
 class PollSchema(Schema):
     """A poll's answer: new messages, deleted ids and the cursor to continue from."""
 
-    messages = fields.Nested(MessageSchema, many=True)
-    deleted = fields.List(fields.Integer())
-    cursor = Cursor()
-    more = fields.Boolean()
+    messages = fields.Nested(MessageSchema, many=True, required=True)
+    deleted = fields.List(fields.Integer(), required=True)
+    cursor = Cursor(required=True)
+    more = fields.Boolean(required=True)
     #: The stream that was read; ``null`` for a stateless poll with ``after``.
-    stream = fields.String(allow_none=True)
+    stream = fields.String(allow_none=True, required=True)
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fields["messages"].schema.viewer = viewer  # type: ignore[attr-defined]
+
+
+class StreamSchema(Schema):
+    """The answer of ``POST /streams``: a new reader stream, and where its first read starts.
+
+    Pass ``stream`` to ``GET /messages`` or ``GET /events``; keep ``cursor`` (and the cursor of
+    every answer after it) to read on with ``after`` if the server ever drops the stream.
+    """
+
+    stream = fields.String(attribute="token", required=True)
+    cursor = Cursor(required=True)
 
 
 class HistoryArgsSchema(Schema):
@@ -342,9 +369,9 @@ class HistoryArgsSchema(Schema):
 class HistorySchema(Schema):
     """A page of older messages, newest first, and the cursor of the next (older) page."""
 
-    messages = fields.Nested(MessageSchema, many=True)
+    messages = fields.Nested(MessageSchema, many=True, required=True)
     #: ``null`` once the room's oldest message is in this page.
-    next = Cursor(allow_none=True)
+    next = Cursor(allow_none=True, required=True)
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -354,11 +381,11 @@ class HistorySchema(Schema):
 class RoomSchema(Schema):
     """A room as ``GET /rooms`` lists it."""
 
-    name = fields.String()
-    messages = fields.Integer(attribute="message_count")
-    last_activity = UTCDateTime(attribute="last_event_at", allow_none=True)
+    name = fields.String(required=True)
+    messages = fields.Integer(attribute="message_count", required=True)
+    last_activity = UTCDateTime(attribute="last_event_at", allow_none=True, required=True)
     #: The room's newest position: ``?after=`` it reads only what comes next.
-    cursor = Cursor()
+    cursor = Cursor(required=True)
 
 
 class RoomListArgsSchema(Schema):
@@ -377,16 +404,16 @@ class RoomListArgsSchema(Schema):
 class RoomListSchema(Schema):
     """The answer of ``GET /rooms``: a page of rooms, and where the next one starts."""
 
-    rooms = fields.Nested(RoomSchema, many=True)
+    rooms = fields.Nested(RoomSchema, many=True, required=True)
     #: Pass as ``after`` for the next page; ``null`` on the last.
-    next = fields.String(allow_none=True)
+    next = fields.String(allow_none=True, required=True)
 
 
 class DeletionSchema(Schema):
     """A ``delete`` event of ``GET /events``: which message, at which cursor."""
 
-    id = fields.Integer(attribute="message_id")
-    cursor = Cursor()
+    id = fields.Integer(attribute="message_id", required=True)
+    cursor = Cursor(required=True)
 
 
 class ErrorDetailSchema(Schema):

@@ -141,6 +141,14 @@ class Reader:
         return session.execute(_DEFAULT_STREAM, {"owner": self.owner, "room": self.room}).first()
 
 
+@dataclass(frozen=True)
+class OpenedStream:
+    """A stream just opened: its token, and the position its first read starts after."""
+
+    token: str
+    cursor: int
+
+
 def open_stream(
     session: Session, settings: Settings, *, owner: str, room: str, default: bool = False
 ) -> str | None:
@@ -151,6 +159,18 @@ def open_stream(
     at most ``WEBCHAT_MAX_STREAMS`` streams (the oldest go), and streams idle past
     ``WEBCHAT_STREAM_TTL`` seconds are removed. Returns the stream's token, or ``None`` for a
     room that does not exist yet and is not configured (see :func:`rooms.open_room`).
+    """
+    opened = open_stream_with_cursor(session, settings, owner=owner, room=room, default=default)
+    return None if opened is None else opened.token
+
+
+def open_stream_with_cursor(
+    session: Session, settings: Settings, *, owner: str, room: str, default: bool = False
+) -> OpenedStream | None:
+    """:func:`open_stream`, also returning the position the stream's first read starts after.
+
+    ``POST /streams`` answers both: a client that also keeps the cursor can read on with
+    ``after`` should the server drop the stream. ``None`` for a room that does not exist yet.
     """
     found = rooms.open_room(session, room, settings)
     if found is None:
@@ -166,13 +186,10 @@ def open_stream(
             )
         )
     token = secrets.token_urlsafe(16)
+    position = _backlog_start(session, found, settings.backlog)
     session.add(
         ChatStream(
-            token=token,
-            owner=owner,
-            room_id=found.id,
-            position=_backlog_start(session, found, settings.backlog),
-            is_default=default,
+            token=token, owner=owner, room_id=found.id, position=position, is_default=default
         )
     )
     session.flush()
@@ -185,7 +202,7 @@ def open_stream(
     if dropped:
         session.execute(sa.delete(_streams).where(_streams.c.id.in_(dropped)))
     session.commit()
-    return token
+    return OpenedStream(token, position)
 
 
 def _backlog_start(session: Session, room: ChatRoom, backlog: int) -> int:

@@ -12,10 +12,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+#: Events that move the cursor and show nothing; readers that show messages skip them.
+SILENT = frozenset({"comment", "cursor"})
+
 
 @dataclass
 class Event:
-    """One dispatched event (``message``, ``delete``), or a comment line (``comment``)."""
+    """One dispatched event (``message``, ``delete``, ``cursor``), or a comment (``comment``)."""
 
     type: str
     id: str | None = None
@@ -62,14 +65,15 @@ class EventStream:
         return None
 
     def take(self, count: int, *, within: float = 5.0) -> list[Event]:
-        """The next ``count`` events (comments skipped); fails after ``within`` seconds."""
+        """The next ``count`` events (comments and ``cursor`` events skipped); fails after
+        ``within`` seconds."""
         events: list[Event] = []
         deadline = time.monotonic() + within
         while len(events) < count:
             assert time.monotonic() < deadline, f"only {len(events)} of {count} events arrived"
             event = self.next()
             assert event is not None, f"the stream ended after {len(events)} of {count} events"
-            if event.type != "comment":
+            if event.type not in SILENT:
                 events.append(event)
         return events
 
@@ -81,7 +85,7 @@ class EventStream:
             assert event is not None, "the stream ended"
             if event.type == "comment":
                 comments -= 1
-            else:
+            elif event.type != "cursor":
                 seen.append(event)
         return seen
 

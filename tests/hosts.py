@@ -209,6 +209,13 @@ class Browser:
         assert match, "the chat page carries its stream id in data-stream"
         return match.group(1)
 
+    def open_stream(self, room: str | None = None) -> str:
+        """Open a stream with ``POST /streams``, as a client not rendered by the page does."""
+        path = f"{self.prefix}/rooms/{room}/streams" if room else f"{self.prefix}/streams"
+        response = self.client.post(path)
+        assert response.status_code == 201, response.json
+        return response.json["stream"]  # type: ignore[index,no-any-return]
+
     def poll(self, stream: str | None = None, **params: Any) -> dict[str, Any]:
         response = self.poll_response(stream, **params)
         assert response.status_code == 200, response.json

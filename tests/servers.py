@@ -17,7 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,32 @@ def gunicorn(instance: Path, env: dict[str, str], **options: Any) -> Iterator[st
     """Run the example app under gunicorn with the documented config; yield its base URL."""
     with processes.gunicorn(instance, env, **options) as site:
         yield site.url
+
+
+@pytest.fixture
+def live_site_with(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """``live_site_with(WEBCHAT_…="…")``: the example app under gunicorn on SQLite, with extra
+    settings, for clients that need a real socket. Each call starts its own server."""
+    started: list[str] = []
+    with ExitStack() as servers:
+
+        def start(**config: str) -> str:
+            name = f"live{len(started)}"
+            env = {
+                "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / name}.sqlite3",
+                "FLASK_WEBCHAT_RATE_LIMIT": "null",
+                **{f"FLASK_{key}": value for key, value in config.items()},
+            }
+            started.append(servers.enter_context(gunicorn(tmp_path / name, env)))
+            return started[-1]
+
+        yield start
+
+
+@pytest.fixture
+def live_site(live_site_with: Callable[..., str]) -> str:
+    """The example app under gunicorn, with a 1 s heartbeat."""
+    return live_site_with(WEBCHAT_HEARTBEAT="1")
 
 
 class RemoteBrowser:

@@ -40,7 +40,7 @@ def test_an_unknown_message_is_404(browser: Browser) -> None:
         for method in ("GET", "DELETE"):
             response = browser.client.open(path, method=method)
             assert response.status_code == 404, (method, path)
-            assert response.json["error"]["code"] == "not_found"
+            assert response.json["error"]["code"] == "message_not_found"
 
 
 def test_deleting_twice_is_404_the_second_time(browser: Browser) -> None:

@@ -38,7 +38,8 @@ def test_a_signed_in_user_posts_under_their_name_and_guests_still_can(app: Flask
     bo, guest = Browser(app.test_client()), Browser(app.test_client())
     sign_in(bo, "Bo")
     page = bo.client.get("/chat/").text
-    assert "Posting as <strong>Bo</strong>" in page and "Signed in as <strong>Bo</strong>" in page
+    assert "Posting as <strong><bdi>Bo</bdi></strong>" in page
+    assert "Signed in as <strong>Bo</strong>" in page
     posted = bo.client.post("/chat/messages", json={"content": "hi", "username": "Spoof"}).json
     assert (posted["username"], posted["anonymous"]) == ("Bo", False)
     assert guest.post("hello", username="Guest").status_code == 201

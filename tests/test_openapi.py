@@ -24,9 +24,9 @@ def document(host: Host, prefix: str = "/chat") -> dict:
 def test_the_document_is_valid_openapi_for_its_mount_point(make_host: MakeHost) -> None:
     spec = document(make_host())
     validate(spec)
-    assert spec["servers"] == [{"url": "/chat"}]
+    assert [server["url"] for server in spec["servers"]] == ["/chat"]
     moved = make_host(WEBCHAT_URL_PREFIX="/talk")
-    assert document(moved, "/talk")["servers"] == [{"url": "/talk"}]
+    assert [server["url"] for server in document(moved, "/talk")["servers"]] == ["/talk"]
 
 
 def test_every_route_is_documented_and_every_documented_route_exists(host: Host) -> None:
@@ -69,6 +69,9 @@ def test_real_answers_match_the_document(host: Host) -> None:
     tab = author.open_page()
     call(author, "GET", "/chat/")
     message = call(author, "POST", "/chat/messages", json={"content": "hi", "username": "A"}).json
+    call(author, "POST", "/chat/streams")
+    call(author, "POST", "/chat/rooms/support/streams")
+    call(author, "POST", "/chat/streams", headers={"Sec-Fetch-Site": "cross-site"})
     call(author, "GET", "/chat/messages", query_string={"stream": tab})
     call(author, "GET", "/chat/messages")
     call(author, "GET", "/chat/messages", query_string={"after": "0", "limit": "1"})
@@ -108,3 +111,55 @@ def test_the_document_is_served_as_json_and_not_stored_by_caches(host: Host) -> 
     assert response.mimetype == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
     assert response.json["info"]["title"] == "flask-webchat"
+
+
+def test_answers_fields_are_required_as_the_server_always_sends_them(host: Host) -> None:
+    schemas = document(host)["components"]["schemas"]
+    browser = host.browser()
+    message = browser.client.post("/chat/messages", json={"content": "hi", "username": "A"}).json
+    answers = {
+        "Message": message,
+        "Poll": browser.poll(after="0"),
+        "History": browser.client.get("/chat/messages/history").json,
+        "RoomList": browser.client.get("/chat/rooms").json,
+        "Room": browser.client.get("/chat/rooms").json["rooms"][0],
+        "Stream": browser.client.post("/chat/streams").json,
+    }
+    for name, answer in answers.items():
+        assert sorted(schemas[name]["required"]) == sorted(answer), name
+    assert sorted(schemas["Deletion"]["required"]) == ["cursor", "id"]
+    # The name is needed only from an anonymous poster, which the description says.
+    assert schemas["NewMessage"]["required"] == ["content"]
+    assert "anonymous" in schemas["NewMessage"]["properties"]["username"]["description"]
+
+
+def test_the_event_stream_and_the_server_url_are_described(host: Host) -> None:
+    spec = document(host)
+    (server,) = spec["servers"]
+    assert server["url"] == "/chat" and "relative" in server["description"]
+    answer = spec["paths"]["/events"]["get"]["responses"]["200"]
+    assert list(answer["content"]) == ["text/event-stream"]
+    assert "Generated clients" in answer["description"]
+    assert "cannot" in answer["description"]
+
+
+def test_only_the_event_stream_says_last_event_id_takes_precedence(host: Host) -> None:
+    paths = document(host)["paths"]
+
+    def after(path: str) -> str:
+        (parameter,) = [p for p in paths[path]["get"]["parameters"] if p.get("name") == "after"]
+        return parameter["description"]  # type: ignore[no-any-return]
+
+    assert "Last-Event-ID" not in after("/messages")
+    assert "stateless" in after("/messages")
+    assert "Last-Event-ID" in after("/events")
+
+
+def test_cursors_sort_as_numbers_as_the_docs_say(host: Host) -> None:
+    browser = host.browser()
+    for n in range(11):
+        browser.say(f"m{n}")
+    messages = browser.poll(after="0")["messages"]
+    cursors = [m["cursor"] for m in messages]
+    assert sorted(cursors) != cursors  # "10" < "9" as strings
+    assert sorted(messages, key=lambda m: int(m["cursor"])) == messages

@@ -76,7 +76,7 @@ def test_a_host_can_register_the_blueprint_itself(make_host: MakeHost) -> None:
     assert response.headers["Location"].startswith("/support/messages/")
     assert browser.poll(tab)["messages"][0]["content"] == "help!"
     unknown = browser.client.get("/support/nothing-here")
-    assert unknown.status_code == 404 and unknown.json["error"]["code"] == "not_found"
+    assert unknown.status_code == 404 and unknown.json["error"]["code"] == "unknown_route"
     assert browser.client.get("/chat/").status_code == 404
 
 
@@ -130,7 +130,7 @@ def test_routing_errors_under_the_prefix_are_json(browser: Browser) -> None:
     assert unknown.status_code == 404
     assert unknown.json["error"] == {
         "status": 404,
-        "code": "not_found",
+        "code": "unknown_route",
         "message": unknown.json["error"]["message"],
     }
     wrong_method = browser.client.put("/chat/messages", json={})

@@ -45,9 +45,10 @@ ROUTES = (
     Route("/messages", "post", routes.post_message, "POST", in_room=True),
     Route("/messages/history", "history", routes.message_history, "GET", in_room=True),
     Route("/events", "events", routes.stream_events, "GET", in_room=True, head="text/event-stream"),
+    Route("/streams", "open_stream", routes.open_stream, "POST", in_room=True),
     Route("/rooms", "rooms", routes.list_rooms, "GET"),
-    Route("/messages/<int:message_id>", "message", routes.get_message, "GET"),
-    Route("/messages/<int:message_id>", "delete", routes.delete_message, "DELETE"),
+    Route("/messages/<int:message_id>", "message", routes.get_message, "GET", in_room=True),
+    Route("/messages/<int:message_id>", "delete", routes.delete_message, "DELETE", in_room=True),
     Route("/openapi.json", "openapi", routes.openapi_document, "GET"),
 )
 _HEAD_ANSWERS = {route.view: route.head for route in ROUTES if route.head}

@@ -1,6 +1,6 @@
 """The error handlers: every failure under the blueprint becomes the one JSON error shape.
 
-``{"error": {"status": 404, "code": "not_found", "message": "…", "fields": {…}}}``, where
+``{"error": {"status": 404, "code": "unknown_route", "message": "…", "fields": {…}}}``, where
 ``fields`` appears only for validation errors. The chat raises
 :class:`~flask_webchat.errors.WebchatError`; Werkzeug's HTTP exceptions and database outages are
 translated to the same shape, so a client has one thing to parse and never sees a traceback.
@@ -13,8 +13,9 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
+from .. import errors
 from ..errors import DatabaseUnavailable, InternalError, RateLimited, WebchatError
 from ..i18n import N_
 from ..state import find_state
@@ -56,14 +57,19 @@ def handle_webchat_error(error: WebchatError) -> Response:
 
 
 def handle_http_exception(error: HTTPException) -> Response:
-    """Render Werkzeug's exceptions (404 from routing, 405, 413 …) in the shared shape."""
+    """Render Werkzeug's exceptions (404 from routing, 405, 413 …) in the shared shape.
+
+    Those that mean something the chat has a code for get that code (a routing 404 is
+    ``unknown_route``, never a missing message's code); any other keeps a code made of its name.
+    """
     status = error.code or 500
     if status == InternalError.status:  # Flask's wrapper of an error no handler took
         cause = getattr(error, "original_exception", None)
         current_app.logger.error("webchat: unexpected error", exc_info=cause)
         return handle_webchat_error(InternalError())
-    if status == RateLimited.status:  # Flask-Limiter's RateLimitExceeded
-        code = RateLimited.code
+    known = _known_code(error)
+    if known is not None:
+        code = known.code
     else:
         code = re.sub(r"[^a-z0-9]+", "_", (error.name or "error").lower()).strip("_")
     generic = error.description == type(error).description or status == RateLimited.status
@@ -75,6 +81,22 @@ def handle_http_exception(error: HTTPException) -> Response:
         state = find_state()
         add_retry_after(response, state.rate_limiter if state else None)
     return response
+
+
+def _known_code(error: HTTPException) -> type[WebchatError] | None:
+    if error.code == RateLimited.status:  # Flask-Limiter's RateLimitExceeded
+        return RateLimited
+    if isinstance(error, NotFound):
+        return errors.UnknownRoute
+    if isinstance(error, MethodNotAllowed):
+        return errors.MethodNotAllowed
+    if isinstance(error, RequestEntityTooLarge):  # MAX_CONTENT_LENGTH, before the chat's own
+        return errors.BodyTooLarge
+    # Flask-WTF's CSRFError is a plain 400 BadRequest; it is known by its class, without
+    # importing Flask-WTF, which the chat does not depend on.
+    if any(cls.__name__ == "CSRFError" for cls in type(error).__mro__):
+        return errors.CsrfRefused
+    return None
 
 
 def handle_unexpected(error: Exception) -> Response:

@@ -18,14 +18,17 @@ from ..errors import (
     AlreadyDeleted,
     BodyTooLarge,
     CrossSiteRequest,
+    CsrfRefused,
     DatabaseUnavailable,
     Forbidden,
     IdentityRequired,
     MalformedJSON,
     MessageNotFound,
     MessageRejected,
+    MethodNotAllowed,
     RateLimited,
     UnknownRoom,
+    UnknownRoute,
     UnknownStream,
     UnsupportedMediaType,
     ValidationFailed,
@@ -45,6 +48,7 @@ from ..schemas import (
     PollSchema,
     RoomListArgsSchema,
     RoomListSchema,
+    StreamSchema,
     UTCDateTime,
 )
 
@@ -82,12 +86,22 @@ def build_spec(server_url: str) -> dict[str, Any]:
         version=__version__,
         openapi_version="3.0.3",
         plugins=[plugin],
-        servers=[{"url": server_url.rstrip("/") or "/"}],
+        servers=[
+            {
+                "url": server_url.rstrip("/") or "/",
+                "description": (
+                    "The chat's mount point, relative to the site that serves this document"
+                    " (e.g. https://example.com/chat): give a generated client that base URL."
+                ),
+            }
+        ],
         info={
             "description": (
-                "A chat room's messages: read from a cursor, post, delete. Every error, including"
-                " 405 for a method a path does not allow (with an `Allow` header), has the"
-                " `Error` shape."
+                "A chat room's messages: read from a cursor, post, delete. Every error has the"
+                f" `Error` shape, including 404 `{UnknownRoute.code}` for a path that does not"
+                f" exist (never a missing message's `{MessageNotFound.code}`) and 405"
+                f" `{MethodNotAllowed.code}` for a method a path does not take (with an `Allow`"
+                f" header). `{CsrfRefused.code}` comes only from a host using Flask-WTF."
             )
         },
     )
@@ -100,8 +114,18 @@ def build_spec(server_url: str) -> dict[str, Any]:
     spec.components.schema("History", schema=HistorySchema)
     spec.components.schema("RoomList", schema=RoomListSchema)
     spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema("Stream", schema=StreamSchema)
     spec.components.header(
         "Retry-After", {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+    )
+
+    # The class says "required" because an anonymous poster must name themselves; a signed-in
+    # poster's name comes from the host and is not read. Generated clients must not demand it.
+    new_message = spec.components.schemas["NewMessage"]
+    new_message["required"] = [name for name in new_message["required"] if name != "username"]
+    new_message["properties"]["username"]["description"] = (
+        "Required when posting anonymously (no signed-in user: 422 without it); ignored for a"
+        " signed-in author, whose name the host supplies. 1 to 64 characters once stripped."
     )
 
     for scoped in (False, True):
@@ -120,35 +144,6 @@ def build_spec(server_url: str) -> dict[str, Any]:
                 ),
                 "parameters": [{"in": "query", "schema": RoomListArgsSchema}],
             }
-        },
-    )
-    spec.path(
-        "/messages/{message_id}",
-        operations={
-            "get": {
-                **_operation(
-                    "getMessage",
-                    "One message, if it still exists.",
-                    {200: _json("The message.", "Message")},
-                    [Forbidden, MessageNotFound, DatabaseUnavailable],
-                ),
-                "parameters": [_MESSAGE_ID],
-            },
-            "delete": {
-                **_operation(
-                    "deleteMessage",
-                    "Delete a message the reader wrote, or may moderate.",
-                    {204: {"description": "Deleted; every reader's next poll lists its id."}},
-                    [
-                        Forbidden,
-                        CrossSiteRequest,
-                        MessageNotFound,
-                        RateLimited,
-                        DatabaseUnavailable,
-                    ],
-                ),
-                "parameters": [_MESSAGE_ID],
-            },
         },
     )
     spec.path(
@@ -213,6 +208,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                     },
                     [
                         MalformedJSON,
+                        CsrfRefused,
                         *errors,
                         IdentityRequired,
                         CrossSiteRequest,
@@ -230,6 +226,60 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                     "required": True,
                     "content": {"application/json": {"schema": "NewMessage"}},
                 },
+            },
+        },
+        "/streams": {
+            "post": {
+                **_operation(
+                    named("openStream"),
+                    f"Open a reader stream{room} for one tab or client, as a page load does.",
+                    {
+                        201: {
+                            **_json(
+                                "The stream, and the cursor its first read starts after. Give"
+                                " each tab its own: a stream delivers each event once.",
+                                "Stream",
+                            ),
+                            "headers": {
+                                "Location": {
+                                    "description": "The poll URL that reads the stream.",
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                        }
+                    },
+                    [CsrfRefused, *errors, CrossSiteRequest, DatabaseUnavailable],
+                ),
+                "parameters": [*parameters],
+            }
+        },
+        "/messages/{message_id}": {
+            "get": {
+                **_operation(
+                    named("getMessage"),
+                    "One message, if it still exists"
+                    + (" in this room." if scoped else " (in any room)."),
+                    {200: _json("The message.", "Message")},
+                    [*errors, MessageNotFound, DatabaseUnavailable],
+                ),
+                "parameters": [*parameters, _MESSAGE_ID],
+            },
+            "delete": {
+                **_operation(
+                    named("deleteMessage"),
+                    "Delete a message the reader wrote, or may moderate"
+                    + (", in this room." if scoped else " (in any room)."),
+                    {204: {"description": "Deleted; every reader's next poll lists its id."}},
+                    [
+                        CsrfRefused,
+                        *errors,
+                        CrossSiteRequest,
+                        MessageNotFound,
+                        RateLimited,
+                        DatabaseUnavailable,
+                    ],
+                ),
+                "parameters": [*parameters, _MESSAGE_ID],
             },
         },
         "/messages/history": {
@@ -252,9 +302,14 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                         200: {
                             "description": (
                                 "An endless `text/event-stream`. Each event has `id:` (its"
-                                " cursor), `event:` (`message`, data a `Message`; or `delete`,"
-                                " data a `Deletion`) and one line of JSON `data:`. A comment"
-                                " line comes every WEBCHAT_HEARTBEAT seconds of silence."
+                                " cursor), `event:` (`message`, data a `Message`; `delete`, data"
+                                ' a `Deletion`; or `cursor`, data `{"cursor": …}`, which moves'
+                                " the cursor and shows nothing) and one line of JSON `data:`. A"
+                                " `cursor` event comes first. A comment line comes every"
+                                " WEBCHAT_HEARTBEAT seconds of silence. Generated clients"
+                                " (openapi-python-client and the like) cannot read an endless"
+                                " stream: use an SSE client (EventSource, httpx-sse), or"
+                                " long-poll `pollMessages` with `wait`."
                             ),
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         }

@@ -52,6 +52,7 @@ def limit_writes(app: Flask, blueprint: Blueprint, settings: Settings) -> Limite
         "error_message": RateLimited.default_message,
         # Only what was stored counts: a refused request (403, 415, 422 …) changed nothing.
         "deduct_when": lambda response: response.status_code < 400,
+        "exempt_when": _opening_stream,
     }
     # One count for posts and deletes together, per writer.
     limiter.shared_limit(settings.rate_limit, "webchat-writes", key_func=writer_key, **common)(
@@ -67,8 +68,7 @@ def limit_writes(app: Flask, blueprint: Blueprint, settings: Settings) -> Limite
         per_address,
         "webchat-anonymous-writes",
         key_func=_address,
-        exempt_when=_signed_in,
-        **common,
+        **{**common, "exempt_when": lambda: _opening_stream() or _signed_in()},
     )(blueprint)
     return limiter
 
@@ -89,6 +89,12 @@ def writer_key() -> str:
 
 def _address() -> str:
     return f"address:{request.remote_addr}"
+
+
+def _opening_stream() -> bool:
+    # Opening a stream is what a page load does, which no limit counts; WEBCHAT_MAX_STREAMS
+    # already bounds what a session can keep.
+    return (request.endpoint or "").endswith(".open_stream")
 
 
 def _signed_in() -> bool:

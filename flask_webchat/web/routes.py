@@ -12,9 +12,10 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, stream_with_context, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import history, messages, rooms, waiting
+from .. import history, messages, rooms, streams, waiting
 from ..batches import Batch
-from ..errors import WebchatError
+from ..errors import UnknownRoom, WebchatError
+from ..i18n import N_
 from ..identity import Viewer
 from ..schemas import (
     IDEMPOTENCY_KEY,
@@ -27,6 +28,7 @@ from ..schemas import (
     PollSchema,
     RoomListArgsSchema,
     RoomListSchema,
+    StreamSchema,
     load,
 )
 from ..state import WebchatState, get_state
@@ -44,6 +46,7 @@ _EMPTY_POLL = PollSchema()
 _ROOM_LIST = RoomListSchema()
 _ROOM_LIST_ARGS = RoomListArgsSchema()
 _LAST_EVENT_ID = Cursor()
+_STREAM = StreamSchema()
 
 
 def poll_messages(room: str | None) -> Response:
@@ -121,6 +124,24 @@ def stream_events(room: str | None) -> Response:
     return response
 
 
+def open_stream(room: str | None) -> tuple[Response, int, dict[str, str]]:
+    """Open a reader stream for one tab or client, as a load of the chat page does."""
+    state = get_state()
+    name, viewer = enter_room(room)
+    if rooms.open_room(state.db.session, name, state.settings) is None:
+        # Opening a stream creates no room: until its first post, read it from cursor 0.
+        raise UnknownRoom(N_("Nobody has posted in this room yet: read it with after=0."))
+    viewer = viewer.remembered()  # a stream belongs to this browser session
+    assert viewer.reader_key is not None
+    opened = streams.open_stream_with_cursor(
+        state.db.session, state.settings, owner=viewer.reader_key, room=name
+    )
+    assert opened is not None
+    in_room = {"room": room if room != state.settings.default_room else None}
+    location = url_for(".poll", stream=opened.token, **in_room)
+    return jsonify(_STREAM.dump(opened)), 201, {"Location": location}
+
+
 def message_history(room: str | None) -> Response:
     """Older messages, newest first, a page at a time; reading them moves no cursor."""
     state = get_state()
@@ -167,26 +188,36 @@ def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
         key_ttl=state.settings.idempotency_ttl,
     )
     answer = MessageSchema(viewer=viewer.as_author().in_room(name)).dump(message)
-    return jsonify(answer), 201, {"Location": url_for(".message", message_id=message.id)}
+    # The message's URL under the URL it was posted to: a REST client builds the same one.
+    location = url_for(".message", message_id=message.id, room=room)
+    return jsonify(answer), 201, {"Location": location}
 
 
-def get_message(message_id: int) -> Response:
-    """One message, if it still exists (and its room may be read)."""
+def get_message(message_id: int, room: str | None = None) -> Response:
+    """One message, if it still exists (and its room may be read).
+
+    At the top, a message of any room; under ``/rooms/<room>``, only one of that room.
+    """
     state = get_state()
+    if room is not None:
+        rooms.require_room(room, state.settings)
     viewer = current_viewer()
-    message, room = messages.read_message(state.db.session, message_id, viewer)
-    return jsonify(MessageSchema(viewer=viewer.in_room(room)).dump(message))
+    message, name = messages.read_message(state.db.session, message_id, viewer, room=room)
+    return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(message))
 
 
-def delete_message(message_id: int) -> tuple[str, int]:
+def delete_message(message_id: int, room: str | None = None) -> tuple[str, int]:
     """Delete a message the current reader wrote (or may moderate), in a room they may read."""
     state = get_state()
+    if room is not None:
+        rooms.require_room(room, state.settings)
     messages.delete_message(
         state.db.session,
         message_id=message_id,
         viewer=current_viewer(),
         notifier=state.notifier,
         sender=state.app,
+        room=room,
     )
     return "", 204
 

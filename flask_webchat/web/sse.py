@@ -1,10 +1,15 @@
 """Server-Sent Events: the wire format of ``GET /events``.
 
-Each event carries ``id:`` (its cursor), ``event:`` (``message`` or ``delete``) and one line of
-JSON ``data:``. The browser's ``EventSource`` sends the last ``id:`` it received back as
-``Last-Event-ID`` when it reconnects, so a stream resumes exactly where the reader is. A block
-with only an ``id:`` moves that cursor without dispatching an event; it is sent first, and after
-a batch whose cursor passed positions that hold no visible event.
+Each event carries ``id:`` (its cursor), ``event:`` (``message``, ``delete`` or ``cursor``) and
+one line of JSON ``data:``. The browser's ``EventSource`` sends the last ``id:`` it received back
+as ``Last-Event-ID`` when it reconnects, so a stream resumes exactly where the reader is.
+
+A ``cursor`` event (data ``{"cursor": "…"}``) moves that cursor and shows nothing: it comes
+first, so that a stream cut before its first message still resumes at the right place, and after
+a batch whose cursor passed positions that hold no visible event. It used to be a block with only
+an ``id:``, which ``EventSource`` skips, but httpx-sse and sseclient-py hand it over as a
+``message`` with empty data, which breaks ``json()``; a named event with a JSON body is
+well-formed for all of them, and ``EventSource`` ignores an event nobody listens for.
 """
 
 from __future__ import annotations
@@ -35,11 +40,11 @@ def encode_stream(
     """The text of an event stream: ``first``, then ``next_batch(cursor)`` for ever.
 
     ``next_batch`` waits up to one heartbeat interval; an empty batch becomes a heartbeat
-    comment, which also lets the server notice a reader that has gone away. Before each batch
+    comment line, which also lets the server notice a reader that has gone away. Before each batch
     after the first, ``allowed()`` says whether the reader may still read the room; once it says
     no, a ``revoked`` event (no ``id:``, its data the error's JSON) ends the stream.
     """
-    yield f"retry: {retry_ms}\nid: {first.start}\n\n"
+    yield f"retry: {retry_ms}\n" + _cursor_event(first.start)
     batch = first
     while True:
         if batch is not first and not allowed():
@@ -55,12 +60,19 @@ def encode_stream(
                 yield _event(position, "message", dump_message(event))
             sent = position
         if batch.cursor != sent:
-            yield f"id: {batch.cursor}\n\n"
+            yield _cursor_event(batch.cursor)
         elif batch.empty:
-            yield ": heartbeat\n\n"
+            # A comment line without the blank line that ends a block: parsers that keep the
+            # last id (httpx-sse) would dispatch an empty "message" at a blank line; a lone
+            # comment dispatches nothing anywhere, and still keeps proxies and timeouts at bay.
+            yield ": heartbeat\n"
         batch = next_batch(batch.cursor)
 
 
 def _event(position: int, kind: str, data: dict[str, Any]) -> str:
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return f"id: {position}\nevent: {kind}\ndata: {text}\n\n"
+
+
+def _cursor_event(position: int) -> str:
+    return _event(position, "cursor", {"cursor": str(position)})

@@ -15,6 +15,9 @@
 // Transports: "sse" reads the first batch with one poll, then listens on GET /events (the
 // browser's EventSource, which resumes by itself with Last-Event-ID); "long-poll" asks
 // GET /messages?wait=… again as soon as each answer arrives; "poll" asks every pollInterval.
+//
+// Given neither `stream` (our page passes its own) nor `after`, the client opens a stream of its
+// own with POST /streams before its first read, so that every tab of a browser gets every event.
 
 /** Fill `%(name)s` placeholders from `params`: the default translator, which keeps English. */
 function english(text, params = {}) {
@@ -63,6 +66,9 @@ export class WebchatClient extends EventTarget {
    * @param {string} options.url The messages URL, e.g. "/chat/messages".
    * @param {string} [options.stream] A tab's stream id (the page's data-stream).
    * @param {string} [options.after] Read statelessly from this cursor instead ("0": everything).
+   * @param {boolean} [options.openStream] Without `stream` and `after`: open a stream of this
+   *   client's own (the default), or, if false, read the browser session's one default stream.
+   * @param {string} [options.streamsUrl] Where streams are opened; by default next to `url`.
    * @param {number} [options.pollInterval] Milliseconds between polls when nothing is new.
    * @param {object} [options.headers] Sent with posts and deletes, e.g. a CSRF token.
    * @param {string} [options.transport] "sse" (the default), "long-poll" or "poll".
@@ -78,6 +84,8 @@ export class WebchatClient extends EventTarget {
     url,
     stream = null,
     after = null,
+    openStream = true,
+    streamsUrl = url.replace(/\/messages$/, "/streams"),
     pollInterval = 2000,
     headers = {},
     transport = "sse",
@@ -91,6 +99,9 @@ export class WebchatClient extends EventTarget {
     this.url = url;
     this.stream = stream;
     this.cursor = after;
+    // A stream of our own is opened before the first read, once (see _openStream).
+    this._mustOpen = openStream && !stream && after === null;
+    this.streamsUrl = streamsUrl;
     this.pollInterval = pollInterval;
     this.headers = headers;
     // Without EventSource (an old browser, a test runner), long-polls deliver just as fast.
@@ -169,13 +180,16 @@ export class WebchatClient extends EventTarget {
     return response.json();
   }
 
-  /** Delete a message; one that is already gone counts as deleted. */
+  /** Delete a message; one that is already gone counts as deleted (a wrong URL does not). */
   async delete(id) {
     const response = await this._fetch(`${this.url}/${id}`, {
       method: "DELETE",
       headers: this.headers,
     });
-    if (!response.ok && response.status !== 404) throw await refusal(response, this._);
+    if (!response.ok) {
+      const error = await refusal(response, this._);
+      if (error.code !== "message_not_found") throw error;
+    }
     this.refresh();
   }
 
@@ -225,6 +239,13 @@ export class WebchatClient extends EventTarget {
       this._closeSource();
       this._poll();
     });
+    // The stream moved past positions that hold nothing to show: so does our cursor.
+    source.addEventListener("cursor", (event) => {
+      if (generation !== this._generation) return;
+      if (this.cursor === null || BigInt(event.lastEventId) > BigInt(this.cursor)) {
+        this.cursor = event.lastEventId;
+      }
+    });
     source.addEventListener("open", () => {
       if (generation !== this._generation) return;
       this._failures = 0;
@@ -244,6 +265,26 @@ export class WebchatClient extends EventTarget {
       this._closeSource();
       this._poll();
     });
+  }
+
+  async _openStream() {
+    // Like a page load, POST /streams gives this client a stream no other tab reads. It is a
+    // write, so it carries the same headers as posts (a CSRF token, say).
+    const response = await this._fetch(this.streamsUrl, {
+      method: "POST",
+      headers: { ...this.headers, Accept: "application/json" },
+    });
+    this._mustOpen = false;
+    if (!response.ok) {
+      const error = await refusal(response, this._);
+      // Nobody has posted in this room yet, so it has no streams: read it from the start.
+      if (error.code !== "unknown_room") throw error;
+      this.cursor = "0";
+      return;
+    }
+    const opened = await response.json();
+    this.stream = opened.stream;
+    this.cursor = opened.cursor;
   }
 
   _closeSource() {
@@ -267,15 +308,18 @@ export class WebchatClient extends EventTarget {
     this._polling = true;
     let delay = this.pollInterval;
     try {
+      if (this._mustOpen) await this._openStream();
+      if (generation !== this._generation) return;
       const response = await this._fetch(this._pollUrl(), { headers: { Accept: "application/json" } });
       if (generation !== this._generation) return; // stopped meanwhile
-      if (response.status === 404 && this.stream) {
+      if (!response.ok) {
+        const error = await refusal(response, this._);
+        // Any other refusal (a wrong URL's unknown_route among them) is an error to retry.
+        if (error.code !== "unknown_stream" || !this.stream) throw error;
         // The server dropped this tab's stream (idle too long, or its session is gone): read on
         // from our cursor, or, before the first batch, from the session's own stream.
         this.stream = null;
         this._again = true;
-      } else if (!response.ok) {
-        throw await refusal(response, this._);
       } else {
         const batch = await response.json();
         if (generation !== this._generation) return;
