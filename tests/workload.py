@@ -174,7 +174,10 @@ def _reader_start(
     if log.kind == "tab":
         stream = browser.open_page()
     elif log.kind == "session":
-        browser.poll()  # opens the session's default stream
+        # As ``curl -c jar …/chat/`` does: the page load gives the session its reader key, and
+        # the first poll without a stream opens the session's default stream.
+        browser.open_page()
+        browser.poll()
     else:
         cursor = browser.poll(after="0")["cursor"]
 
