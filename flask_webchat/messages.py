@@ -23,7 +23,8 @@ from .errors import AlreadyDeleted, MessageNotFound, ValidationFailed
 from .identity import Identity, Viewer
 from .models import USERNAME_MAX_LENGTH, ChatDeletion, ChatMessage, ChatPostKey, utcnow
 from .notifiers import Notifier
-from .schemas import CONTENT_RULE, NewMessageSchema, load
+from .schemas import NewMessageSchema, load
+from .text import CONTENT_RULE
 
 _messages = ChatMessage.__table__
 # Marks a message this module gave its room position, as opposed to one the host added itself.

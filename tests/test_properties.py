@@ -13,13 +13,8 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from flask_webchat.models import CONTENT_MAX_LENGTH
-from flask_webchat.schemas import (
-    _WHITESPACE,
-    ANONYMOUS_NAME_MAX_LENGTH,
-    CONTENT_RULE,
-    NAME_RULE,
-    NewMessageSchema,
-)
+from flask_webchat.schemas import NewMessageSchema
+from flask_webchat.text import _WHITESPACE, ANONYMOUS_NAME_MAX_LENGTH, CONTENT_RULE, NAME_RULE
 from hosts import Host
 
 # Everything a message may hold: any code point but surrogates and control characters other
