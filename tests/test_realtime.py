@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from eventstream import EventStream
 from flask_webchat.notifiers import Notifier
 from hosts import Browser, Host, MakeHost, Stack
 
@@ -295,40 +297,53 @@ def test_an_idle_event_stream_sends_heartbeats_without_reading(make_host: MakeHo
         events.close()
 
 
+def _in_another_thread(request: Callable[[], Any]) -> Any:
+    """Make a request from a thread of its own.
+
+    A suspended event stream keeps its app context pushed in the thread that reads it, and a
+    request made there would share it (its g, its identity), as no server does.
+    """
+    answers: list[Any] = []
+    thread = threading.Thread(target=lambda: answers.append(request()))
+    thread.start()
+    thread.join(10)
+    return answers[0]
+
+
+def _team_stream(host: Host, read_permission: Any) -> tuple[Browser, Browser, EventStream]:
+    """Ann reading the team room's events (as the hook allows), and Bo, who may post there."""
+    host.webchat.read_permission(read_permission)
+    ann, bo = host.browser(), host.browser()
+    for browser, name in [(ann, "ann"), (bo, "bo")]:
+        host.add_user(name)
+        browser.login(name)
+    return ann, bo, ann.events_for("/chat/rooms/team/events", after="0")
+
+
+def _revoked(events: EventStream) -> list[Any]:
+    """What the stream sends next, heartbeats aside: the revocation, and nothing else."""
+    time.sleep(0.3)  # the documented bound: access is asked again once per heartbeat interval
+    return [e for e in [events.next(), events.next()] if e is not None and e.type != "comment"]
+
+
 def test_an_open_stream_ends_once_its_reader_may_no_longer_read(make_host: MakeHost) -> None:
     host = make_host(WEBCHAT_HEARTBEAT=0.2)
     members = {"ann", "bo"}
-    host.webchat.read_permission(
-        lambda room, identity: room != "team" or (identity is not None and identity.name in members)
+    _, bo, events = _team_stream(
+        host, lambda room, who: room != "team" or (who is not None and who.name in members)
     )
-    host.add_user("ann")
-    host.add_user("bo")
-    ann, writer = host.browser(), host.browser()
-    ann.login("ann")
-    writer.login("bo")
-    events = ann.events_for("/chat/rooms/team/events", after="0")
 
     def post(content: str) -> None:
-        # From a thread of its own: the suspended stream keeps its app context pushed in this
-        # one, which a request made here would share (its g, its identity), as no server does.
-        answers: list[Any] = []
         body = {"content": content}
-        thread = threading.Thread(
-            target=lambda: answers.append(
-                writer.client.post("/chat/rooms/team/messages", json=body)
-            )
-        )
-        thread.start()
-        thread.join(10)
-        assert answers[0].status_code == 201, answers[0].json
+        answer = _in_another_thread(lambda: bo.client.post("/chat/rooms/team/messages", json=body))
+        assert answer.status_code == 201, answer.json
 
     post("while a member")
     assert [e.data["content"] for e in events.take(1)] == ["while a member"]
     members.discard("ann")  # the host removes ann from the room
-    time.sleep(0.3)  # the documented bound: access is asked again once per heartbeat interval
+    time.sleep(0.3)
     post("after she left")
-    ending = [e for e in [events.next(), events.next()] if e is not None and e.type != "comment"]
-    assert [(e.type, e.data["code"]) for e in ending] == [("revoked", "forbidden")]
+    assert [(e.type, e.data["code"]) for e in _revoked(events)] == [("revoked", "forbidden")]
     assert events.next() is None  # the stream has ended
     events.close()
 
@@ -339,20 +354,10 @@ def test_a_logout_ends_an_open_stream_with_a_server_side_session(
     if stack.sessions == "signed-cookie":
         pytest.skip("a signed cookie cannot change under a request that already sent it")
     host = make_host(WEBCHAT_HEARTBEAT=0.2)
-    host.webchat.read_permission(lambda room, identity: room != "team" or identity is not None)
-    host.add_user("ann")
-    host.add_user("bo")
-    ann, writer = host.browser(), host.browser()
-    ann.login("ann")
-    writer.login("bo")
-    events = ann.events_for("/chat/rooms/team/events", after="0")
+    ann, bo, events = _team_stream(host, lambda room, who: room != "team" or who is not None)
     assert events.quiet_for(comments=1) == []
-    post = {"content": "after the logout"}
-    for request in [ann.logout, lambda: writer.client.post("/chat/rooms/team/messages", json=post)]:
-        thread = threading.Thread(target=request)  # see the test above: a context of its own
-        thread.start()
-        thread.join(10)
-    time.sleep(0.3)
-    ending = [e for e in [events.next(), events.next()] if e is not None and e.type != "comment"]
-    assert [e.type for e in ending] == ["revoked"]
+    _in_another_thread(ann.logout)
+    body = {"content": "after the logout"}
+    _in_another_thread(lambda: bo.client.post("/chat/rooms/team/messages", json=body))
+    assert [e.type for e in _revoked(events)] == ["revoked"]
     events.close()
