@@ -77,5 +77,5 @@ def _purge_room(
             ChatDeletion(room_id=room_id, seq=position, message_id=message_id)
             for position, message_id in zip(range(first, last + 1), ids, strict=True)
         )
-        rooms.commit_event(session, notifier, name, last)
+        rooms.commit_event(session, notifier, name, last, first=first)
         total += len(ids)

@@ -174,8 +174,16 @@ def lock(session: Session, room_id: int) -> None:
     )
 
 
-def commit_event(session: Session, notifier: Notifier | None, room: str, position: int) -> None:
-    """Commit the transaction that took ``position`` in ``room``, then wake its readers.
+def commit_event(
+    session: Session,
+    notifier: Notifier | None,
+    room: str,
+    position: int,
+    *,
+    first: int | None = None,
+) -> None:
+    """Commit the transaction that took positions ``first`` to ``position`` in ``room`` (by
+    default just ``position``), then wake its readers, and publish it to the edge if there is one.
 
     Readers are woken once the event is visible to them, never before.
     """
@@ -184,6 +192,8 @@ def commit_event(session: Session, notifier: Notifier | None, room: str, positio
     session.commit()
     if notifier is not None:
         notifier.after_commit(room, position)
+        if notifier.edge is not None:
+            notifier.edge.published(session, room, position if first is None else first, position)
 
 
 def _take(session: Session, room: int | str, step: int, change: int) -> tuple[int, int] | None:
