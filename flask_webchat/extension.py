@@ -24,6 +24,7 @@ from .models import metadata
 from .notifiers import create_notifier
 from .state import WebchatState, get_state
 from .web import create_blueprint, render_widget
+from .web.grip import create_publisher
 from .web.ratelimit import limit_writes
 from .web.session import current_viewer
 
@@ -82,6 +83,8 @@ class Webchat:
             url=settings.notifier_url,
             database_url=lambda: _database_url(app, db),
         )
+        if settings.grip_url is not None:
+            notifier.edge = create_publisher(settings, database_url=_database_url(app, db))
         state = WebchatState(extension=self, db=db, settings=settings, notifier=notifier)
         app.extensions["webchat"] = state
         state.rate_limiter = limit_writes(app, self.blueprint, settings)

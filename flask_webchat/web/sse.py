@@ -32,21 +32,37 @@ def encode_stream(
     ``next_batch`` waits up to one heartbeat interval; an empty batch becomes a heartbeat
     comment, which also lets the server notice a reader that has gone away.
     """
-    yield f"retry: {retry_ms}\nid: {first.start}\n\n"
+    yield opening(first, retry_ms)
     batch = first
     while True:
-        sent = batch.start
-        for position, event in batch.events():
-            if isinstance(event, Deletion):
-                yield _event(position, "delete", _DELETION.dump(event))
-            else:
-                yield _event(position, "message", dump_message(event))
-            sent = position
-        if batch.cursor != sent:
-            yield f"id: {batch.cursor}\n\n"
-        elif batch.empty:
-            yield ": heartbeat\n\n"
+        yield encode_batch(batch, dump_message) if not batch.empty else _gap_or_heartbeat(batch)
         batch = next_batch(batch.cursor)
+
+
+def opening(first: Batch, retry_ms: int) -> str:
+    """What a stream starts with: the reconnection delay and the cursor it starts from."""
+    return f"retry: {retry_ms}\nid: {first.start}\n\n"
+
+
+def encode_batch(batch: Batch, dump_message: Callable[[ChatMessage], dict[str, Any]]) -> str:
+    """One batch as event-stream text: its events, then its cursor if it passed a gap.
+
+    The Pushpin edge publishes exactly this text (see :mod:`flask_webchat.web.grip`).
+    """
+    parts, sent = [], batch.start
+    for position, event in batch.events():
+        if isinstance(event, Deletion):
+            parts.append(_event(position, "delete", _DELETION.dump(event)))
+        else:
+            parts.append(_event(position, "message", dump_message(event)))
+        sent = position
+    if batch.cursor != sent:
+        parts.append(f"id: {batch.cursor}\n\n")
+    return "".join(parts)
+
+
+def _gap_or_heartbeat(batch: Batch) -> str:
+    return f"id: {batch.cursor}\n\n" if batch.cursor != batch.start else ": heartbeat\n\n"
 
 
 def _event(position: int, kind: str, data: dict[str, Any]) -> str:
