@@ -148,6 +148,21 @@ def head(session: Session, name: str) -> int:
     return 0 if found is None else found[1]
 
 
+def settled_head(session: Session, name: str, *, settle: float) -> tuple[int, bool]:
+    """The room's head, and whether its last event is older than ``settle`` seconds.
+
+    A reader behind an edge who has not received the head yet either has it on the way (a
+    recent event) or lost it (an older one): the edge asks which.
+    """
+    with reading(session) as reader:
+        row = reader.execute(
+            sa.select(_rooms.c.last_seq, _rooms.c.last_event_at).where(_rooms.c.name == name)
+        ).first()
+    if row is None or row.last_event_at is None:
+        return (0 if row is None else row.last_seq), True
+    return row.last_seq, (utcnow() - row.last_event_at).total_seconds() > settle
+
+
 def take_positions(
     session: Session, room: int | str, count: int = 1, *, added: int = 0, removed: int = 0
 ) -> tuple[int, int]:

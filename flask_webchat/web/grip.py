@@ -23,27 +23,29 @@ import hashlib
 import hmac
 import json
 import math
-import secrets
 import time
 from typing import Any
 
 from flask import Response, request
-from itsdangerous import BadSignature, URLSafeSerializer
 
+from .. import rooms
 from ..batches import Batch
 from ..config import Settings
 from ..errors import ValidationFailed
-from ..identity import Identity, Viewer
+from ..identity import Viewer
 from ..notifiers.edge import Channels, EdgePublisher
 from ..schemas import MessageSchema
 from ..state import WebchatState
-from ..streams import Reader
 from .sse import encode_batch, opening
 
 #: Seconds a held stream may go without a publish before Pushpin asks the recovery link
 #: whether it missed one (a lost last publish in a room that then went quiet).
 IDLE_RECOVERY = 120
-_LINK_SALT = "webchat.grip.link"
+# Seconds after which an event a stream has not received is taken as lost, not on its way:
+# longer than a publish takes, and than Pushpin waits for one that arrived out of order.
+_SETTLE = 3.0
+# The position an author's own channel always stands at (see _hold).
+_OWN_ID = "0"
 # GRIP's "wake up and ask the origin again", for a stream (its recovery link) or a long-poll
 # (the client's own request, repeated).
 _HINT = {"action": "hint"}
@@ -101,74 +103,82 @@ def may_hold(viewer: Viewer) -> bool:
 
 def hold_stream(state: WebchatState, room: str, viewer: Viewer, first: Batch) -> Response:
     """An event stream's answer through the edge: ``first``, then a hold on the room."""
-    channels = _channels(state)
-    link = {
-        "r": room,
-        "i": _identity_id(viewer),
-        "k": viewer.reader_key,
-        "m": viewer.moderates,
-        "t": channels.tag(_identity_id(viewer), viewer.reader_key),
-        # A channel of this connection alone, never published to: Pushpin shares a recovery
-        # request between connections whose recovery links and Grip-Last agree, and this
-        # makes every connection's Grip-Last its own.
-        "u": secrets.token_urlsafe(12),
-    }
-    retry = opening(first, int(state.settings.poll_interval * 1000))
-    return _stream_answer(state, link, viewer, first, retry)
-
-
-def recover_stream(state: WebchatState, room: str, token: str) -> Response:
-    """Pushpin following a stream's recovery link: what follows the last position delivered.
-
-    Pushpin sends no cookie here; the signed link says who the viewer is, and ``Grip-Last``
-    where the connection is. The answer is that viewer's events, then the same hold again.
-    """
-    try:
-        link = _serializer(state).loads(token)
-    except BadSignature:
-        raise ValidationFailed({"grip": ["Not a valid recovery link."]}) from None
-    if link.get("r") != room:
-        raise ValidationFailed({"grip": ["Not a valid recovery link."]})
-    shared = _channels(state).shared(room, moderator=link["m"])
-    delivered = _last_ids(request.headers.get("Grip-Last", "")).get(shared)
-    if delivered is None:
-        return Response("", mimetype="text/event-stream")  # nothing to resume from: end it
-    identity = None if link["i"] is None else Identity(link["i"], link["i"])
-    viewer = Viewer(identity=identity, reader_key=link["k"], moderates=link["m"])
-    reader = Reader(state.db.session, state.settings, room, limit=state.settings.poll_limit)
-    return _stream_answer(state, link, viewer, reader.read(delivered), "")
-
-
-def _stream_answer(
-    state: WebchatState, link: dict[str, Any], viewer: Viewer, batch: Batch, prefix: str
-) -> Response:
-    body = prefix + encode_batch(batch, MessageSchema(viewer=viewer).dump)
+    body = opening(first, int(state.settings.poll_interval * 1000))
+    body += encode_batch(first, MessageSchema(viewer=viewer).dump)
     response = Response(body, mimetype="text/event-stream")
+    if first.more:
+        return response  # more is waiting: the client reconnects from its last id for it
     channels = _channels(state)
-    room, tag = link["r"], link["t"]
-    url = f"{request.path}?grip={_serializer(state).dumps(link)}"
-    if batch.more:
-        # More is waiting: Pushpin follows the link at once, and holds with the last part.
-        response.headers["Grip-Link"] = f"<{url}>; rel=next"
-        return response
-    shared = channels.shared(room, moderator=link["m"])
-    subscribe = [
-        f"{shared}; prev-id={batch.cursor}; filter=skip-users",
-        f"{channels.site}.connection.{link['u']}; prev-id=0",
-    ]
-    if tag is not None:
-        subscribe.append(channels.own(room, tag))
-        response.headers["Grip-Set-Meta"] = f"user={tag}"
+    tag = channels.tag(_identity_id(viewer), viewer.reader_key)
+    shared = channels.shared(room, moderator=viewer.moderates)
+    _hold(state, response, shared, first.cursor, None if tag is None else channels.own(room, tag))
+    return response
+
+
+def recover_stream(state: WebchatState, room: str, link: str) -> Response:
+    """Pushpin following a stream's recovery link: hold again, or end the stream.
+
+    Pushpin asks when a new hold may have raced a publish, when it saw a gap, and when a stream
+    idled. ``Grip-Last`` says which channels the stream holds and the last position delivered.
+    If that is the room's head, or the newest event was committed a moment ago and its publish
+    may still be on its way, the answer is the same hold again, from that position. Otherwise
+    the stream ends and the client reconnects with ``Last-Event-ID``, reading what it missed
+    from the database, in its own view, with its own cookies.
+
+    Pushpin shares one recovery request among streams whose link and ``Grip-Last`` agree, so the
+    answer depends on nothing else: the author's own channel and the moderators' channel are in
+    ``Grip-Last``, and streams that differ in them never share an answer.
+    """
+    if not hmac.compare_digest(link, _link_secret(state)):
+        raise ValidationFailed({"grip": ["Not a valid recovery link."]})
+    channels = _channels(state)
+    last = _last_ids(request.headers.get("Grip-Last", ""))
+    shared = next((c for c in (channels.shared(room), channels.shared(room, moderator=True))
+                   if c in last), None)  # fmt: skip
+    response = Response("", mimetype="text/event-stream")
+    if shared is None:
+        return response  # ends the stream: the client resumes from its last id
+    head, settled = rooms.settled_head(state.db.session, room, settle=_SETTLE)
+    if last[shared] != head and settled:
+        return response  # the stream missed an event that is no longer on its way: resume
+    # Nothing missed, or the newest event is still on its way: hold on from where it is, and
+    # if something is missing, look again once it has had time to arrive.
+    own_prefix = channels.own(room, "")
+    own = next((c for c in last if c.startswith(own_prefix)), None)
+    check = IDLE_RECOVERY if last[shared] == head else math.ceil(_SETTLE)
+    _hold(state, response, shared, last[shared], own, check=check)
+    return response
+
+
+def _hold(
+    state: WebchatState,
+    response: Response,
+    shared: str,
+    cursor: int,
+    own: str | None,
+    *,
+    check: int = IDLE_RECOVERY,
+) -> None:
+    """Hold ``response``'s stream on the room's ``shared`` channel from ``cursor``.
+
+    ``own`` is the viewer's own channel: a message they post is skipped on the shared channel
+    and a *close* on their own one ends their stream, so that it resumes in their view. Its
+    ``prev-id`` never changes; it is there to put the channel in ``Grip-Last``.
+    """
+    subscribe = [f"{shared}; prev-id={cursor}; filter=skip-users"]
+    if own is not None:
+        subscribe.append(f"{own}; prev-id={_OWN_ID}")
+        response.headers["Grip-Set-Meta"] = f"user={own.rpartition('@')[2]}"
     heartbeat = math.ceil(state.settings.heartbeat)
+    link = f"{request.path}?grip={_link_secret(state)}"
     response.headers.update(
         {
             "Grip-Hold": "stream",
             "Grip-Channel": ", ".join(subscribe),
             "Grip-Keep-Alive": f": heartbeat\\n\\n; format=cstring; timeout={heartbeat}",
-            "Grip-Link": f"<{url}>; rel=next; timeout={IDLE_RECOVERY}",
+            "Grip-Link": f"<{link}>; rel=next; timeout={check}",
         }
     )
-    return response
 
 
 def hold_poll(state: WebchatState, room: str, answer: dict[str, Any], wait: float) -> Response:
@@ -199,10 +209,15 @@ def renderer(channels: Channels) -> Any:
                 if (tag := channels.tag(message.author_id, message.author_session)) is not None
             }
         )
-        # First the authors' own channels, with a hint: each author's streams ask for the
-        # batch in their own view before the shared item (which skips them) moves them on.
+        # The shared items skip the authors; their own channels end their streams, which
+        # resume from their last id and read the batch in their own view.
         items: list[dict[str, Any]] = [
-            {"channel": channels.own(room, tag), "formats": {"http-stream": _HINT}}
+            {
+                "channel": channels.own(room, tag),
+                "id": str(batch.cursor),
+                "prev-id": _OWN_ID,
+                "formats": {"http-stream": {"action": "close"}},
+            }
             for tag in authors
         ]
         for moderator, viewer in ((False, _EVERYONE), (True, _MODERATOR)):
@@ -231,8 +246,11 @@ def _channels(state: WebchatState) -> Channels:
     return edge.channels
 
 
-def _serializer(state: WebchatState) -> URLSafeSerializer:
-    return URLSafeSerializer(state.settings.grip_key, salt=_LINK_SALT)
+def _link_secret(state: WebchatState) -> str:
+    """What the recovery link carries: the same for every stream (so that Pushpin can batch
+    their recoveries), and unknown to clients, who never see the link."""
+    key = (state.settings.grip_key or "").encode()
+    return hmac.new(key, b"webchat recovery link", hashlib.sha256).hexdigest()[:32]
 
 
 def _identity_id(viewer: Viewer) -> str | None:
