@@ -9,11 +9,12 @@ request without a valid signature is served directly, as without an edge.
 
 Exactness rests on the room's positions. Every shared channel carries each position once, and
 each publish names the one before it (``prev-id``). When Pushpin sees a gap (a lost publish),
-when a new hold may have raced a publish, when an author's own message needs the author's view,
-or when a stream idles past :data:`IDLE_RECOVERY`, it asks the stream's *recovery link* for what
-follows the last position it delivered (``Grip-Last``); the app answers from the database, for
-that viewer, and holds again. A long-poll is woken by a *hint*: Pushpin repeats the client's own
-request, which reads from the database like any poll. ``docs/design.rst`` explains it all.
+when a new hold may have raced a publish, or when a stream idles past :data:`IDLE_RECOVERY`,
+it asks the stream's *recovery link*, saying in ``Grip-Last`` the last position it delivered;
+the app holds the stream again if nothing is missing, and otherwise ends it, so that the client
+resumes with ``Last-Event-ID`` and reads what it missed from the database. A long-poll is woken
+by a *hint*: Pushpin repeats the client's own request, which reads from the database like any
+poll. ``docs/design.rst`` explains it all.
 """
 
 from __future__ import annotations
