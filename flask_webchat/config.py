@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_NOTIFIER": "memory",
     "WEBCHAT_NOTIFIER_URL": None,
     "WEBCHAT_FALLBACK_POLL": 2.0,
+    "WEBCHAT_GRIP_URL": None,
+    "WEBCHAT_GRIP_KEY": None,
     "WEBCHAT_MAX_BODY": 16 * 1024,
     "WEBCHAT_IDEMPOTENCY_TTL": 24 * 60 * 60,
     "WEBCHAT_TRUSTED_ORIGINS": (),
@@ -49,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
 
 _ORIGIN = re.compile(r"^https?://[^/\s]+$")
 _TRANSPORT = re.compile(r"^(sse|long-poll|poll)$")
+_GRIP_URL = re.compile(r"^https?://[^/\s]+(/[^\s]*)?$")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ class Settings:
     notifier: Any
     notifier_url: str | None
     fallback_poll: float
+    #: Pushpin's publish endpoint; ``None``: no edge (see :mod:`flask_webchat.web.grip`).
+    grip_url: str | None
+    #: The key Pushpin signs ``Grip-Sig`` with (its ``sig_key``).
+    grip_key: str | None
     max_body: int
     idempotency_ttl: int
     trusted_origins: frozenset[str]
@@ -105,6 +112,8 @@ class Settings:
             notifier=read.value("WEBCHAT_NOTIFIER"),
             notifier_url=read.text("WEBCHAT_NOTIFIER_URL", optional=True) or None,
             fallback_poll=read.seconds("WEBCHAT_FALLBACK_POLL"),
+            grip_url=read.text("WEBCHAT_GRIP_URL", optional=True, pattern=_GRIP_URL) or None,
+            grip_key=read.text("WEBCHAT_GRIP_KEY", optional=True) or None,
             max_body=read.whole("WEBCHAT_MAX_BODY", minimum=1024),
             idempotency_ttl=read.whole("WEBCHAT_IDEMPOTENCY_TTL", minimum=60),
             trusted_origins=read.origins("WEBCHAT_TRUSTED_ORIGINS"),
@@ -117,6 +126,11 @@ class Settings:
         if isinstance(settings.rooms, tuple) and settings.default_room not in settings.rooms:
             raise ValueError(
                 f"WEBCHAT_ROOMS must include WEBCHAT_DEFAULT_ROOM ({settings.default_room!r})."
+            )
+        if settings.grip_url is not None and settings.grip_key is None:
+            raise ValueError(
+                "WEBCHAT_GRIP_URL needs WEBCHAT_GRIP_KEY: the key Pushpin signs Grip-Sig with"
+                " (its sig_key)."
             )
         return settings
 

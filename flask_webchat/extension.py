@@ -31,6 +31,7 @@ from .state import WebchatState, find_state, get_state
 from .streams import Reader
 from .transactions import after_host_commit
 from .web import create_blueprint, render_widget
+from .web.grip import create_publisher
 from .web.ratelimit import limit_writes
 from .web.session import current_viewer
 
@@ -91,6 +92,8 @@ class Webchat:
             url=settings.notifier_url,
             database_url=lambda: _database_url(app, db),
         )
+        if settings.grip_url is not None:
+            notifier.edge = create_publisher(settings, database_url=_database_url(app, db))
         state = WebchatState(extension=self, app=app, db=db, settings=settings, notifier=notifier)
         app.extensions["webchat"] = state
         state.rate_limiter = limit_writes(app, self.blueprint, settings)
@@ -331,11 +334,11 @@ def _position_host_insert(mapper: Any, connection: Any, message: ChatMessage) ->
         def announce() -> None:
             notifier.before_commit(session, room, position)
             session.commit()
-            rooms.announce(notifier, room, position, (change,), state.app)
+            rooms.announce(session, notifier, room, position, (change,), state.app)
     else:
 
         def announce() -> None:
-            rooms.announce(notifier, room, position, (change,), state.app)
+            rooms.announce(session, notifier, room, position, (change,), state.app)
 
     after_host_commit(session, announce)
 

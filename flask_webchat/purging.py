@@ -90,5 +90,7 @@ def _purge_room(
         for message in found:
             session.expunge(message)
         changes = [signals.Change(signals.message_deleted, message, name) for message in found]
-        rooms.commit_event(session, notifier, name, last, changes=changes, sender=sender)
+        rooms.commit_event(
+            session, notifier, name, last, changes=changes, sender=sender, first=first
+        )
         total += len(ids)

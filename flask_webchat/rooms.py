@@ -203,6 +203,21 @@ def head(session: Session, name: str) -> int:
     return 0 if found is None else found[1]
 
 
+def settled_head(session: Session, name: str, *, settle: float) -> tuple[int, bool]:
+    """The room's head, and whether its last event is older than ``settle`` seconds.
+
+    A reader behind an edge who has not received the head yet either has it on the way (a
+    recent event) or lost it (an older one): the edge asks which.
+    """
+    with reading(session) as reader:
+        row = reader.execute(
+            sa.select(_rooms.c.last_seq, _rooms.c.last_event_at).where(_rooms.c.name == name)
+        ).first()
+    if row is None or row.last_event_at is None:
+        return (0 if row is None else row.last_seq), True
+    return row.last_seq, (utcnow() - row.last_event_at).total_seconds() > settle
+
+
 def take_positions(
     session: Session, room: int | str, count: int = 1, *, added: int = 0, removed: int = 0
 ) -> tuple[int, int]:
@@ -238,8 +253,10 @@ def commit_event(
     changes: Sequence[Change] = (),
     sender: Any = None,
     join: bool = False,
+    first: int | None = None,
 ) -> None:
-    """Commit the transaction that took ``position`` in ``room``, then wake its readers.
+    """Commit the transaction that took positions ``first`` to ``position`` in ``room`` (by
+    default just ``position``), then wake its readers, and publish it to the edge if there is one.
 
     Readers are woken once the event is visible to them, never before; then the ``changes``
     are sent as signals from ``sender`` (none without one). With ``join``, the write is part of
@@ -251,18 +268,29 @@ def commit_event(
         notifier.before_commit(session, room, position)
     if join:
         session.flush()
-        after_host_commit(session, lambda: announce(notifier, room, position, changes, sender))
+        after_host_commit(
+            session, lambda: announce(session, notifier, room, position, changes, sender, first)
+        )
         return
     session.commit()
-    announce(notifier, room, position, changes, sender)
+    announce(session, notifier, room, position, changes, sender, first)
 
 
 def announce(
-    notifier: Notifier | None, room: str, position: int, changes: Sequence[Change], sender: Any
+    session: Session,
+    notifier: Notifier | None,
+    room: str,
+    position: int,
+    changes: Sequence[Change],
+    sender: Any,
+    first: int | None = None,
 ) -> None:
-    """Wake the room's readers for what committed up to ``position``, then send ``changes``."""
+    """Wake the room's readers for what committed up to ``position`` (publishing it to the edge,
+    from ``first``, if there is one), then send ``changes``."""
     if notifier is not None:
         notifier.after_commit(room, position)
+        if notifier.edge is not None:
+            notifier.edge.published(session, room, position if first is None else first, position)
     if sender is not None:
         signals.send(sender, changes)
 

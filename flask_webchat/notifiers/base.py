@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from .edge import EdgePublisher
+
 logger = logging.getLogger("flask_webchat.notifiers")
 
 
@@ -68,6 +70,9 @@ class Notifier:
     Subclasses announce writes to every process; this class keeps the waiting requests and wakes
     them. Instances are safe to share between threads and gevent greenlets.
     """
+
+    #: Publishes each committed event to a Pushpin edge, when ``WEBCHAT_GRIP_URL`` is set.
+    edge: EdgePublisher | None = None
 
     def __init__(self) -> None:
         self._wakeups: dict[str, Wakeup] = {}

@@ -7,6 +7,7 @@ Every room-scoped route exists twice: under ``/rooms/<room>/`` and, for the defa
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, stream_with_context, url_for
@@ -33,6 +34,7 @@ from ..schemas import (
 )
 from ..state import WebchatState, get_state
 from ..streams import Reader
+from . import grip
 from .openapi import build_spec
 from .requests import json_body
 from .session import current_viewer, enter_room, reload_session
@@ -60,6 +62,13 @@ def poll_messages(room: str | None) -> Response:
     args = load(_POLL_ARGS, request.args)
     name, viewer = enter_room(room)
     viewer, reader = _reader(state, name, viewer, args)
+    wait = min(args.get("wait", 0.0), settings.max_wait)
+    if wait and grip.through_edge(state) and grip.may_hold(viewer):
+        # Through the edge, a long-poll reads now, and Pushpin does the waiting.
+        batch = reader.read(args.get("after"))
+        if batch.empty:
+            return grip.hold_poll(state, name, _EMPTY_POLL.dump(batch), wait)
+        return jsonify(PollSchema(viewer=viewer).dump(batch))
     batch = waiting.wait_for_batch(
         reader,
         args.get("after"),
@@ -76,6 +85,9 @@ def stream_events(room: str | None) -> Response:
     """The reader's events as Server-Sent Events, from the cursor in ``Last-Event-ID``."""
     state = get_state()
     settings = state.settings
+    edge = grip.through_edge(state)
+    if edge and "grip" in request.args:
+        return grip.recover_stream(state, rooms.require_room(room, settings), request.args["grip"])
     args = load(_EVENTS_ARGS, request.args)
     last_event_id = request.headers.get("Last-Event-ID")
     if last_event_id:
@@ -84,6 +96,8 @@ def stream_events(room: str | None) -> Response:
     _, reader = _reader(state, name, viewer, {**args, "limit": settings.poll_limit})
     # The first read happens now, so that a bad stream or cursor gets its JSON error.
     first = reader.read(args.get("after"))
+    if edge and grip.may_hold(viewer):
+        return grip.hold_stream(state, name, replace(viewer, reader_key=reader.owner), first)
 
     waiter = waiting.Waiter(reader, notifier=state.notifier, fallback=settings.fallback_poll)
 

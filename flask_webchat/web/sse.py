@@ -40,11 +40,11 @@ def encode_stream(
     """The text of an event stream: ``first``, then ``next_batch(cursor)`` for ever.
 
     ``next_batch`` waits up to one heartbeat interval; an empty batch becomes a heartbeat
-    comment line, which also lets the server notice a reader that has gone away. Before each batch
-    after the first, ``allowed()`` says whether the reader may still read the room; once it says
-    no, a ``revoked`` event (no ``id:``, its data the error's JSON) ends the stream.
+    comment line, which also lets the server notice a reader that has gone away. Before each
+    batch after the first, ``allowed()`` says whether the reader may still read the room; once it
+    says no, a ``revoked`` event (no ``id:``, its data the error's JSON) ends the stream.
     """
-    yield f"retry: {retry_ms}\n" + _cursor_event(first.start)
+    yield opening(first, retry_ms)
     batch = first
     while True:
         if batch is not first and not allowed():
@@ -52,21 +52,39 @@ def encode_stream(
             revoked = {"status": Forbidden.status, "code": Forbidden.code, "message": message}
             yield f"event: revoked\ndata: {json.dumps(revoked)}\n\n"
             return
-        sent = batch.start
-        for position, event in batch.events():
-            if isinstance(event, Deletion):
-                yield _event(position, "delete", _DELETION.dump(event))
-            else:
-                yield _event(position, "message", dump_message(event))
-            sent = position
-        if batch.cursor != sent:
-            yield _cursor_event(batch.cursor)
-        elif batch.empty:
-            # A comment line without the blank line that ends a block: parsers that keep the
-            # last id (httpx-sse) would dispatch an empty "message" at a blank line; a lone
-            # comment dispatches nothing anywhere, and still keeps proxies and timeouts at bay.
-            yield ": heartbeat\n"
+        yield encode_batch(batch, dump_message) if not batch.empty else _gap_or_heartbeat(batch)
         batch = next_batch(batch.cursor)
+
+
+def opening(first: Batch, retry_ms: int) -> str:
+    """What a stream starts with: the reconnection delay and the cursor it starts from."""
+    return f"retry: {retry_ms}\n" + _cursor_event(first.start)
+
+
+def encode_batch(batch: Batch, dump_message: Callable[[ChatMessage], dict[str, Any]]) -> str:
+    """One batch as event-stream text: its events, then its cursor if it passed a gap.
+
+    The Pushpin edge publishes exactly this text (see :mod:`flask_webchat.web.grip`).
+    """
+    parts, sent = [], batch.start
+    for position, event in batch.events():
+        if isinstance(event, Deletion):
+            parts.append(_event(position, "delete", _DELETION.dump(event)))
+        else:
+            parts.append(_event(position, "message", dump_message(event)))
+        sent = position
+    if batch.cursor != sent:
+        parts.append(_cursor_event(batch.cursor))
+    return "".join(parts)
+
+
+def _gap_or_heartbeat(batch: Batch) -> str:
+    if batch.cursor != batch.start:
+        return _cursor_event(batch.cursor)
+    # A comment line without the blank line that ends a block: parsers that keep the last id
+    # (httpx-sse) would dispatch an empty "message" at a blank line; a lone comment dispatches
+    # nothing anywhere, and still keeps proxies and timeouts at bay.
+    return ": heartbeat\n"
 
 
 def _event(position: int, kind: str, data: dict[str, Any]) -> str:

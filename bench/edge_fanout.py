@@ -1,0 +1,203 @@
+"""Fan-out through a Pushpin edge next to the direct gevent worker, side by side in one run.
+
+One gunicorn server (``-w 1 -k gevent``, the documented config, SQLite, memory notifier) with
+``WEBCHAT_GRIP_URL`` set, and a Pushpin of its own in front (``tests/pushpin.py``: its own config,
+ports 17000-17999 and zurl). Readers are spread over several load processes, each holding its
+share on gevent sockets (``bench/fanout.py``'s ``Crowd``), so that the load generator is not the
+bottleneck. Once every reader waits, one message is posted at a time; each reader's time is from
+sending the POST to having the message (``perf_counter`` is the same monotonic clock in every
+process). Then the same is measured straight against the worker, at the count it can hold::
+
+    python bench/edge_fanout.py                               # 10000 through the edge, both kinds
+    python bench/edge_fanout.py --readers 2000 --direct 2000 --loaders 4 --posts 3
+    python bench/edge_fanout.py --transports sse --single     # what one load process drives
+
+Goals: every reader gets every post, p99 <= 1 s, app-process RSS <= 250 MB, at 10,000 readers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import harness  # noqa: F401  (puts tests/ on the path)
+from harness import print_machine
+from live import peak_rss_mb, percentile, raise_open_files, site_env, wait_until_idle
+from processes import gunicorn
+
+GOAL_P99_S = 1.0
+GOAL_RSS_MB = 250.0
+KEY = "bench-edge-key"
+_DELIVERED_WITHIN = 60.0
+
+
+def loader(
+    port: int, transport: str, count: int, cursor: str, ramp: float, pipe: Connection
+) -> None:
+    """One load process: hold ``count`` readers, then report each post's arrival times."""
+    import fanout
+    import gevent  # in the child only: the parent never starts a gevent hub
+
+    crowd = fanout.Crowd(port, transport, 25.0)
+    crowd.add(count, cursor, spread=ramp)
+    fanout.wait_for(lambda: crowd.ready + len(crowd.errors) >= count, ramp + 120)
+    pipe.send(("ready", crowd.ready, crowd.errors[:3]))
+    while True:
+        while not pipe.poll():
+            gevent.sleep(0.01)
+        command, marker = pipe.recv()
+        if command == "stop":
+            crowd.close()
+            return
+        arrivals = crowd.arrivals[marker]
+        fanout.wait_for(lambda: len(arrivals) >= crowd.ready, _DELIVERED_WITHIN)  # noqa: B023
+        gevent.sleep(0.05)
+        pipe.send(("times", list(arrivals), crowd.errors[:3]))
+
+
+def run(
+    port: int, worker: int, transport: str, readers: int, loaders: int, posts: int, ramp: float
+) -> dict:
+    """Readers on ``port`` (the edge, or the worker itself); ``posts`` posts to the worker."""
+    import fanout
+
+    cursor = fanout_post(port, f"{transport}: start")
+    pipes, children = [], []
+    shares = [readers // loaders + (n < readers % loaders) for n in range(loaders)]
+    for share in shares:
+        mine, theirs = multiprocessing.Pipe()
+        child = multiprocessing.Process(
+            target=loader, args=(port, transport, share, cursor, ramp, theirs), daemon=True
+        )
+        child.start()
+        pipes.append(mine)
+        children.append(child)
+    ready = [pipe.recv() for pipe in pipes]
+    connected = sum(answer[1] for answer in ready)
+    errors = [error for answer in ready for error in answer[2]]
+    wait_until_idle(worker)
+    rows = []
+    time.sleep(3)  # Pushpin checks each new hold about a second after it starts
+    wait_until_idle(worker)
+    for number in range(posts if connected else 0):
+        marker = f"fanout {number}"
+        started, answered, _ = fanout.post(worker_port(port), marker)
+        for pipe in pipes:
+            pipe.send(("collect", marker))
+        times = []
+        for pipe in pipes:
+            _, arrivals, problems = pipe.recv()
+            times += [arrived - started for arrived in arrivals]
+            errors += problems
+        rows.append({"times": times, "post": answered - started})
+        time.sleep(0.3)
+        wait_until_idle(worker)
+    for pipe in pipes:
+        pipe.send(("stop", ""))
+    for child in children:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    return {"rows": rows, "connected": connected, "errors": errors}
+
+
+_WORKER_PORT: dict[int, int] = {}
+
+
+def worker_port(port: int) -> int:
+    """Posts go straight to the worker: the edge is for readers."""
+    return _WORKER_PORT.get(port, port)
+
+
+def fanout_post(port: int, content: str) -> str:
+    import fanout
+
+    return str(fanout.post(worker_port(port), content)[2]["cursor"])
+
+
+def summary(label: str, readers: int, result: dict, rss: float) -> list[str]:
+    rows = result["rows"]
+    if not rows:
+        return [f"{label:<24}{readers:>8}  none connected"]
+    delivered = min(len(row["times"]) for row in rows)
+    readers = result["connected"]
+    times = [t for row in rows for t in row["times"]]
+    p50, p99 = percentile(times, 0.5), percentile(times, 0.99)
+    post_ms = max(row["post"] for row in rows) * 1000
+    return [
+        f"{label:<24}{readers:>8}{delivered:>11}{p50 * 1000:>9.0f}{p99 * 1000:>9.0f}"
+        f"{post_ms:>10.0f}{rss:>9.0f}  {'ok' if p99 <= GOAL_P99_S else 'over'}"
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--readers", type=int, default=10_000, help="through the edge")
+    parser.add_argument("--direct", type=int, default=2_000, help="straight to the worker")
+    parser.add_argument("--direct-long-poll", type=int, default=600)
+    parser.add_argument("--loaders", type=int, default=4, help="load processes")
+    parser.add_argument("--posts", type=int, default=3)
+    parser.add_argument("--transports", nargs="+", default=["sse", "long-poll"])
+    parser.add_argument("--single", action="store_true", help="one load process, to size it")
+    parser.add_argument("--ramp", type=float, default=0.0, help="seconds to spread joins over")
+    args = parser.parse_args()
+    import pushpin  # tests/pushpin.py, on the path through harness
+
+    if pushpin.missing():
+        sys.exit(f"edge_fanout: {pushpin.missing()}")
+    multiprocessing.set_start_method("fork")
+    raise_open_files()
+    loaders = 1 if args.single else args.loaders
+    lines = []
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        print_machine(["sqlite"], tmp)
+        for transport in args.transports:
+            direct = args.direct if transport == "sse" else args.direct_long_poll
+            edge = pushpin.Pushpin(tmp / f"pushpin-{transport}", [], KEY)
+            env = site_env(
+                "sqlite", "memory", tmp, WEBCHAT_GRIP_URL=edge.publish_url, WEBCHAT_GRIP_KEY=KEY
+            )
+            connections = max(args.readers, direct) + 1000
+            with gunicorn(tmp / f"app-{transport}", env, connections=connections) as site:
+                (worker,) = site.worker_pids()
+                edge.origins = [site.url]
+                edge.start()
+                try:
+                    _WORKER_PORT[edge.http_port] = site.port
+                    through = run(
+                        edge.http_port,
+                        worker,
+                        transport,
+                        args.readers,
+                        loaders,
+                        args.posts,
+                        args.ramp,
+                    )
+                    lines += summary(
+                        f"edge {transport}", args.readers, through, peak_rss_mb(worker)
+                    )
+                finally:
+                    edge.stop()
+            with gunicorn(tmp / f"direct-{transport}", env, connections=connections) as site:
+                (worker,) = site.worker_pids()
+                straight = run(site.port, worker, transport, direct, loaders, args.posts, 0.0)
+                lines += summary(f"direct {transport}", direct, straight, peak_rss_mb(worker))
+            for label, result in (("edge", through), ("direct", straight)):
+                if result["errors"]:
+                    print(f"{label} {transport}: readers refused, e.g.")
+                    print(f"  {result['errors'][0][:160]}")
+    print(f"\nFan-out, {args.posts} posts, {loaders} load process(es); times from POST to delivery")
+    print(f"{'':<24}{'held':>8}{'delivered':>11}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'POST ms':>10}{'RSS MB':>9}")  # fmt: skip
+    print("\n".join(lines))
+    print(f"goals: p99 <= {GOAL_P99_S * 1000:.0f} ms, app RSS <= {GOAL_RSS_MB:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
