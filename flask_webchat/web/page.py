@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from flask import Response, make_response, render_template, request, url_for
 from markupsafe import Markup
 
-from .. import i18n, streams
+from .. import i18n, rooms, streams
 from ..identity import Viewer
 from ..models import CONTENT_MAX_LENGTH
 from ..state import WebchatState, get_state
@@ -18,7 +17,7 @@ from .session import enter_room
 
 
 def chat_page(room: str | None) -> Response:
-    """The chat page of a room; a load opens a reader stream for that tab (see below)."""
+    """The chat page of a room; every load opens a new reader stream for that tab."""
     assert request.blueprint is not None
     context = widget_context(request.blueprint, room)
     response = make_response(render_template("webchat/chat.html", webchat=context, _=gettext))
@@ -31,9 +30,8 @@ def render_widget(room: str | None = None) -> Markup:
     """The chat, ready to drop into a host's own page: ``{{ webchat_widget() }}``.
 
     ``room`` names the room (``{{ webchat_widget("support") }}``); by default, the default
-    room. Like a load of the chat page, each call opens a reader stream for that page (for a
-    browser the chat knows; the widget's script opens one otherwise), which commits
-    ``db.session``: render it after the view's own changes are committed. The widget
+    room. Like a load of the chat page, each call opens a reader stream for that page, which
+    commits ``db.session``: render it after the view's own changes are committed. The widget
     brings its style sheet and script; under a Content-Security-Policy they are same-origin files.
     """
     state = get_state()
@@ -48,9 +46,9 @@ def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, An
     state = get_state()
     name, viewer = enter_room(room)
     token = None
-    # A browser the chat knows gets its tab's stream with the page; for any other (a first
-    # visit, a bot) the page stores nothing, and its script opens a stream once it runs.
-    if viewer.reader_key is not None:
+    if rooms.open_room(state.db.session, name, state.settings) is not None:
+        viewer = viewer.remembered()
+        assert viewer.reader_key is not None
         token = streams.open_stream(
             state.db.session, state.settings, owner=viewer.reader_key, room=name
         )
@@ -60,8 +58,6 @@ def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, An
         "room": name,
         "rooms": _switcher(state, viewer, blueprint_name, current=name),
         "stream": token or "",
-        # Ids of the widget's own elements: unique on the page, with a stream or without.
-        "widget_id": f"webchat-{secrets.token_hex(4)}",
         "messages_url": url_for(f"{blueprint_name}.poll", **in_room),
         "events_url": url_for(f"{blueprint_name}.events", **in_room),
         "history_url": url_for(f"{blueprint_name}.history", **in_room),

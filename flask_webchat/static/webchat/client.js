@@ -101,7 +101,6 @@ export class WebchatClient extends EventTarget {
     this.cursor = after;
     // A stream of our own is opened before the first read, once (see _openStream).
     this._mustOpen = openStream && !stream && after === null;
-    this._opening = null; // the POST /streams in flight, which a post waits for
     this.streamsUrl = streamsUrl;
     this.pollInterval = pollInterval;
     this.headers = headers;
@@ -154,9 +153,6 @@ export class WebchatClient extends EventTarget {
    * `key` (see newPostKey) when retrying the same draft: the server then stores it once.
    */
   async send({ content, username }, { key } = {}) {
-    // Opening our stream gives this browser its session; a post racing it would make another,
-    // and the browser would not be the post's author (nor counted as one writer).
-    await this._opening?.catch(() => {});
     const body = username === undefined ? { content } : { content, username };
     const headers = { ...this.headers, "Content-Type": "application/json", Accept: "application/json" };
     if (key) headers["Idempotency-Key"] = key;
@@ -312,12 +308,7 @@ export class WebchatClient extends EventTarget {
     this._polling = true;
     let delay = this.pollInterval;
     try {
-      if (this._mustOpen) {
-        this._opening ??= this._openStream().finally(() => {
-          this._opening = null;
-        });
-        await this._opening;
-      }
+      if (this._mustOpen) await this._openStream();
       if (generation !== this._generation) return;
       const response = await this._fetch(this._pollUrl(), { headers: { Accept: "application/json" } });
       if (generation !== this._generation) return; // stopped meanwhile

@@ -74,7 +74,6 @@ function start(root) {
     nameInput.addEventListener("change", () => localStorage.setItem(NAME_KEY, nameInput.value.trim()));
   }
 
-  let reconnecting = false; // whether the status shows the connection's trouble
   function say(text, isError = false) {
     status.textContent = text;
     status.classList.toggle("is-error", isError);
@@ -212,12 +211,8 @@ function start(root) {
     if (state === "reconnecting") {
       const when = relative.format(Math.ceil(retryIn / 1000), "second");
       say(_("Reconnecting… next try %(when)s (%(reason)s)", { when, reason: error.message }), true);
-      reconnecting = true;
     } else {
-      // Back, or live for the first time: clear the connection notice, never a refusal the
-      // reader has yet to read (a post refused while the page was still starting).
-      if (reconnecting) say("");
-      reconnecting = false;
+      say("");
       loaded = true;
     }
   });
