@@ -49,7 +49,10 @@ def interactions(event: Any) -> Any:
 def operation(method: str, uri: str) -> str:
     path = uri.split("?", 1)[0].split("/chat", 1)[-1] or "/"
     path = re.sub(r"^/rooms/[^/]+(?=/)", "/rooms/{room}", path)
-    return f"{method} {re.sub(r'^/messages/(?!history$)[^/]+$', '/messages/{message_id}', path)}"
+    path = re.sub(
+        r"^((?:/rooms/\{room\})?)/messages/(?!history$)[^/]+$", r"\1/messages/{message_id}", path
+    )
+    return f"{method} {path}"
 
 
 def main() -> int:
