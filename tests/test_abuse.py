@@ -61,6 +61,22 @@ def test_a_cookieless_reader_reads_the_backlog_and_writes_nothing(host: Host) ->
     assert count(host, ChatStream) == streams
 
 
+def test_a_first_visit_to_the_page_stores_nothing_until_its_script_runs(host: Host) -> None:
+    host.browser().say("already here")
+    streams = count(host, ChatStream)
+    visitor = host.browser()
+    page = visitor.client.get("/chat/")
+    assert page.status_code == 200 and 'data-stream=""' in page.text
+    assert "Set-Cookie" not in page.headers
+    assert count(host, ChatStream) == streams
+    # What the page's script does next: open its tab's stream, which reads the backlog.
+    stream = visitor.open_stream()
+    assert [m["content"] for m in visitor.poll(stream)["messages"]] == ["already here"]
+    assert count(host, ChatStream) == streams + 1
+    again = visitor.client.get("/chat/")  # a browser the chat knows gets its stream with the page
+    assert 'data-stream=""' not in again.text
+
+
 def test_a_reader_with_a_session_keeps_its_default_stream(host: Host) -> None:
     ann = host.browser()
     ann.say("mine")  # posting gives the browser its reader key
