@@ -205,6 +205,16 @@ def open_stream_with_cursor(
     return OpenedStream(token, position)
 
 
+def backlog_cursor(session: Session, settings: Settings, room: str) -> int:
+    """The cursor a new reader of ``room`` starts after, for the newest ``WEBCHAT_BACKLOG``.
+
+    It reads only: a reader the chat does not know yet (a first visit to the page) reads on
+    from here by cursor, and nothing is stored for it. A room not created yet starts at 0.
+    """
+    found = rooms.find_room(session, room)
+    return 0 if found is None else _backlog_start(session, found, settings.backlog)
+
+
 def _backlog_start(session: Session, room: ChatRoom, backlog: int) -> int:
     if backlog == 0:
         return room.last_seq

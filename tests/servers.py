@@ -111,9 +111,15 @@ class RemoteBrowser:
         return status, (json.loads(raw) if raw.startswith(b"{") else raw.decode())
 
     def open_page(self, site: str) -> str:
+        """Load the page and return its tab's stream, opened as the page's script does."""
         status, page = self.request("GET", f"{site}/chat/")
         assert status == 200, page
-        return page.split('data-stream="', 1)[1].split('"', 1)[0]
+        stream = page.split('data-stream="', 1)[1].split('"', 1)[0]
+        if not stream:  # a first visit: the page stores nothing, its script opens the stream
+            status, opened = self.request("POST", f"{site}/chat/streams")
+            assert status == 201, opened
+            stream = opened["stream"]
+        return stream
 
     def say(self, site: str, content: str) -> int:
         status, body = self.request(

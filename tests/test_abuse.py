@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,6 +60,25 @@ def test_a_cookieless_reader_reads_the_backlog_and_writes_nothing(host: Host) ->
             assert events.status_code == 200
             assert "Set-Cookie" not in events.headers
     assert count(host, ChatStream) == streams
+
+
+def test_a_first_visit_to_the_page_stores_nothing_and_reads_by_cursor(host: Host) -> None:
+    host.browser().say("already here")
+    streams, rooms = count(host, ChatStream), count(host, ChatRoom)
+    visitor = host.browser()
+    page = visitor.client.get("/chat/")
+    assert page.status_code == 200 and 'data-stream=""' in page.text
+    assert "Set-Cookie" not in page.headers
+    after = re.search(r'data-after="(\d+)"', page.text)
+    assert after, "a page without a stream carries the cursor it reads on from"
+    # What the page's script does: read the backlog from that cursor, still storing nothing.
+    read = visitor.client.get(f"/chat/messages?after={after.group(1)}")
+    assert [m["content"] for m in read.json["messages"]] == ["already here"]
+    assert "Set-Cookie" not in read.headers
+    assert (count(host, ChatStream), count(host, ChatRoom)) == (streams, rooms)
+    visitor.say("my first words")  # posting is what gives a browser its session
+    again = visitor.client.get("/chat/")  # a browser the chat knows gets its stream with the page
+    assert 'data-stream=""' not in again.text and 'data-after=""' in again.text
 
 
 def test_a_reader_with_a_session_keeps_its_default_stream(host: Host) -> None:

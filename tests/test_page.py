@@ -112,13 +112,14 @@ def test_a_host_page_embeds_the_widget_with_one_call(make_host: MakeHost) -> Non
         return render_template_string("<main><h1>Help</h1>{{ webchat_widget() }}</main>")
 
     browser = host.browser()
+    browser.prefix = "/talk"
+    browser.open_page()  # a browser the chat knows: the widget opens its page a stream
     html = browser.client.get("/help").text
     stream = re.search(r'data-stream="([^"]+)"', html)
     assert stream, "the widget opened a stream for this page"
     assert 'data-messages-url="/talk/messages"' in html
     assert 'href="/talk/static/webchat/webchat.css"' in html
     assert 'src="/talk/static/webchat/webchat.js"' in html
-    browser.prefix = "/talk"
     browser.say("from the help page")
     assert [m["content"] for m in browser.poll(stream.group(1))["messages"]] == [
         "from the help page"

@@ -95,6 +95,12 @@ def test_a_client_without_a_session_is_counted_by_its_address(make_host: MakeHos
     assert statuses == [201, 201, 429]
 
 
+def test_a_first_post_counts_for_the_session_it_gives_the_browser(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_RATE_LIMIT="2/minute")
+    browser = host.browser()  # a first visit: no cookie until the first post
+    assert [browser.post(f"m{n}").status_code for n in range(3)] == [201, 201, 429]
+
+
 def test_a_new_session_for_every_post_still_meets_the_address_limit(make_host: MakeHost) -> None:
     host = make_host(WEBCHAT_RATE_LIMIT="2/minute")
     statuses = []

@@ -45,6 +45,7 @@ def test_each_room_is_its_own_conversation(host: Host) -> None:
 def test_a_rooms_page_opens_a_stream_in_that_room_only(host: Host) -> None:
     ann, bo = host.browser(), host.browser()
     room_say(ann, "team-a", "backlog of a")
+    bo.open_page()  # a browser the chat knows: its pages open their tab's stream
     page = bo.client.get("/chat/rooms/team-a/")
     assert page.status_code == 200
     stream = page.text.split('data-stream="', 1)[1].split('"', 1)[0]
@@ -157,8 +158,7 @@ def test_history_pages_back_newest_first_without_moving_the_reader(host: Host) -
     ann, bo = host.browser(), host.browser()
     ids = [room_say(ann, "team-a", f"message {n}") for n in range(120)]
     assert ann.delete(ids[60]).status_code == 204
-    stream = bo.client.get("/chat/rooms/team-a/").text.split('data-stream="', 1)[1][:22]
-    stream = stream.split('"', 1)[0]
+    stream = bo.open_stream("team-a")
     before_history = room_poll(bo, "team-a", stream=stream)
 
     seen: list[int] = []

@@ -174,7 +174,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
             "get": {
                 **_operation(
                     named("chatPage"),
-                    f"The chat page{room}; each load opens a reader stream for the tab.",
+                    f"The chat page{room}; a known browser's load opens the tab a reader stream.",
                     {200: {"description": "The page.", "content": {"text/html": {"schema": {}}}}},
                     [*errors, DatabaseUnavailable],
                 ),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Response, make_response, render_template, request, url_for
 from markupsafe import Markup
 
-from .. import i18n, rooms, streams
+from .. import i18n, streams
 from ..identity import Viewer
 from ..models import CONTENT_MAX_LENGTH
 from ..state import WebchatState, get_state
@@ -17,7 +18,7 @@ from .session import enter_room
 
 
 def chat_page(room: str | None) -> Response:
-    """The chat page of a room; every load opens a new reader stream for that tab."""
+    """The chat page of a room; a load opens a reader stream for the tab of a known browser."""
     assert request.blueprint is not None
     context = widget_context(request.blueprint, room)
     response = make_response(render_template("webchat/chat.html", webchat=context, _=gettext))
@@ -30,8 +31,9 @@ def render_widget(room: str | None = None) -> Markup:
     """The chat, ready to drop into a host's own page: ``{{ webchat_widget() }}``.
 
     ``room`` names the room (``{{ webchat_widget("support") }}``); by default, the default
-    room. Like a load of the chat page, each call opens a reader stream for that page, which
-    commits ``db.session``: render it after the view's own changes are committed. The widget
+    room. Like a load of the chat page, each call opens a reader stream for that page when the
+    browser is one the chat knows, which commits ``db.session``: render it after the view's own
+    changes are committed. A first visit stores nothing (the page reads by cursor). The widget
     brings its style sheet and script; under a Content-Security-Policy they are same-origin files.
     """
     state = get_state()
@@ -42,22 +44,28 @@ def render_widget(room: str | None = None) -> Markup:
 
 
 def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, Any]:
-    """What the widget template needs, with a new stream for the page being rendered."""
+    """What the widget template needs: a new stream for the page, or the cursor it reads from."""
     state = get_state()
     name, viewer = enter_room(room)
     token = None
-    if rooms.open_room(state.db.session, name, state.settings) is not None:
-        viewer = viewer.remembered()
-        assert viewer.reader_key is not None
+    after = None
+    # A browser the chat knows gets its tab's stream with the page. Any other (a first visit, a
+    # bot) is stored nothing: its page reads on by cursor, and posting gives it a session.
+    if viewer.reader_key is not None:
         token = streams.open_stream(
             state.db.session, state.settings, owner=viewer.reader_key, room=name
         )
+    if token is None:
+        after = streams.backlog_cursor(state.db.session, state.settings, name)
     locale = current_locale()
     in_room = {"room": room if room != state.settings.default_room else None}
     return {
         "room": name,
         "rooms": _switcher(state, viewer, blueprint_name, current=name),
         "stream": token or "",
+        "after": "" if after is None else str(after),
+        # Ids of the widget's own elements: unique on the page, with a stream or without.
+        "widget_id": f"webchat-{secrets.token_hex(4)}",
         "messages_url": url_for(f"{blueprint_name}.poll", **in_room),
         "events_url": url_for(f"{blueprint_name}.events", **in_room),
         "history_url": url_for(f"{blueprint_name}.history", **in_room),

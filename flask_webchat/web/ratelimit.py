@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, request
 
 from ..errors import RateLimited
 from ..state import get_state
-from .session import current_viewer
+from .session import current_viewer, upcoming_reader_key
 
 if TYPE_CHECKING:
     from flask_limiter import Limiter
@@ -58,6 +58,14 @@ def limit_writes(app: Flask, blueprint: Blueprint, settings: Settings) -> Limite
     limiter.shared_limit(settings.rate_limit, "webchat-writes", key_func=writer_key, **common)(
         blueprint
     )
+    # A client that keeps no cookie would be a new writer at every post: such posts share one
+    # count per address.
+    limiter.shared_limit(
+        settings.rate_limit,
+        "webchat-sessionless-writes",
+        key_func=_address,
+        **{**common, "exempt_when": lambda: _opening_stream() or _remembered()},
+    )(blueprint)
     # A new browser session is a new writer, so anonymous writers also share a count per
     # address: larger, as people behind one address (a school, an office) share it.
     per_address = ";".join(
@@ -78,13 +86,16 @@ ADDRESS_SHARE = 5
 
 
 def writer_key() -> str:
-    """Whom a limit counts: the host's user, else the browser session, else the address."""
+    """Whom a limit counts: the host's user, else the browser session.
+
+    A browser without a session yet (a first visit's first post) counts as the session that the
+    post gives it, so that its next posts share the count. Posts without a session also share
+    one count per address, so a client that drops its cookie gains nothing.
+    """
     viewer = current_viewer()
     if viewer.identity is not None:
         return f"user:{viewer.identity.id}"
-    if viewer.reader_key is not None:
-        return f"reader:{viewer.reader_key}"
-    return _address()
+    return f"reader:{viewer.reader_key or upcoming_reader_key()}"
 
 
 def _address() -> str:
@@ -99,6 +110,11 @@ def _opening_stream() -> bool:
 
 def _signed_in() -> bool:
     return get_state().extension.current_identity() is not None
+
+
+def _remembered() -> bool:
+    viewer = current_viewer()
+    return viewer.identity is not None or viewer.reader_key is not None
 
 
 def add_retry_after(response: Response, limiter: Any) -> Response:

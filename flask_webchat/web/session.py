@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, g, request, session
 
 from .. import rooms
 from ..identity import Viewer
@@ -25,8 +25,19 @@ def reader_key(*, create: bool) -> str | None:
     """This browser session's reader key; with ``create``, make one if there is none yet."""
     key = session.get(SESSION_KEY)
     if key is None and create:
-        key = session[SESSION_KEY] = secrets.token_urlsafe(24)
+        key = session[SESSION_KEY] = upcoming_reader_key()
     return key
+
+
+def upcoming_reader_key() -> str:
+    """The reader key this request gives a browser it must remember, decided once per request.
+
+    Nothing is stored until :func:`reader_key` creates it, but the rate limit can already count
+    a first post for the writer it makes: the browser holding this key.
+    """
+    if "webchat_upcoming_reader" not in g:
+        g.webchat_upcoming_reader = secrets.token_urlsafe(24)
+    return str(g.webchat_upcoming_reader)
 
 
 def _make_reader_key() -> str:

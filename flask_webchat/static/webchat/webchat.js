@@ -59,6 +59,8 @@ function start(root) {
   const client = new WebchatClient({
     url: data.messagesUrl,
     stream: data.stream || null,
+    // A first visit has no stream (nothing is stored for it): it reads on by cursor instead.
+    after: data.stream ? null : data.after || null,
     pollInterval: Number(data.pollInterval || 2) * 1000,
     headers: data.csrfToken ? { "X-CSRFToken": data.csrfToken } : {},
     translate: _,
@@ -128,8 +130,17 @@ function start(root) {
     return item;
   }
 
+  // Our own posts, as their answers showed them. A connection opened before this browser had a
+  // session (a first visit) delivers them without `mine` and `can_delete`: the answer knows.
+  const posted = new Map(); // message id -> the post's answer
+
   function render(message) {
     if (shown.has(message.id)) return;
+    const answer = posted.get(message.id);
+    if (answer) {
+      posted.delete(message.id);
+      message = { ...message, mine: answer.mine, can_delete: answer.can_delete };
+    }
     const pinned = atBottom();
     list.append(build(message));
     if (pinned || message.mine) toBottom();
@@ -191,8 +202,11 @@ function start(root) {
     updateComposer();
     draftKey ??= newPostKey();
     try {
-      await client.send(message, { key: draftKey });
+      const stored = await client.send(message, { key: draftKey });
       draftKey = null;
+      const copy = shown.get(stored.id); // delivered before the answer came back
+      if (!copy) posted.set(stored.id, stored);
+      else if (!copy.classList.contains("is-mine")) copy.replaceWith(build(stored));
       if (content.value === text) content.value = ""; // keep anything typed meanwhile
       say("");
     } catch (error) {
