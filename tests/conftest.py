@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from hosts import STACKS, Browser, Host, MakeHost, Stack, build_host
+from hosts import STACKS, Browser, Host, MakeHost, Stack, build_host, give_worker_its_services
+
+# Under pytest-xdist, each worker process has databases and a Redis database of its own.
+give_worker_its_services()
 
 # Chromium, a served example app and page helpers for the browser tests; real servers.
 pytest_plugins = ["browsing", "servers"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,29 @@ STACKS = [
     Stack("mysql", "redis"),
 ]
 SQLITE = STACKS[0]
+
+
+def give_worker_its_services() -> None:
+    """Point this pytest-xdist worker's ``WEBCHAT_TEST_*_URL`` at services of its own.
+
+    Tests empty the configured databases and start on a clean Redis database, so two workers
+    sharing them would see each other's rows. Worker ``gwN`` gets ``<database>_gwN`` on each
+    server (created the first time) and the Redis database N + 1 above the configured one.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    number = int(worker.removeprefix("gw"))
+    for database in ("postgres", "mysql"):
+        variable = SERVICE_VARIABLES[database]
+        if os.environ.get(variable):
+            configured = sa.make_url(os.environ[variable]).database
+            os.environ[variable] = separate_database(database, f"{configured}_{worker}", Path())
+    variable = SERVICE_VARIABLES["redis"]
+    if os.environ.get(variable):
+        url = urllib.parse.urlsplit(os.environ[variable])
+        base = int(url.path.strip("/") or 0)
+        os.environ[variable] = url._replace(path=f"/{base + number + 1}").geturl()
 
 
 def database_url(database: str, tmp_path: Path) -> str:
