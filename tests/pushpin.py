@@ -7,6 +7,7 @@ Debian's zurl refuses loopback origins (``deny=127.*`` in ``/etc/zurl.conf``) an
 
 from __future__ import annotations
 
+import random
 import shutil
 import signal
 import socket
@@ -47,8 +48,14 @@ def _answers(port: int) -> bool:
 
 
 def free_block(base: int = 17000, size: int = 5, top: int = 17999) -> int:
-    """The first port of ``size`` consecutive free ports in ``[base, top]``."""
-    for start in range(base, top - size, size):
+    """The first port of ``size`` consecutive free ports in ``[base, top]``.
+
+    The search starts at a random block: test workers starting Pushpins at the same moment
+    would otherwise all probe the same block free and race for it.
+    """
+    blocks = list(range(base, top - size, size))
+    first = random.randrange(len(blocks))
+    for start in blocks[first:] + blocks[:first]:
         if all(_port_free(start + offset) for offset in range(size)):
             return start
     raise RuntimeError("no free ports for Pushpin")
