@@ -7,8 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from hosts import STACKS, Browser, Host, MakeHost, Stack, build_host, give_worker_its_services
+
+# No deadline per example: on a loaded machine it fails tests on time, not on behaviour.
+settings.register_profile("webchat", deadline=None)
+settings.load_profile("webchat")
 
 # Under pytest-xdist, each worker process has databases and a Redis database of its own.
 give_worker_its_services()
