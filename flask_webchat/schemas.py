@@ -291,7 +291,11 @@ class RoomListArgsSchema(Schema):
 
     after = fields.String(
         validate=validate.Regexp(f"^{NAME_PATTERN.pattern}\\Z", error=N_("Not a room name.")),
-        metadata={"description": "The `next` of the previous page; without it, the first."},
+        metadata={
+            "description": "The `next` of the previous page; without it, the first.",
+            # Documented in ECMA-262's words, which end a string with $ (Python: \Z).
+            "pattern": f"^{NAME_PATTERN.pattern}$",
+        },
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 

@@ -20,7 +20,8 @@ from .models import CONTENT_MAX_LENGTH
 #: Longest name an anonymous poster may type.
 ANONYMOUS_NAME_MAX_LENGTH = 64
 # C0/C1 controls, DEL and lone surrogates: databases refuse some, and none belongs in a chat line.
-_FORBIDDEN_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_SURROGATES = r"\ud800-\udfff"
+_FORBIDDEN_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f" + _SURROGATES + "]")
 # Zero-width (non-)joiners shape emoji sequences and Persian or Indic words: kept inside a name,
 # but a name may not start or end with one, nor be made of them.
 _JOINERS = "\u200c\u200d"
@@ -43,13 +44,17 @@ def _invisible_characters() -> str:
             ranges.append([code, code])
 
     def escape(code: int) -> str:
-        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+        # Beyond the BMP, the character itself: JSON Schema patterns are ECMA-262, which has no
+        # \U escape, and both it (in Unicode mode) and Python read a literal one alike.
+        return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)
 
     return "".join(escape(a) if a == b else f"{escape(a)}-{escape(b)}" for a, b in ranges)
 
 
 # Names also refuse invisible characters: "Bob\u202e" would turn the next name around.
-_FORBIDDEN_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff" + _invisible_characters() + "]")
+_FORBIDDEN_IN_NAME = re.compile(
+    r"[\x00-\x1f\x7f-\x9f" + _SURROGATES + _invisible_characters() + "]"
+)
 # What str.strip() removes (every character for which str.isspace() is true), as a regex class.
 _WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # White space that may stand between visible characters, and is kept.
@@ -61,7 +66,8 @@ class _TextRule:
 
     Not marshmallow's ``Length``: the limit applies to the stripped text, and a ``maxLength`` in the
     OpenAPI document would wrongly refuse text with spaces around it. The ``pattern`` says exactly
-    which raw strings are accepted (a test checks it against this validator).
+    which raw strings are accepted (a test checks it against this validator), but for lone
+    surrogates: ECMA-262 cannot name them in a class, and JSON decoders refuse or replace them.
     """
 
     def __init__(
@@ -79,7 +85,8 @@ class _TextRule:
         self.joiners = joiners
         inner_space += joiners  # allowed between visible characters, never counted as one
         # A visible character: neither white space that strip() removes, nor forbidden.
-        visible = "[^" + _WHITESPACE + forbidden.pattern[1:-1] + joiners + "]"
+        documented = forbidden.pattern[1:-1].replace(_SURROGATES, "")
+        visible = "[^" + _WHITESPACE + documented + joiners + "]"
         # Between visible characters: more of them, kept white space, and CRLF (sent as LF).
         inner = "(?:" + visible + "|[" + inner_space + "]" + (r"|\r\n" if crlf else "") + ")"
         padding = f"[{_WHITESPACE}]*"

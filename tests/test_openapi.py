@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 
+import pytest
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from openapi_spec_validator import validate
@@ -27,6 +31,42 @@ def test_the_document_is_valid_openapi_for_its_mount_point(make_host: MakeHost) 
     assert [server["url"] for server in spec["servers"]] == ["/chat"]
     moved = make_host(WEBCHAT_URL_PREFIX="/talk")
     assert [server["url"] for server in document(moved, "/talk")["servers"]] == ["/talk"]
+
+
+def _patterns(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return found + [p for value in node.values() for p in _patterns(value)]
+    if isinstance(node, list):
+        return [p for value in node for p in _patterns(value)]
+    return []
+
+
+# JSON Schema patterns are ECMA-262 regular expressions: JavaScript's, in Unicode mode.
+_JS_MATCH = """
+const {patterns, samples} = JSON.parse(require("fs").readFileSync(0, "utf8"));
+console.log(JSON.stringify(patterns.map((p) => samples.map((s) => new RegExp(p, "u").test(s)))));
+"""
+
+
+def test_every_pattern_in_the_document_means_the_same_in_javascript(host: Host) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("needs Node.js (apt-get install nodejs)")
+    patterns = sorted(set(_patterns(document(host))))
+    assert len(patterns) >= 3  # content, username, cursor at least
+    samples = ["Ada", " Ada ", "a\u202eb", "\U000e0041x", "x\U000110bd", "🎉 ok", "", "42"]
+    samples += ["a\r\nb"]  # none ends in a line break, where Python's $ differs
+    run = subprocess.run(
+        [node, "-e", _JS_MATCH],
+        input=json.dumps({"patterns": patterns, "samples": samples}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr  # a pattern JavaScript cannot compile fails here
+    python = [[re.search(p, s) is not None for s in samples] for p in patterns]
+    assert json.loads(run.stdout) == python
 
 
 def test_every_route_is_documented_and_every_documented_route_exists(host: Host) -> None:
