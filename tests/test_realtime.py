@@ -251,19 +251,27 @@ def test_readers_woken_together_share_one_read_of_the_room(host: Host) -> None:
     ann = host.browser()
     ann.say("before")
     cursor = ann.poll(after="0")["cursor"]
-    waiters = [Waiting(host.browser(), after=cursor, wait=LONG_WAIT) for _ in range(20)]
-    time.sleep(0.5)
-    assert all(waiting.thread.is_alive() for waiting in waiters)
-
+    head_reads: list[str] = []
     message_reads: list[str] = []
     with host.app.app_context():
         engine = host.db.engine
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM webchat_messages" in statement:
+        if not statement.lstrip().upper().startswith("SELECT"):
+            return
+        if "FROM webchat_messages" in statement:
             message_reads.append(statement)
+        elif "FROM webchat_rooms" in statement:
+            head_reads.append(statement)
 
     sa.event.listen(engine, "before_cursor_execute", record)
+    waiters = [Waiting(host.browser(), after=cursor, wait=LONG_WAIT) for _ in range(20)]
+    # Each reader reads the room's head once before it sleeps: then all twenty are waiting.
+    deadline = time.monotonic() + 10
+    while len(head_reads) < len(waiters) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(waiting.thread.is_alive() for waiting in waiters)
+    message_reads.clear()
     ann.say("for everyone")
     for waiting in waiters:
         assert contents(waiting.result()) == ["for everyone"]
