@@ -1,15 +1,18 @@
-// flask-webchat client: reads a room from a cursor, posts and deletes. No dependencies, no DOM.
+// flask-webchat client: reads a room from a cursor, posts, edits, reacts and deletes. No
+// dependencies, no DOM.
 //
 //   import { WebchatClient } from "/chat/static/webchat/client.js";
 //   const chat = new WebchatClient({ url: "/chat/messages" });  // transport: "sse" by default
 //   chat.addEventListener("message", (event) => show(event.detail));
+//   chat.addEventListener("update", (event) => replace(event.detail));  // its whole state
 //   chat.addEventListener("delete", (event) => hide(event.detail.id));
 //   chat.start();
 //   await chat.send({ content: "Hello!", username: "Ann" });
 //
-// Events: "message" (detail: a message), "delete" (detail: {id}), "state" (detail: {state,
-// error, retryIn}) where state is "live" or "reconnecting". Every message and deletion is
-// dispatched exactly once, oldest first; after a network error the client retries with backoff
+// Events: "message" (detail: a message), "update" (detail: a message's whole current state: an
+// edit, a reaction, its parent's change), "delete" (detail: {id}), "state" (detail: {state,
+// error, retryIn}) where state is "live" or "reconnecting". Every message, update and deletion
+// is dispatched exactly once, in the room's order; after a network error the client retries with backoff
 // and resumes from its cursor, so nothing is missed.
 //
 // Transports: "sse" reads the first batch with one poll, then listens on GET /events (the
@@ -152,8 +155,9 @@ export class WebchatClient extends EventTarget {
    * Post a message; resolves to the stored message, rejects with a WebchatError. Send the same
    * `key` (see newPostKey) when retrying the same draft: the server then stores it once.
    */
-  async send({ content, username }, { key } = {}) {
+  async send({ content, username, replyTo }, { key } = {}) {
     const body = username === undefined ? { content } : { content, username };
+    if (replyTo !== undefined && replyTo !== null) body.reply_to = replyTo;
     const headers = { ...this.headers, "Content-Type": "application/json", Accept: "application/json" };
     if (key) headers["Idempotency-Key"] = key;
     const response = await this._fetch(this.url, {
@@ -177,6 +181,29 @@ export class WebchatClient extends EventTarget {
       headers: { Accept: "application/json" },
     });
     if (!response.ok) throw await refusal(response, this._);
+    return response.json();
+  }
+
+  /** Edit a message's content; resolves to the message as edited (the update event follows). */
+  async edit(id, content) {
+    const response = await this._fetch(`${this.url}/${id}`, {
+      method: "PATCH",
+      headers: { ...this.headers, "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ content }),
+    });
+    if (!response.ok) throw await refusal(response, this._);
+    this.refresh();
+    return response.json();
+  }
+
+  /** Add (`add` true) or remove this reader's `emoji` on a message; resolves to the message. */
+  async react(id, emoji, add = true) {
+    const response = await this._fetch(`${this.url}/${id}/reactions/${encodeURIComponent(emoji)}`, {
+      method: add ? "PUT" : "DELETE",
+      headers: { ...this.headers, Accept: "application/json" },
+    });
+    if (!response.ok) throw await refusal(response, this._);
+    this.refresh();
     return response.json();
   }
 
@@ -232,6 +259,7 @@ export class WebchatClient extends EventTarget {
       this.cursor = event.lastEventId;
     };
     source.addEventListener("message", receive("message"));
+    source.addEventListener("update", receive("update"));
     source.addEventListener("delete", receive("delete"));
     source.addEventListener("revoked", () => {
       // Access ended while listening: poll once, which answers why (403) and stops there.
@@ -323,7 +351,10 @@ export class WebchatClient extends EventTarget {
       } else {
         const batch = await response.json();
         if (generation !== this._generation) return;
+        // New messages, then the current state of changed ones, then deletions: a message in
+        // two lists ends in the state of the last (see "Merging a batch" in the docs).
         batch.messages.forEach((message) => this._emit("message", message));
+        (batch.updated || []).forEach((message) => this._emit("update", message));
         batch.deleted.forEach((id) => this._emit("delete", { id }));
         this.cursor = batch.cursor;
         if (batch.more) this._again = true;
