@@ -4,6 +4,8 @@
 import { newPostKey, WebchatClient } from "./client.js";
 
 const NAME_KEY = "webchat.username";
+// The picker's emoji: a few that say most of what "+1" and "thanks!" messages say.
+const COMMON_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 // Within this many pixels of the end, the reader counts as "at the bottom".
 const BOTTOM_SLACK = 40;
 
@@ -49,7 +51,15 @@ function start(root) {
   const nameInput = form.elements.username || null;
   const sendButton = form.querySelector("button[type=submit]");
   const older = root.querySelector(".webchat-older");
+  const context = root.querySelector(".webchat-context");
+  const contextText = root.querySelector(".webchat-context-text");
+  const myId = data.identityId || null;
+  const mayPost = !content.disabled;
   const shown = new Map(); // message id -> list item
+  const states = new Map(); // message id -> the message as last received
+  let replyTo = null; // the message the next post answers
+  let editing = null; // the message the composer is editing
+  let announced = null; // the id of the message the announcer last read out
   let oldest = null; // the cursor of the oldest message shown, where history continues
   let sending = false;
   // One key per draft, kept across its retries, so a post whose answer was lost is stored once.
@@ -110,22 +120,173 @@ function start(root) {
     time.dateTime = message.created_at;
     time.title = fullTime.format(when);
     meta.append(author, time);
-    if (message.can_delete) {
-      const remove = element("button", "webchat-delete", _("Delete"));
-      remove.type = "button";
-      const from = message.system ? _("the site") : message.username;
-      remove.setAttribute("aria-label", _("Delete message from %(name)s", { name: from }));
-      remove.addEventListener("click", () => deleteMessage(message.id));
-      meta.append(remove);
-    }
+    if (message.edited_at) meta.append(element("span", "webchat-edited", _("(edited)")));
+    meta.append(tools(message));
+    item.classList.toggle("is-mention", Boolean(myId && (message.mentions || []).some((m) => m.id === myId)));
+    if (message.reply_to) item.append(quote(message.reply_to));
     // Content is the author's, never translated; dir="auto" lays out Arabic or Hebrew right to
     // left inside a left-to-right page (and the reverse).
     const content = element("p", "webchat-content", message.content);
     content.dir = "auto";
-    item.append(meta, content);
+    item.append(meta, content, reactionBar(message));
     shown.set(message.id, item);
+    states.set(message.id, message);
     if (oldest === null || BigInt(message.cursor) < BigInt(oldest)) oldest = message.cursor;
     return item;
+  }
+
+  function tools(message) {
+    const box = element("span", "webchat-tools");
+    const from = message.system ? _("the site") : message.username;
+    const button = (className, text, label, action) => {
+      const node = element("button", className, text);
+      node.type = "button";
+      node.setAttribute("aria-label", label);
+      node.addEventListener("click", action);
+      box.append(node);
+      return node;
+    };
+    if (mayPost) {
+      button("webchat-reply", _("Reply"), _("Reply to %(name)s", { name: from }), () => startReply(message.id));
+      const react = button("webchat-react", "☺", _("React to the message from %(name)s", { name: from }), () =>
+        togglePicker(message.id, react),
+      );
+      react.setAttribute("aria-expanded", "false");
+    }
+    if (message.mine && !message.system) {
+      button("webchat-edit", _("Edit"), _("Edit your message"), () => startEdit(message.id));
+    }
+    if (message.can_delete) {
+      button("webchat-delete", _("Delete"), _("Delete message from %(name)s", { name: from }), () =>
+        deleteMessage(message.id),
+      );
+    }
+    return box;
+  }
+
+  function quote(reply) {
+    const node = element("button", "webchat-quote");
+    node.type = "button";
+    if (reply.username === null) {
+      // The parent was deleted: its text is gone from the reply as well.
+      node.textContent = _("Deleted message");
+      node.classList.add("is-gone");
+      node.disabled = true;
+    } else {
+      const name = element("bdi", "", reply.username);
+      node.append(name, `: ${reply.excerpt}`);
+      node.setAttribute("aria-label", _("Show the message from %(name)s", { name: reply.username }));
+      node.addEventListener("click", () => {
+        const parent = shown.get(reply.id);
+        if (!parent) return;
+        parent.scrollIntoView({ block: "center" });
+        parent.classList.add("is-flash");
+        setTimeout(() => parent.classList.remove("is-flash"), 1500);
+      });
+    }
+    return node;
+  }
+
+  function reactionBar(message) {
+    const bar = element("div", "webchat-reactions");
+    for (const reaction of message.reactions || []) {
+      const node = element("button", "webchat-reaction", `${reaction.emoji} ${reaction.count}`);
+      node.type = "button";
+      node.dataset.emoji = reaction.emoji;
+      node.setAttribute("aria-pressed", String(reaction.mine));
+      node.setAttribute("aria-label", _("%(emoji)s: %(count)s", { emoji: reaction.emoji, count: reaction.count }));
+      node.disabled = !mayPost;
+      node.addEventListener("click", () => react(message.id, reaction.emoji, !reaction.mine));
+      bar.append(node);
+    }
+    return bar;
+  }
+
+  function togglePicker(id, opener) {
+    const item = shown.get(id);
+    const open = item.querySelector(".webchat-picker");
+    if (open) {
+      open.remove();
+      opener.setAttribute("aria-expanded", "false");
+      return;
+    }
+    const picker = element("span", "webchat-picker");
+    picker.setAttribute("role", "group");
+    picker.setAttribute("aria-label", _("Reactions"));
+    for (const emoji of COMMON_EMOJI) {
+      const node = element("button", "", emoji);
+      node.type = "button";
+      node.addEventListener("click", () => {
+        picker.remove();
+        react(id, emoji, true);
+      });
+      picker.append(node);
+    }
+    picker.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        picker.remove();
+        opener.setAttribute("aria-expanded", "false");
+        opener.focus();
+      }
+    });
+    opener.setAttribute("aria-expanded", "true");
+    opener.after(picker);
+    picker.firstChild.focus();
+  }
+
+  async function react(id, emoji, add) {
+    try {
+      update(await client.react(id, emoji, add));
+    } catch (error) {
+      say(error.message, true);
+    }
+  }
+
+  function setContext(text) {
+    context.hidden = text === null;
+    contextText.textContent = text || "";
+  }
+
+  function startReply(id, focus = true) {
+    const message = states.get(id);
+    if (!message) return;
+    editing = null;
+    replyTo = id;
+    const from = message.system ? _("the site") : message.username;
+    setContext(_("Replying to %(name)s: %(text)s", { name: from, text: message.content }));
+    if (focus) content.focus();
+  }
+
+  function startEdit(id) {
+    const message = states.get(id);
+    if (!message) return;
+    replyTo = null;
+    editing = id;
+    setContext(_("Editing your message"));
+    content.value = message.content;
+    updateComposer();
+    content.focus();
+  }
+
+  function cancelContext() {
+    if (editing !== null) content.value = "";
+    editing = null;
+    replyTo = null;
+    setContext(null);
+    updateComposer();
+  }
+
+  function update(message) {
+    // A message's new state: rebuilt in place, where the reader already sees it.
+    const item = shown.get(message.id);
+    if (!item) return;
+    const picker = item.querySelector(".webchat-picker") !== null;
+    const focused = item.contains(document.activeElement) ? document.activeElement.className : null;
+    const rebuilt = build(message);
+    item.replaceWith(rebuilt);
+    if (picker) togglePicker(message.id, rebuilt.querySelector(".webchat-react"));
+    if (focused) rebuilt.querySelector(`.${focused.split(" ")[0]}`)?.focus();
+    if (replyTo === message.id) startReply(message.id, false); // the quote as it is now
   }
 
   function render(message) {
@@ -137,6 +298,7 @@ function start(root) {
     if (loaded && !message.mine) {
       const from = message.system ? "Notice" : message.username;
       announcer.textContent = `${from}: ${message.content}`;
+      announced = message.id;
     }
   }
 
@@ -161,6 +323,13 @@ function start(root) {
   function forget(id) {
     shown.get(id)?.remove();
     shown.delete(id);
+    states.delete(id);
+    // Nothing of a deleted message may stay on the page, not even for screen readers.
+    if (announced === id) {
+      announcer.textContent = "";
+      announced = null;
+    }
+    if (replyTo === id || editing === id) cancelContext();
   }
 
   async function deleteMessage(id) {
@@ -179,10 +348,29 @@ function start(root) {
     sendButton.disabled = sending || content.disabled || count === 0;
   }
 
+  async function saveEdit() {
+    const text = content.value;
+    if (countCharacters(text) === 0 || sending) return;
+    sending = true;
+    updateComposer();
+    try {
+      update(await client.edit(editing, text));
+      if (content.value === text) cancelContext();
+      say("");
+    } catch (error) {
+      say(error.message, true);
+    } finally {
+      sending = false;
+      updateComposer();
+    }
+  }
+
   async function send() {
+    if (editing !== null) return saveEdit();
     const text = content.value;
     if (countCharacters(text) === 0 || sending) return;
     const message = { content: text };
+    if (replyTo !== null) message.replyTo = replyTo;
     if (nameInput) {
       message.username = nameInput.value.trim();
       localStorage.setItem(NAME_KEY, message.username);
@@ -194,6 +382,7 @@ function start(root) {
       await client.send(message, { key: draftKey });
       draftKey = null;
       if (content.value === text) content.value = ""; // keep anything typed meanwhile
+      if (message.replyTo === replyTo) cancelContext();
       say("");
     } catch (error) {
       say(error.message, true); // the draft stays in the box
@@ -204,6 +393,7 @@ function start(root) {
   }
 
   client.addEventListener("message", (event) => render(event.detail));
+  client.addEventListener("update", (event) => update(event.detail));
   client.addEventListener("delete", (event) => forget(event.detail.id));
   client.addEventListener("state", (event) => {
     const { state, error, retryIn } = event.detail;
@@ -229,7 +419,22 @@ function start(root) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       send();
+    } else if (event.key === "Escape" && (editing !== null || replyTo !== null)) {
+      event.preventDefault();
+      cancelContext();
+    } else if (event.key === "ArrowUp" && content.value === "" && editing === null) {
+      // Up in an empty composer edits the reader's newest message, as in most chats.
+      const mine = [...states.values()].filter((m) => m.mine && !m.system);
+      const last = mine.sort((a, b) => (BigInt(a.cursor) < BigInt(b.cursor) ? -1 : 1)).pop();
+      if (last) {
+        event.preventDefault();
+        startEdit(last.id);
+      }
     }
+  });
+  root.querySelector(".webchat-context-cancel").addEventListener("click", () => {
+    cancelContext();
+    content.focus();
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
