@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ..config import Settings
 
-_LIMITED_METHODS = ["POST", "DELETE"]
+_LIMITED_METHODS = ["POST", "DELETE", "PATCH", "PUT"]
 
 
 def limit_writes(app: Flask, blueprint: Blueprint, settings: Settings) -> Limiter | None:
