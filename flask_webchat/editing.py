@@ -1,10 +1,8 @@
-"""Editing a message, and the update events that tell every reader a message changed.
+"""Editing a message: one transaction that changes it and records its update events.
 
-An update is an event like a post or a deletion: a :class:`~flask_webchat.models.ChatUpdate`
-row at the room's next position, taken in the transaction that makes the change, so it reaches
-every reader in order, exactly once, on every transport; readers then get the message's whole
-current state. Replies quote their parent as it is when read (see :mod:`flask_webchat.details`),
-so a change to a parent (an edit, a deletion) is also an update of each of its replies.
+The edit, and the update events of the message and of every reply quoting it (see
+:mod:`flask_webchat.updates`), take their positions under the room's lock, so every reader gets
+the new state in order, exactly once, on every transport.
 """
 
 from __future__ import annotations
@@ -15,39 +13,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import details, mentions, rooms, signals
+from . import details, mentions, rooms, signals, updates
 from .errors import MessageNotFound
 from .identity import Viewer
 from .messages import MessageFilter, filter_content, get_message
-from .models import ChatMessage, ChatUpdate, utcnow
+from .models import ChatMessage, utcnow
 from .notifiers import Notifier
 from .schemas import EditSchema, load
 
 _messages = ChatMessage.__table__
-
-
-def replies_to(session: Session, room_id: int, message_id: int) -> list[int]:
-    """The ids of the room's replies to ``message_id``, oldest first.
-
-    Run it holding the room's lock: a locking read sees every reply committed before it, even
-    where a transaction's reads otherwise keep to an older snapshot (MariaDB).
-    """
-    return list(
-        session.scalars(
-            sa.select(_messages.c.id)
-            .where(_messages.c.room_id == room_id, _messages.c.reply_to_id == message_id)
-            .order_by(_messages.c.seq)
-            .with_for_update()
-        )
-    )
-
-
-def record_updates(session: Session, room_id: int, first: int, message_ids: Sequence[int]) -> None:
-    """Add an update event for each message, at positions ``first``, ``first + 1``, …"""
-    session.add_all(
-        ChatUpdate(room_id=room_id, seq=first + offset, message_id=message_id)
-        for offset, message_id in enumerate(message_ids)
-    )
 
 
 def current_state(session: Session, message_id: int) -> ChatMessage:
@@ -89,7 +63,7 @@ def edit_message(
     mentioned = mentions.stored(mentions.resolve(content, lookup))
     room_id = message.room_id
     rooms.lock(session, room_id)
-    replies = replies_to(session, room_id, message_id)
+    replies = updates.replies_to(session, room_id, [message_id])
     _, last = rooms.take_positions(session, room_id, 1 + len(replies))
     first = last - len(replies)
     changed = session.execute(
@@ -100,7 +74,7 @@ def edit_message(
     if changed.rowcount != 1:
         session.rollback()  # deleted meanwhile
         raise MessageNotFound(message_id)
-    record_updates(session, room_id, first, [message_id, *replies])
+    updates.record(session, room_id, first, [message_id, *replies])
     session.flush()
     session.expire(message)
     edited = current_state(session, message_id)

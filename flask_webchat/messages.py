@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import details, mentions, rooms, signals
+from . import details, mentions, rooms, signals, updates
 from .errors import AlreadyDeleted, MessageNotFound, ValidationFailed
 from .i18n import N_
 from .identity import Identity, Viewer
@@ -28,7 +28,6 @@ from .models import (
     ChatMessage,
     ChatPostKey,
     ChatReaction,
-    ChatUpdate,
     utcnow,
 )
 from .notifiers import Notifier
@@ -273,12 +272,7 @@ def delete_message(
     room_id = message.room_id
     rooms.lock(session, room_id)
     # Replies quote their parent as it is now: each one is updated, to quote it no more.
-    replies = session.scalars(
-        sa.select(_messages.c.id)
-        .where(_messages.c.room_id == room_id, _messages.c.reply_to_id == message_id)
-        .order_by(_messages.c.seq)
-        .with_for_update()  # a locking read sees every reply committed before the lock
-    ).all()
+    replies = updates.replies_to(session, room_id, [message_id])
     _, position = rooms.take_positions(session, room_id, 1 + len(replies), removed=1)
     first = position - len(replies)
     # Holding the room lock, only one of two racing deletes still finds the row.
@@ -289,10 +283,7 @@ def delete_message(
     session.execute(sa.delete(ChatReaction.__table__).where(ChatReaction.message_id == message_id))
     session.expunge(message)
     session.add(ChatDeletion(room_id=room_id, seq=first, message_id=message_id))
-    session.add_all(
-        ChatUpdate(room_id=room_id, seq=first + 1 + offset, message_id=reply)
-        for offset, reply in enumerate(replies)
-    )
+    updates.record(session, room_id, first + 1, replies)
     identity = viewer.identity if viewer is not None else None
     deleted = signals.Change(signals.message_deleted, message, room, identity)
     rooms.commit_event(

@@ -15,9 +15,9 @@ import regex
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import rooms, signals
+from . import rooms, signals, updates
 from .details import reactor_key
-from .editing import current_state, record_updates
+from .editing import current_state
 from .errors import ValidationFailed
 from .i18n import N_
 from .identity import Viewer
@@ -95,7 +95,7 @@ def react(
     else:
         session.execute(sa.delete(_reactions).where(mine))
     _, position = rooms.take_positions(session, room_id)
-    record_updates(session, room_id, position, [message_id])
+    updates.record(session, room_id, position, [message_id])
     session.flush()
     state = current_state(session, message_id)
     change = signals.Change(

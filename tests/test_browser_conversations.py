@@ -117,3 +117,26 @@ def test_a_deleted_message_leaves_nothing_for_screen_readers(chromium, site: str
     message(alice, "hunter2").wait_for(state="detached", timeout=WAIT_MS)
     assert "hunter2" not in alice.locator("[data-webchat]").evaluate("node => node.innerHTML")
     assert errors == []
+
+
+def test_a_message_that_mentions_the_reader_is_highlighted(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    guest = open_chat(chromium, site, "Alice", errors)
+    bo = chromium.new_context().new_page()
+    bo.on("pageerror", lambda exc: errors.append(str(exc)))
+    bo.goto(f"{site}/chat/")
+    bo.get_by_role("button", name="Sign in as Bo").click()
+    bo.get_by_text("Posting as Bo").wait_for(timeout=WAIT_MS)
+    bo.locator("[data-webchat][data-ready]").wait_for(timeout=WAIT_MS)
+
+    send(guest, "@bo can you look at this?")
+    message(guest, "@bo can you look at this?").wait_for(timeout=WAIT_MS)
+    send(guest, "and nobody else")
+    mention = message(bo, "@bo can you look at this?")
+    mention.and_(bo.locator(".is-mention")).wait_for(timeout=WAIT_MS)
+    message(bo, "and nobody else").wait_for(timeout=WAIT_MS)
+    assert "is-mention" not in (message(bo, "and nobody else").get_attribute("class") or "")
+    shown = message(guest, "@bo can you look at this?")
+    shown.wait_for(timeout=WAIT_MS)
+    assert "is-mention" not in (shown.get_attribute("class") or "")
+    assert errors == []

@@ -97,8 +97,6 @@ class StressReport:
     posted: int
     deleted: int
     seconds: float
-    edited: int = 0
-    reacted: int = 0
     retried: int
     #: Per reader: surviving messages or deletions it never received.
     lost: list[int]
@@ -108,6 +106,8 @@ class StressReport:
     out_of_order: list[int]
     #: Per reader: messages received that nobody posted, or with other text than was posted.
     corrupt: list[int]
+    edited: int = 0
+    reacted: int = 0
     #: Per reader: messages whose final state (content, reactions) differs from the database's.
     stale: list[int] = field(default_factory=list)
     #: Per reader: updates received beyond the update events there were.
