@@ -2,10 +2,9 @@
 // Message text is only ever placed with textContent, never parsed as HTML.
 
 import { newPostKey, WebchatClient } from "./client.js";
+import { element, messageTools, quoteOf, reactions, toggleEmojiPicker } from "./conversation.js";
 
 const NAME_KEY = "webchat.username";
-// The picker's emoji: a few that say most of what "+1" and "thanks!" messages say.
-const COMMON_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 // Within this many pixels of the end, the reader counts as "at the bottom".
 const BOTTOM_SLACK = 40;
 
@@ -22,13 +21,6 @@ export function fill(text, params = {}) {
 /** A translator from the page's strings (English id -> the reader's language). */
 export function translator(strings) {
   return (text, params) => fill(strings[text] || text, params);
-}
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 function start(root) {
@@ -135,103 +127,13 @@ function start(root) {
     return item;
   }
 
-  function tools(message) {
-    const box = element("span", "webchat-tools");
-    const from = message.system ? _("the site") : message.username;
-    const button = (className, text, label, action) => {
-      const node = element("button", className, text);
-      node.type = "button";
-      node.setAttribute("aria-label", label);
-      node.addEventListener("click", action);
-      box.append(node);
-      return node;
-    };
-    if (mayPost) {
-      button("webchat-reply", _("Reply"), _("Reply to %(name)s", { name: from }), () => startReply(message.id));
-      const react = button("webchat-react", "☺", _("React to the message from %(name)s", { name: from }), () =>
-        togglePicker(message.id, react),
-      );
-      react.setAttribute("aria-expanded", "false");
-    }
-    if (message.mine && !message.system) {
-      button("webchat-edit", _("Edit"), _("Edit your message"), () => startEdit(message.id));
-    }
-    if (message.can_delete) {
-      button("webchat-delete", _("Delete"), _("Delete message from %(name)s", { name: from }), () =>
-        deleteMessage(message.id),
-      );
-    }
-    return box;
-  }
-
-  function quote(reply) {
-    const node = element("button", "webchat-quote");
-    node.type = "button";
-    if (reply.username === null) {
-      // The parent was deleted: its text is gone from the reply as well.
-      node.textContent = _("Deleted message");
-      node.classList.add("is-gone");
-      node.disabled = true;
-    } else {
-      const name = element("bdi", "", reply.username);
-      node.append(name, `: ${reply.excerpt}`);
-      node.setAttribute("aria-label", _("Show the message from %(name)s", { name: reply.username }));
-      node.addEventListener("click", () => {
-        const parent = shown.get(reply.id);
-        if (!parent) return;
-        parent.scrollIntoView({ block: "center" });
-        parent.classList.add("is-flash");
-        setTimeout(() => parent.classList.remove("is-flash"), 1500);
-      });
-    }
-    return node;
-  }
-
-  function reactionBar(message) {
-    const bar = element("div", "webchat-reactions");
-    for (const reaction of message.reactions || []) {
-      const node = element("button", "webchat-reaction", `${reaction.emoji} ${reaction.count}`);
-      node.type = "button";
-      node.dataset.emoji = reaction.emoji;
-      node.setAttribute("aria-pressed", String(reaction.mine));
-      node.setAttribute("aria-label", _("%(emoji)s: %(count)s", { emoji: reaction.emoji, count: reaction.count }));
-      node.disabled = !mayPost;
-      node.addEventListener("click", () => react(message.id, reaction.emoji, !reaction.mine));
-      bar.append(node);
-    }
-    return bar;
-  }
+  const parts = { _, mayPost, shown, onReply: startReply, onEdit: startEdit, onDelete: deleteMessage };
+  const tools = (message) => messageTools(message, { ...parts, onReact: togglePicker });
+  const quote = (reply) => quoteOf(reply, parts);
+  const reactionBar = (message) => reactions(message, { ...parts, onToggle: react });
 
   function togglePicker(id, opener) {
-    const item = shown.get(id);
-    const open = item.querySelector(".webchat-picker");
-    if (open) {
-      open.remove();
-      opener.setAttribute("aria-expanded", "false");
-      return;
-    }
-    const picker = element("span", "webchat-picker");
-    picker.setAttribute("role", "group");
-    picker.setAttribute("aria-label", _("Reactions"));
-    for (const emoji of COMMON_EMOJI) {
-      const node = element("button", "", emoji);
-      node.type = "button";
-      node.addEventListener("click", () => {
-        picker.remove();
-        react(id, emoji, true);
-      });
-      picker.append(node);
-    }
-    picker.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        picker.remove();
-        opener.setAttribute("aria-expanded", "false");
-        opener.focus();
-      }
-    });
-    opener.setAttribute("aria-expanded", "true");
-    opener.after(picker);
-    picker.firstChild.focus();
+    toggleEmojiPicker(shown.get(id), opener, { _, onPick: (emoji) => react(id, emoji, true) });
   }
 
   async function react(id, emoji, add) {
