@@ -11,7 +11,7 @@ from flask.sansio.blueprints import BlueprintSetupState
 from sqlalchemy import event
 from sqlalchemy.orm import object_session
 
-from . import cli, editing, messages, rooms
+from . import cli, details, editing, messages, rooms
 from .batches import Batch
 from .config import DEFAULTS, Settings
 from .errors import ValidationFailed
@@ -303,8 +303,14 @@ class Webchat:
         )
 
     def get_message(self, message_id: int) -> ChatMessage:
-        """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none."""
-        return messages.get_message(get_state().db.session, message_id)
+        """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none.
+
+        Its reactions and quote come with it, so ``MessageSchema().dump()`` shows them.
+        """
+        session = get_state().db.session
+        message = messages.get_message(session, message_id)
+        details.attach(session, [message])
+        return message
 
     def read_messages(
         self, room: str | None = None, *, after: int | None = None, limit: int | None = None
@@ -312,7 +318,8 @@ class Webchat:
         """The room's events after cursor ``after`` (default: from the start), as a poll
         gets them.
 
-        A :class:`~flask_webchat.batches.Batch`: ``messages``, ``deleted`` ids, and the
+        A :class:`~flask_webchat.batches.Batch`: ``messages``, ``deleted`` ids, ``updated``
+        messages (edited, reacted to, their parent changed; each in its current state), and the
         ``cursor`` to pass as ``after`` next time, so that host code relaying the chat elsewhere
         sees every event exactly once. At most ``limit`` events (default and ceiling:
         ``WEBCHAT_POLL_LIMIT``); ``more`` says when others already wait::
