@@ -186,6 +186,8 @@ function start(root) {
     const focused = item.contains(document.activeElement) ? document.activeElement.className : null;
     const rebuilt = build(message);
     item.replaceWith(rebuilt);
+    // The live region read the old text out: it keeps no text the message no longer has.
+    if (announced === message.id) announcer.textContent = "";
     if (picker) togglePicker(message.id, rebuilt.querySelector(".webchat-react"));
     if (focused) rebuilt.querySelector(`.${focused.split(" ")[0]}`)?.focus();
     if (replyTo === message.id) startReply(message.id, false); // the quote as it is now
