@@ -238,6 +238,7 @@ def test_a_long_poll_through_the_edge_answers_with_the_next_event(edge) -> None:
     assert answer == {
         "messages": [direct],
         "deleted": [],
+        "updated": [],
         "cursor": str(direct["cursor"]),
         "more": False,
         "stream": stream,
