@@ -330,10 +330,11 @@ def test_the_page_works_in_chromium_through_the_edge(edge, chromium) -> None:  #
     message(alice, "Hello Alice").wait_for(timeout=WAIT_MS)
     # Bob's own copy arrives by his stream, which may trail Alice's: wait for it, then count.
     own = message(bob, "Hello Alice")
-    own.get_by_role("button").wait_for(timeout=WAIT_MS)
-    assert own.get_by_role("button").count() == 1
-    assert bob.locator(".webchat-message", has_text="Hi Bob").get_by_role("button").count() == 0
-    own.get_by_role("button", name="Delete message from Bob").click()
+    delete = own.get_by_role("button", name="Delete message from Bob")
+    delete.wait_for(timeout=WAIT_MS)
+    theirs = bob.locator(".webchat-message", has_text="Hi Bob")
+    assert theirs.get_by_role("button", name="Delete message from Alice").count() == 0
+    delete.click()
     message(alice, "Hello Alice").wait_for(state="detached", timeout=WAIT_MS)
     assert _grip_subscriptions(chat.proxy) >= 2
     assert errors == []
