@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--posts", type=int, default=1000, help="posts per writer")
     parser.add_argument("--delete-every", type=int, default=4)
+    parser.add_argument("--edit-every", type=int, default=0, help="0: no edits")
+    parser.add_argument("--react-every", type=int, default=0, help="0: no reactions")
     parser.add_argument(
         "--reader-pause", type=float, default=0.0, help="seconds between a reader's polls"
     )
@@ -44,12 +46,13 @@ def main() -> None:
         print_machine(databases, Path(tmp))
         print(
             f"# {args.writers} writers x {args.posts} posts (every {args.delete_every}th followed"
-            f" by a delete), {args.readers} readers (tab stream, session, own cursor),"
+            f" by a delete, every {args.edit_every}th by an edit, every {args.react_every}th by"
+            f" a reaction; 0: never), {args.readers} readers (tab stream, session, own cursor),"
             f" {args.reader_pause:g} s between a reader's polls"
         )
         print(
             f"{'database':<10} {'sessions':<14} {'events':>7} {'readers':>7} {'lost':>5}"
-            f" {'dup':>5} {'order':>5} {'503s':>5} {'seconds':>8} {'events/s':>9}"
+            f" {'dup':>5} {'order':>5} {'stale':>5} {'503s':>5} {'seconds':>8} {'events/s':>9}"
         )
         for database in databases:
             stack = Stack(database, SESSIONS[database])
@@ -67,6 +70,8 @@ def main() -> None:
                     readers=args.readers,
                     posts_per_writer=args.posts,
                     delete_every=args.delete_every,
+                    edit_every=args.edit_every,
+                    react_every=args.react_every,
                     timeout=3600,
                     reader_pause=args.reader_pause,
                 )
@@ -75,7 +80,8 @@ def main() -> None:
             print(
                 f"{database:<10} {stack.sessions:<14} {report.events:>7} {report.readers:>7}"
                 f" {sum(report.lost):>5} {sum(report.duplicates):>5}"
-                f" {sum(report.out_of_order):>5} {report.retried:>5} {report.seconds:>8.1f}"
+                f" {sum(report.out_of_order):>5} {sum(report.stale):>5} {report.retried:>5}"
+                f" {report.seconds:>8.1f}"
                 f" {report.events_per_second:>9.0f}"
             )
 

@@ -53,6 +53,13 @@ def init_app(app: Flask, db: Any, webchat: Any) -> None:
     def members_only(room: str, identity: Any) -> bool:
         return room != MEMBERS_ROOM or identity is not None
 
+    @webchat.mention_lookup
+    def mentioned(name: str) -> Any:
+        # "@bo" finds Bo: names are matched as people type them, in any case.
+        return db.session.scalar(
+            sa.select(user_model).where(sa.func.lower(user_model.name) == name.lower())
+        )
+
     @bp.post("/sign-in/<name>")
     def sign_in(name: str) -> Any:
         user = db.session.scalar(sa.select(user_model).where(user_model.name == name))

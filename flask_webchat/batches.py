@@ -1,9 +1,11 @@
 """Batches: every event in a range of a room's positions, read in one go.
 
-A batch holds the messages posted in the range that still exist and the ids of the messages
-deleted there. Batches never overlap and never leave a gap, so a reader that always continues from
-the last batch's cursor sees every event exactly once, whichever transport carries them. A batch
-never changes once read, so readers woken together can share one (see :mod:`.sharing`).
+A batch holds the messages posted in the range that still exist, the ids of the messages
+deleted there, and the messages changed there (edited, reacted to, their parent changed), each
+in its whole current state. Batches never overlap and never leave a gap, so a reader that always
+continues from the last batch's cursor sees every event exactly once, whichever transport carries
+them. A batch never changes once read, so readers woken together can share one (see
+:mod:`.sharing`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .models import ChatDeletion, ChatMessage
+from . import details
+from .models import ChatDeletion, ChatMessage, ChatUpdate
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,19 @@ class Deletion:
 
     cursor: int
     message_id: int
+
+
+@dataclass(frozen=True)
+class Update:
+    """The event "this message changed", at room position ``cursor``: its state as read.
+
+    The state is read with the batch, so it may already include later changes; those have
+    events of their own further on, so a reader that applies every batch in order ends at the
+    server's state.
+    """
+
+    cursor: int
+    message: ChatMessage
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,8 @@ class Batch:
     head: int
     messages: tuple[ChatMessage, ...] = ()
     deletions: tuple[Deletion, ...] = ()
+    #: The changed messages, at most once each (at the last of their positions in the batch).
+    updates: tuple[Update, ...] = ()
     #: True when the read stopped at its limit and more events are already waiting.
     more: bool = False
     #: The stream that was read; ``None`` for a read from a bare cursor.
@@ -53,16 +71,22 @@ class Batch:
         return [deletion.message_id for deletion in self.deletions]
 
     @property
+    def updated(self) -> list[ChatMessage]:
+        """The messages changed in this batch, in their current state."""
+        return [update.message for update in self.updates]
+
+    @property
     def empty(self) -> bool:
         """Whether the batch holds no event (its cursor may still have moved past gaps)."""
-        return not (self.messages or self.deletions)
+        return not (self.messages or self.deletions or self.updates)
 
-    def events(self) -> list[tuple[int, ChatMessage | Deletion]]:
+    def events(self) -> list[tuple[int, ChatMessage | Deletion | Update]]:
         """Every event with its position, in room order."""
         return list(
             heapq.merge(
                 ((m.seq, m) for m in self.messages),
                 ((d.cursor, d) for d in self.deletions),
+                ((u.cursor, u) for u in self.updates),
                 key=lambda event: event[0],
             )
         )
@@ -89,24 +113,51 @@ def read_range(session: Session, room_id: int, after: int, head: int, limit: int
         .order_by(ChatDeletion.seq)
         .limit(limit)
     ).all()
-    for message in messages:
-        session.expunge(message)  # keep loaded values past the claim's commit
-    found = Batch(
-        start=after,
-        cursor=head,
-        head=head,
-        messages=tuple(messages),
-        deletions=tuple(Deletion(d.seq, d.message_id) for d in deletions),
+    changes = session.execute(
+        sa.select(ChatUpdate.seq, ChatUpdate.message_id)
+        .where(ChatUpdate.room_id == room_id, ChatUpdate.seq > after, ChatUpdate.seq <= head)
+        .order_by(ChatUpdate.seq)
+        .limit(limit)
+    ).all()
+    # Each change's event counts towards the limit, whether or not its message still exists.
+    found: list[tuple[int, object]] = sorted(
+        [(m.seq, m) for m in messages]
+        + [(d.seq, Deletion(d.seq, d.message_id)) for d in deletions]
+        + [(seq, ("update", message_id)) for seq, message_id in changes],
+        key=lambda event: event[0],
     )
-    if len(messages) + len(deletions) < limit:
-        return found  # neither list was cut short: the batch covers the whole range, gaps included
-    kept = found.events()[:limit]
-    cursor = kept[-1][0]
+    cursor = head
+    if len(found) >= limit:
+        # A list may have been cut short at the limit: stop at the last event surely complete.
+        found = found[:limit]
+        cursor = found[-1][0]
+    kept_messages = [e for _, e in found if isinstance(e, ChatMessage)]
+    # The last position of each changed message in the batch, and its state now: a message
+    # deleted since is left out (its deletion is an event of its own, in this batch or later).
+    last_change = {e[1]: seq for seq, e in found if isinstance(e, tuple)}
+    current = {}
+    if last_change:
+        current = {
+            m.id: m
+            for m in session.scalars(
+                sa.select(ChatMessage).where(ChatMessage.id.in_(list(last_change)))
+            )
+        }
+    updates = sorted(
+        (Update(seq, current[mid]) for mid, seq in last_change.items() if mid in current),
+        key=lambda update: update.cursor,
+    )
+    posted = {m.id for m in kept_messages}
+    shown = kept_messages + [u.message for u in updates if u.message.id not in posted]
+    details.attach(session, shown)
+    for message in shown:
+        session.expunge(message)  # keep loaded values past the claim's commit
     return Batch(
         start=after,
         cursor=cursor,
         head=head,
-        messages=tuple(event for _, event in kept if isinstance(event, ChatMessage)),
-        deletions=tuple(event for _, event in kept if isinstance(event, Deletion)),
+        messages=tuple(kept_messages),
+        deletions=tuple(e for _, e in found if isinstance(e, Deletion)),
+        updates=tuple(updates),
         more=cursor < head,
     )

@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_GRIP_KEY": None,
     "WEBCHAT_MAX_BODY": 16 * 1024,
     "WEBCHAT_IDEMPOTENCY_TTL": 24 * 60 * 60,
+    "WEBCHAT_EDIT_WINDOW": 15 * 60,
     "WEBCHAT_TRUSTED_ORIGINS": (),
     "WEBCHAT_RATE_LIMIT": "20/minute",
     "WEBCHAT_RATE_LIMIT_STORAGE": "memory://",
@@ -83,6 +84,8 @@ class Settings:
     grip_key: str | None
     max_body: int
     idempotency_ttl: int
+    #: Seconds after posting during which authors may edit; ``None``: always.
+    edit_window: float | None
     trusted_origins: frozenset[str]
     rate_limit: str | None
     rate_limit_storage: str
@@ -116,6 +119,7 @@ class Settings:
             grip_key=read.text("WEBCHAT_GRIP_KEY", optional=True) or None,
             max_body=read.whole("WEBCHAT_MAX_BODY", minimum=1024),
             idempotency_ttl=read.whole("WEBCHAT_IDEMPOTENCY_TTL", minimum=60),
+            edit_window=read.optional_seconds("WEBCHAT_EDIT_WINDOW"),
             trusted_origins=read.origins("WEBCHAT_TRUSTED_ORIGINS"),
             rate_limit=read.rate("WEBCHAT_RATE_LIMIT"),
             rate_limit_storage=read.text("WEBCHAT_RATE_LIMIT_STORAGE"),
@@ -212,6 +216,9 @@ class _Reader:
                 f" one, got {value!r}."
             )
         return value
+
+    def optional_seconds(self, key: str) -> float | None:
+        return None if self.value(key) is None else self.seconds(key)
 
     def seconds(self, key: str) -> float:
         value = self.value(key)

@@ -146,7 +146,7 @@ class MessageRejected(WebchatError):
 
 
 class RateLimited(WebchatError):
-    """Too many posts and deletes; retry after ``Retry-After`` seconds."""
+    """Too many writes (posts, edits, reactions, deletes); retry after ``Retry-After`` seconds."""
 
     status, code = 429, "rate_limited"
     default_message = N_("Too many messages; wait a moment before sending more.")

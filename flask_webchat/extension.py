@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -10,12 +11,13 @@ from flask.sansio.blueprints import BlueprintSetupState
 from sqlalchemy import event
 from sqlalchemy.orm import object_session
 
-from . import cli, messages, rooms
+from . import cli, details, editing, messages, rooms
 from .batches import Batch
 from .config import DEFAULTS, Settings
 from .errors import ValidationFailed
 from .identity import (
     DeletePermission,
+    EditPermission,
     Identity,
     IdentityLoader,
     Permissions,
@@ -69,6 +71,7 @@ class Webchat:
         self.permissions = Permissions()
         #: The host's content filters, in the order :meth:`message_filter` registered them.
         self.filters: list[MessageFilter] = []
+        self._mention_lookup: Callable[[str], Any] | None = None
         if app is not None:
             self.init_app(app, db=db)
 
@@ -155,6 +158,34 @@ class Webchat:
         self.permissions = replace(self.permissions, moderate=callback)
         return callback
 
+    def edit_permission(self, callback: EditPermission) -> EditPermission:
+        """Decorate ``(message, identity) -> bool | None``: may this identity edit this message?
+
+        ``True`` allows (a moderator, say, or an author past ``WEBCHAT_EDIT_WINDOW``), ``False``
+        refuses (403), ``None`` leaves it to the chat's rule: authors, within
+        ``WEBCHAT_EDIT_WINDOW`` seconds of posting.
+        """
+        self.permissions = replace(self.permissions, edit=callback)
+        return callback
+
+    def mention_lookup(self, callback: Callable[[str], Any]) -> Callable[[str], Any]:
+        """Decorate ``(name) -> user | None``: who ``@name`` in a posted message is.
+
+        Return anything the identity loader may return (a user object, a string), or ``None``
+        for nobody. A message carries the users found as ``mentions``, and each one is sent
+        :data:`~flask_webchat.signals.user_mentioned` once the post commits, so that you can
+        notify them. Asked once per distinct ``@name`` of each post and edit.
+        """
+        self._mention_lookup = callback
+        return callback
+
+    def lookup_mention(self, name: str) -> Identity | None:
+        """The identity ``@name`` mentions, by the host's :meth:`mention_lookup` (``None``
+        without one)."""
+        if self._mention_lookup is None:
+            return None
+        return to_identity(self._mention_lookup(name), get_state().settings.user_name_attribute)
+
     def message_filter(self, callback: MessageFilter) -> MessageFilter:
         """Decorate ``(content, room, identity) -> str``, which sees every message before it is
         stored.
@@ -221,6 +252,7 @@ class Webchat:
             check=identity is not None,
             system=system,
             join=not commit,
+            lookup=self.lookup_mention,
         )
 
     def delete_message(self, message_id: int, *, user: Any = None) -> ChatMessage:
@@ -245,9 +277,40 @@ class Webchat:
             sender=state.app,
         )
 
+    def edit_message(self, message_id: int, content: str, *, user: Any = None) -> ChatMessage:
+        """Edit a message from host code, as ``PATCH /messages/<id>`` would; return it edited.
+
+        With a ``user``, only if that user may edit it (its author within
+        ``WEBCHAT_EDIT_WINDOW``, or as :meth:`edit_permission` decides); without one, the host
+        edits as itself. Every reader gets the message's new state as an update event, and
+        :data:`~flask_webchat.signals.message_edited` is sent after the commit.
+        """
+        state = get_state()
+        viewer = None
+        if user is not None:
+            identity = to_identity(user, state.settings.user_name_attribute)
+            viewer = Viewer(identity=identity, reader_key=None, permissions=self.permissions)
+        return editing.edit_message(
+            state.db.session,
+            message_id=message_id,
+            viewer=viewer,
+            body={"content": content},
+            window=state.settings.edit_window,
+            filters=self.filters,
+            lookup=self.lookup_mention,
+            notifier=state.notifier,
+            sender=state.app,
+        )
+
     def get_message(self, message_id: int) -> ChatMessage:
-        """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none."""
-        return messages.get_message(get_state().db.session, message_id)
+        """The message with this id; :class:`~flask_webchat.errors.MessageNotFound` if none.
+
+        Its reactions and quote come with it, so ``MessageSchema().dump()`` shows them.
+        """
+        session = get_state().db.session
+        message = messages.get_message(session, message_id)
+        details.attach(session, [message])
+        return message
 
     def read_messages(
         self, room: str | None = None, *, after: int | None = None, limit: int | None = None
@@ -255,7 +318,8 @@ class Webchat:
         """The room's events after cursor ``after`` (default: from the start), as a poll
         gets them.
 
-        A :class:`~flask_webchat.batches.Batch`: ``messages``, ``deleted`` ids, and the
+        A :class:`~flask_webchat.batches.Batch`: ``messages``, ``deleted`` ids, ``updated``
+        messages (edited, reacted to, their parent changed; each in its current state), and the
         ``cursor`` to pass as ``after`` next time, so that host code relaying the chat elsewhere
         sees every event exactly once. At most ``limit`` events (default and ceiling:
         ``WEBCHAT_POLL_LIMIT``); ``more`` says when others already wait::

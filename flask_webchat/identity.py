@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from .errors import Forbidden, IdentityRequired, MessageNotFound
@@ -33,6 +34,9 @@ class Identity:
 IdentityLoader = Callable[[], Any]
 #: ``(message, identity) -> bool``: may this identity delete this message it did not write?
 DeletePermission = Callable[[ChatMessage, "Identity | None"], bool]
+#: ``(message, identity) -> bool | None``: may this identity edit this message? ``None`` leaves
+#: it to the chat's rule (authors, within ``WEBCHAT_EDIT_WINDOW``).
+EditPermission = Callable[[ChatMessage, "Identity | None"], "bool | None"]
 #: ``(room, identity) -> bool``: may this identity read, post to, or moderate this room?
 RoomPermission = Callable[[str, "Identity | None"], bool]
 
@@ -46,6 +50,7 @@ class Permissions:
     read: RoomPermission | None = None
     post: RoomPermission | None = None
     moderate: RoomPermission | None = None
+    edit: EditPermission | None = None
 
 
 def to_identity(user: Any, name_attribute: str | None = None) -> Identity | None:
@@ -130,6 +135,27 @@ class Viewer:
             return True
         delete = self.permissions.delete
         return delete is not None and bool(delete(message, self.identity))
+
+    def may_edit(self, message: ChatMessage, *, window: float | None, now: datetime) -> bool:
+        """Authors may edit their messages within ``window`` seconds of posting (``None``:
+        always); the host's edit hook may say otherwise either way."""
+        edit = self.permissions.edit
+        decided = None if edit is None else edit(message, self.identity)
+        if decided is not None:
+            return bool(decided)
+        if not self.is_author(message):
+            return False
+        return window is None or (now - message.created_at).total_seconds() <= window
+
+    def require_edit(
+        self, message: ChatMessage, room: str, *, window: float | None, now: datetime
+    ) -> None:
+        """Raise unless this reader may edit ``message``, which is in ``room``."""
+        self.require_visible(message, room)
+        if not self.may_edit(message, window=window, now=now):
+            if self.is_author(message):
+                raise Forbidden(N_("This message can no longer be edited."))
+            raise Forbidden(N_("You may only edit your own messages."))
 
     def require_read(self, room: str) -> None:
         """Raise :class:`~flask_webchat.errors.Forbidden` unless this reader may read ``room``."""

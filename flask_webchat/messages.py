@@ -18,10 +18,18 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import rooms, signals
+from . import details, mentions, rooms, signals, updates
 from .errors import AlreadyDeleted, MessageNotFound, ValidationFailed
+from .i18n import N_
 from .identity import Identity, Viewer
-from .models import USERNAME_MAX_LENGTH, ChatDeletion, ChatMessage, ChatPostKey, utcnow
+from .models import (
+    USERNAME_MAX_LENGTH,
+    ChatDeletion,
+    ChatMessage,
+    ChatPostKey,
+    ChatReaction,
+    utcnow,
+)
 from .notifiers import Notifier
 from .schemas import NewMessageSchema, load
 from .text import CONTENT_RULE
@@ -54,6 +62,7 @@ def post_message(
     join: bool = False,
     idempotency_key: str | None = None,
     key_ttl: float = 24 * 60 * 60,
+    lookup: mentions.Lookup | None = None,
 ) -> ChatMessage:
     """Store the message ``body`` describes (see :class:`~flask_webchat.schemas.NewMessageSchema`).
 
@@ -68,6 +77,10 @@ def post_message(
     With an ``idempotency_key``, a repeat by the same author within ``key_ttl`` seconds returns
     the message the first post stored, and stores nothing; so does a repeat racing the first.
     (A post that joins the host's transaction takes no key: its commit is the host's.)
+
+    ``reply_to`` in the body names a message of the same room that this one answers; ``lookup``
+    resolves ``@names`` to host users, each sent :data:`~flask_webchat.signals.user_mentioned`
+    once the post commits.
     """
     if join and idempotency_key is not None:
         raise ValueError("A post that joins the host's transaction takes no idempotency key.")
@@ -77,6 +90,10 @@ def post_message(
         raise ValueError("A system message has no author.")
     data = load(NewMessageSchema(anonymous=viewer.identity is None and not system), body)
     content = filter_content(data["content"], room, viewer.identity, filters)
+    parent = data.get("reply_to")
+    if parent is not None:
+        _require_parent(session, parent, room)
+    mentioned = mentions.resolve(content, lookup)
     # Host code posting as itself has no browser to remember.
     author = viewer if viewer.make_reader_key is None else viewer.as_author()
     scope = None if idempotency_key is None else _key_scope(author, idempotency_key)
@@ -102,6 +119,8 @@ def post_message(
         author_id=author_id,
         author_session=author_session,
         system=system,
+        reply_to_id=parent,
+        mentions_json=mentions.stored(mentioned),
     )
     sa.inspect(message).info[_POSITIONED] = True  # see position_added_message
     session.add(message)
@@ -117,13 +136,26 @@ def post_message(
             if posted is None:
                 raise
             return posted
+    details.attach(session, [message])
     # Detached, it keeps its loaded values: committing would expire them and cost a re-select.
     session.expunge(message)
     posted = signals.Change(signals.message_posted, message, room, viewer.identity)
+    told = [
+        signals.Change(signals.user_mentioned, message, room, viewer.identity, {"user": who})
+        for _, who in mentioned
+    ]
     rooms.commit_event(
-        session, notifier, room, position, changes=(posted,), sender=sender, join=join
+        session, notifier, room, position, changes=(posted, *told), sender=sender, join=join
     )
     return message
+
+
+def _require_parent(session: Session, parent: int, room: str) -> None:
+    """Refuse a ``reply_to`` that names no message of ``room`` (422, naming the field)."""
+    found = session.get(ChatMessage, parent) if 0 < parent <= _LARGEST_ID else None
+    if found is None or rooms.room_name(session, found.room_id) != room:
+        refusal = N_("There is no message %(id)s in this room to reply to.", id=parent)
+        raise ValidationFailed({"reply_to": [refusal]})
 
 
 def _key_scope(author: Viewer, key: str) -> str:
@@ -215,6 +247,7 @@ def read_message(
     message = get_message(session, message_id, room=room)
     room = rooms.room_name(session, message.room_id)
     viewer.require_visible(message, room)
+    details.attach(session, [message])
     return message, room
 
 
@@ -236,15 +269,24 @@ def delete_message(
     room = rooms.room_name(session, message.room_id)
     if viewer is not None:
         viewer.in_room(room).require_delete(message, room)
-    _, position = rooms.take_positions(session, message.room_id, removed=1)
+    room_id = message.room_id
+    rooms.lock(session, room_id)
+    # Replies quote their parent as it is now: each one is updated, to quote it no more.
+    replies = updates.replies_to(session, room_id, [message_id])
+    _, position = rooms.take_positions(session, room_id, 1 + len(replies), removed=1)
+    first = position - len(replies)
     # Holding the room lock, only one of two racing deletes still finds the row.
     gone = session.execute(sa.delete(_messages).where(_messages.c.id == message_id))
     if gone.rowcount != 1:
         session.rollback()
         raise MessageNotFound(message_id)
+    session.execute(sa.delete(ChatReaction.__table__).where(ChatReaction.message_id == message_id))
     session.expunge(message)
-    session.add(ChatDeletion(room_id=message.room_id, seq=position, message_id=message_id))
+    session.add(ChatDeletion(room_id=room_id, seq=first, message_id=message_id))
+    updates.record(session, room_id, first + 1, replies)
     identity = viewer.identity if viewer is not None else None
     deleted = signals.Change(signals.message_deleted, message, room, identity)
-    rooms.commit_event(session, notifier, room, position, changes=(deleted,), sender=sender)
+    rooms.commit_event(
+        session, notifier, room, position, changes=(deleted,), sender=sender, first=first
+    )
     return message

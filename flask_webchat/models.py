@@ -25,8 +25,10 @@ __all__ = [
     "ChatDeletion",
     "ChatMessage",
     "ChatPostKey",
+    "ChatReaction",
     "ChatRoom",
     "ChatStream",
+    "ChatUpdate",
     "WebchatModel",
     "metadata",
 ]
@@ -36,6 +38,8 @@ CONTENT_MAX_LENGTH = 1024
 #: Widest stored author name; names typed by anonymous posters are held to a shorter limit.
 USERNAME_MAX_LENGTH = 1024
 ROOM_NAME_MAX_LENGTH = 64
+#: Widest stored reaction, in code points: one grapheme cluster (a family emoji is 5 to 11).
+EMOJI_MAX_LENGTH = 32
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -103,6 +107,17 @@ class ChatMessage(WebchatModel):
     #: A notice from the site itself ("Deploy finished"): no author, an empty ``username``.
     #: Only host code posts one (:meth:`flask_webchat.Webchat.post_message`), never HTTP.
     system: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    #: When the content was last edited; ``None`` if never.
+    edited_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    #: The message this one answers, in the same room. No foreign key: the parent may be
+    #: deleted, and the reply then shows that it was (see :mod:`flask_webchat.details`).
+    reply_to_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    #: The host users the text mentions, as JSON ``[{"name", "id"}]``; ``None``: nobody.
+    mentions_json: Mapped[str | None] = mapped_column("mentions", sa.Text)
+
+    # Not stored: what readers see besides the row, filled once per read by
+    # flask_webchat.details.attach (reactions, and the quote of the parent).
+    details = None
 
     def __repr__(self) -> str:
         return f"<ChatMessage {self.id} by {self.username!r}>"
@@ -119,6 +134,38 @@ class ChatDeletion(WebchatModel):
     # No foreign key: the message row is gone by the time anyone reads this.
     message_id: Mapped[int] = mapped_column(sa.BigInteger)
     deleted_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class ChatUpdate(WebchatModel):
+    """The event "message *message_id* changed" (an edit, a reaction, its parent's change), at
+    its own position in the room. Readers get the message's whole current state there."""
+
+    __tablename__ = "webchat_updates"
+    __table_args__ = (_MYSQL_TABLE,)
+
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey("webchat_rooms.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    # No foreign key: the message may be deleted later; its deletion is then a later event.
+    message_id: Mapped[int] = mapped_column(sa.BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class ChatReaction(WebchatModel):
+    """One reader's reaction (one emoji) to one message; the id orders the first reactions."""
+
+    __tablename__ = "webchat_reactions"
+    __table_args__ = (
+        sa.UniqueConstraint("message_id", "emoji", "reactor", name="uq_webchat_reactions"),
+        {**_MYSQL_TABLE, "sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # No foreign key, as for deletions: deleting a message removes its reactions with it.
+    message_id: Mapped[int] = mapped_column(sa.BigInteger)
+    emoji: Mapped[str] = mapped_column(sa.String(EMOJI_MAX_LENGTH))
+    #: ``u:<host user id>`` for a signed-in reader, ``s:<reader key>`` for a browser session.
+    reactor: Mapped[str] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class ChatStream(WebchatModel):

@@ -14,11 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import rooms, signals
-from .models import ChatDeletion, ChatMessage, ChatRoom
+from . import rooms, signals, updates
+from .models import ChatDeletion, ChatMessage, ChatReaction, ChatRoom
 from .notifiers import Notifier
 
 _messages = ChatMessage.__table__
+_reactions = ChatReaction.__table__
 # Short transactions: writers to the room wait for the lock while a batch runs.
 BATCH = 500
 
@@ -80,12 +81,17 @@ def _purge_room(
         if not ids:
             session.rollback()
             return total
-        _, last = rooms.take_positions(session, room_id, len(ids), removed=len(ids))
-        first = last - len(ids) + 1
+        # Replies that stay quote what goes: each gets an update, after the deletions.
+        replies = updates.replies_to(session, room_id, ids)
+        count = len(ids) + len(replies)
+        _, last = rooms.take_positions(session, room_id, count, removed=len(ids))
+        first = last - count + 1
         session.execute(sa.delete(_messages).where(_messages.c.id.in_(ids)))
+        session.execute(sa.delete(_reactions).where(_reactions.c.message_id.in_(ids)))
+        updates.record(session, room_id, first + len(ids), replies)
         session.add_all(
             ChatDeletion(room_id=room_id, seq=position, message_id=message_id)
-            for position, message_id in zip(range(first, last + 1), ids, strict=True)
+            for position, message_id in zip(range(first, first + len(ids)), ids, strict=True)
         )
         for message in found:
             session.expunge(message)

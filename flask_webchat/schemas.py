@@ -16,6 +16,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
+from .details import details_of, mentions_of, reactor_key
 from .errors import ValidationFailed
 from .i18n import N_
 from .identity import Viewer
@@ -26,6 +27,7 @@ from .text import CONTENT_RULE, NAME_RULE
 __all__ = [
     "Cursor",
     "DeletionSchema",
+    "EditSchema",
     "ErrorSchema",
     "EventsArgsSchema",
     "HistoryArgsSchema",
@@ -97,6 +99,31 @@ class Cursor(fields.Field):
         return int(value)
 
 
+class QuoteSchema(Schema):
+    """The message a reply answers, as a reply carries it: enough to show the quote."""
+
+    id = fields.Integer(required=True)
+    #: ``null`` once the parent is deleted.
+    username = fields.String(allow_none=True, required=True)
+    #: The start of the parent's current text, on one line; ``null`` once it is deleted.
+    excerpt = fields.String(allow_none=True, required=True)
+
+
+class ReactionSchema(Schema):
+    """One emoji on a message (documentation of the items of ``reactions``)."""
+
+    emoji = fields.String(required=True)
+    count = fields.Integer(required=True)
+    mine = fields.Boolean(required=True)
+
+
+class MentionSchema(Schema):
+    """One resolved ``@mention`` (documentation of the items of ``mentions``)."""
+
+    name = fields.String(required=True)
+    id = fields.String(required=True)
+
+
 class MessageSchema(Schema):
     """A message as clients see it.
 
@@ -126,16 +153,42 @@ class MessageSchema(Schema):
     can_delete = fields.Method(
         "_can_delete", dump_only=True, metadata={"type": "boolean"}, required=True
     )
+    #: When the content was last edited; ``null`` if never.
+    edited_at = UTCDateTime(dump_only=True, allow_none=True, required=True)
+    #: The message this one answers, as it is now (``username`` and ``excerpt`` are ``null``
+    #: once it is deleted); ``null`` for a message that answers none.
+    reply_to = fields.Nested(QuoteSchema, dump_only=True, allow_none=True, required=True)
+    #: Reactions in first-reacted order; ``mine``: the current reader's own.
+    reactions = fields.List(fields.Nested(ReactionSchema), dump_only=True, required=True)
+    #: The host users the text ``@mentions``, as the host's mention lookup resolved them.
+    mentions = fields.List(fields.Nested(MentionSchema), dump_only=True, required=True)
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.viewer = viewer
+        self._reactor = None if viewer is None else reactor_key(viewer)
 
     def _is_mine(self, message: ChatMessage) -> bool:
         return self.viewer is not None and self.viewer.is_author(message)
 
     def _can_delete(self, message: ChatMessage) -> bool:
         return self.viewer is not None and self.viewer.may_delete(message)
+
+    def _reactions(self, message: ChatMessage) -> list[dict[str, Any]]:
+        return [
+            {"emoji": r.emoji, "count": r.count, "mine": self._reactor in r.reactors}
+            for r in details_of(message).reactions
+        ]
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        # What readers see besides the row comes from the details read with it.
+        if attr == "reply_to":
+            return details_of(obj).reply_to
+        if attr == "reactions":
+            return self._reactions(obj)
+        if attr == "mentions":
+            return mentions_of(obj)
+        return super().get_attribute(obj, attr, default)
 
 
 class NewMessageSchema(Schema):
@@ -156,6 +209,11 @@ class NewMessageSchema(Schema):
             "pattern": CONTENT_RULE.pattern,
             "description": "1 to 1,024 characters once stripped; line breaks and tabs are kept.",
         },
+    )
+    reply_to = fields.Integer(
+        allow_none=True,
+        strict=True,
+        metadata={"description": "The id of the message of the same room this one answers."},
     )
     username = fields.String(
         validate=NAME_RULE,
@@ -181,6 +239,21 @@ class NewMessageSchema(Schema):
             data["content"] = data["content"].replace("\r\n", "\n").strip()
         if isinstance(data.get("username"), str):
             data["username"] = data["username"].strip()
+        return data
+
+
+class EditSchema(Schema):
+    """The body of ``PATCH /messages/<id>``: ``{"content": "…"}``, checked as a post's is."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    content = NewMessageSchema._declared_fields["content"]
+
+    @pre_load
+    def _normalise(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("content"), str):
+            data = {**data, "content": data["content"].replace("\r\n", "\n").strip()}
         return data
 
 
@@ -224,10 +297,17 @@ class PollArgsSchema(EventsArgsSchema):
 
 
 class PollSchema(Schema):
-    """A poll's answer: new messages, deleted ids and the cursor to continue from."""
+    """A poll's answer: new messages, deleted ids, changed messages and the cursor to continue
+    from.
+
+    A client applies ``messages`` (adding those it lacks), then ``updated`` (replacing those it
+    holds by their current state), then ``deleted`` (removing them). A message may be in both
+    ``messages`` and ``updated``, with the same state; one in ``deleted`` is in neither.
+    """
 
     messages = fields.Nested(MessageSchema, many=True, required=True)
     deleted = fields.List(fields.Integer(), required=True)
+    updated = fields.Nested(MessageSchema, many=True, required=True)
     cursor = Cursor(required=True)
     more = fields.Boolean(required=True)
     #: The stream that was read; ``null`` for a stateless poll with ``after``.
@@ -235,7 +315,10 @@ class PollSchema(Schema):
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.fields["messages"].schema.viewer = viewer  # type: ignore[attr-defined]
+        for name in ("messages", "updated"):
+            nested = self.fields[name].schema  # type: ignore[attr-defined]
+            nested.viewer = viewer
+            nested._reactor = None if viewer is None else reactor_key(viewer)
 
 
 class StreamSchema(Schema):
@@ -270,7 +353,9 @@ class HistorySchema(Schema):
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.fields["messages"].schema.viewer = viewer  # type: ignore[attr-defined]
+        nested = self.fields["messages"].schema  # type: ignore[attr-defined]
+        nested.viewer = viewer
+        nested._reactor = None if viewer is None else reactor_key(viewer)
 
 
 class RoomSchema(Schema):

@@ -100,5 +100,6 @@ _MESSAGE_OVERHEAD = 2048
 
 def weight(batch: Batch) -> int:
     """About how many bytes of memory ``batch`` holds."""
-    texts = sum(sys.getsizeof(m.content) + sys.getsizeof(m.username) for m in batch.messages)
-    return 256 + len(batch.messages) * _MESSAGE_OVERHEAD + texts + 64 * len(batch.deletions)
+    shown = [*batch.messages, *batch.updated]
+    texts = sum(sys.getsizeof(m.content) + sys.getsizeof(m.username) for m in shown)
+    return 256 + len(shown) * _MESSAGE_OVERHEAD + texts + 64 * len(batch.deletions)

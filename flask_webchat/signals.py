@@ -25,8 +25,8 @@ This module is part of the Flask-free core: the caller passes the sender.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from blinker import NamedSignal, Namespace
@@ -35,7 +35,15 @@ if TYPE_CHECKING:
     from .identity import Identity
     from .models import ChatMessage
 
-__all__ = ["Change", "message_deleted", "message_posted", "send"]
+__all__ = [
+    "Change",
+    "message_deleted",
+    "message_edited",
+    "message_posted",
+    "reaction_changed",
+    "send",
+    "user_mentioned",
+]
 
 _signals = Namespace()
 logger = logging.getLogger(__name__)
@@ -50,6 +58,23 @@ message_deleted: NamedSignal = _signals.signal(
     "webchat.message-deleted", doc="A message was deleted (sent after the commit)."
 )
 
+#: Sent after a message's content was edited and committed: ``(app, message=, room=,
+#: identity=)``, ``message`` as edited.
+message_edited: NamedSignal = _signals.signal(
+    "webchat.message-edited", doc="A message was edited (sent after the commit)."
+)
+#: Sent after a reaction was added or removed and committed: ``(app, message=, room=,
+#: identity=, emoji=, added=)``.
+reaction_changed: NamedSignal = _signals.signal(
+    "webchat.reaction-changed", doc="A reaction was added or removed (sent after the commit)."
+)
+#: Sent once per user a committed post ``@mentions``, after the commit: ``(app, message=,
+#: room=, identity=, user=)``, ``user`` the mentioned :class:`~flask_webchat.Identity` (its
+#: ``.user`` is what the host's mention lookup returned), ``identity`` the poster's.
+user_mentioned: NamedSignal = _signals.signal(
+    "webchat.user-mentioned", doc="A post mentioned a user (sent after the commit)."
+)
+
 
 @dataclass(frozen=True)
 class Change:
@@ -59,6 +84,8 @@ class Change:
     message: ChatMessage
     room: str
     identity: Identity | None = None
+    #: More keyword arguments for the receivers (``user=`` of a mention, say).
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def send(sender: Any, changes: Iterable[Change]) -> None:
@@ -72,6 +99,12 @@ def send(sender: Any, changes: Iterable[Change]) -> None:
             continue
         for receiver in change.signal.receivers_for(sender):
             try:
-                receiver(sender, message=change.message, room=change.room, identity=change.identity)
+                receiver(
+                    sender,
+                    message=change.message,
+                    room=change.room,
+                    identity=change.identity,
+                    **change.extra,
+                )
             except Exception:
                 logger.exception("webchat: a %s receiver failed (%r)", change.signal.name, receiver)

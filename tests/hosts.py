@@ -293,6 +293,13 @@ class Browser:
     def delete(self, message_id: int) -> TestResponse:
         return self.client.delete(f"{self.prefix}/messages/{message_id}")
 
+    def edit(self, message_id: int, content: str) -> TestResponse:
+        return self.client.patch(f"{self.prefix}/messages/{message_id}", json={"content": content})
+
+    def react(self, message_id: int, emoji: str, *, add: bool = True) -> TestResponse:
+        path = f"{self.prefix}/messages/{message_id}/reactions/{emoji}"
+        return self.client.open(path, method="PUT" if add else "DELETE")
+
     def login(self, name: str) -> None:
         assert self.client.post("/login", json={"name": name}).status_code == 204
 
@@ -374,6 +381,10 @@ def build_host(
     @webchat.delete_permission
     def moderators_may_delete(message: ChatMessage, identity: Identity | None) -> bool:
         return identity is not None and identity.user.is_moderator
+
+    @webchat.mention_lookup
+    def find_user(name: str) -> User | None:
+        return db.session.scalar(sa.select(User).where(User.name == name))
 
     @app.post("/login")
     def login() -> tuple[str, int]:

@@ -31,8 +31,8 @@ def test_two_people_chat_both_ways_and_deletions_disappear(chromium, site_with, 
     own = bob.locator(".webchat-message", has_text="Hello Alice")
     other = bob.locator(".webchat-message", has_text="Hi Bob!")
     own.wait_for(timeout=WAIT_MS)  # Alice may see it before Bob's own stream brings it back
-    assert own.get_by_role("button").count() == 1
-    assert other.get_by_role("button").count() == 0
+    assert own.get_by_role("button", name="Delete message from Bob").count() == 1
+    assert other.get_by_role("button", name="Delete message from Alice").count() == 0
 
     own.get_by_role("button", name="Delete message from Bob").click()
     message(alice, "Hello Alice").wait_for(state="detached", timeout=WAIT_MS)

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 import flask_webchat.purging
-from flask_webchat.models import ChatMessage, utcnow
+from flask_webchat.models import ChatMessage, ChatReaction, utcnow
 from hosts import Browser, Host
 
 
@@ -150,3 +150,23 @@ def test_post_refuses_bad_arguments_with_exit_code_2(
     assert code == 2
     assert complaint in output
     assert host.stored_messages() == []
+
+
+def test_purging_a_parent_updates_the_replies_that_stay(host: Host) -> None:
+    ann, bo = host.browser(), host.browser()
+    parent = ann.say("old secret")
+    ann.react(parent, "👍")
+    reply = bo.client.post(
+        "/chat/messages", json={"content": "noted", "username": "bo", "reply_to": parent}
+    ).json["id"]
+    age(host, [parent], days=40)
+    stream = bo.open_page()
+    bo.poll(stream)
+    assert run(host, "purge", "--older-than", "30d")[0] == 0
+    batch = bo.poll(stream)
+    assert batch["deleted"] == [parent]
+    assert [(m["id"], m["reply_to"]) for m in batch["updated"]] == [
+        (reply, {"id": parent, "username": None, "excerpt": None})
+    ]
+    with host.app.app_context():
+        assert host.db.session.scalars(sa.select(ChatReaction)).all() == []

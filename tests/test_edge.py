@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -237,6 +238,7 @@ def test_a_long_poll_through_the_edge_answers_with_the_next_event(edge) -> None:
     assert answer == {
         "messages": [direct],
         "deleted": [],
+        "updated": [],
         "cursor": str(direct["cursor"]),
         "more": False,
         "stream": stream,
@@ -328,10 +330,35 @@ def test_the_page_works_in_chromium_through_the_edge(edge, chromium) -> None:  #
     message(alice, "Hello Alice").wait_for(timeout=WAIT_MS)
     # Bob's own copy arrives by his stream, which may trail Alice's: wait for it, then count.
     own = message(bob, "Hello Alice")
-    own.get_by_role("button").wait_for(timeout=WAIT_MS)
-    assert own.get_by_role("button").count() == 1
-    assert bob.locator(".webchat-message", has_text="Hi Bob").get_by_role("button").count() == 0
-    own.get_by_role("button", name="Delete message from Bob").click()
+    delete = own.get_by_role("button", name="Delete message from Bob")
+    delete.wait_for(timeout=WAIT_MS)
+    theirs = bob.locator(".webchat-message", has_text="Hi Bob")
+    assert theirs.get_by_role("button", name="Delete message from Alice").count() == 0
+    delete.click()
     message(alice, "Hello Alice").wait_for(state="detached", timeout=WAIT_MS)
     assert _grip_subscriptions(chat.proxy) >= 2
     assert errors == []
+
+
+def test_updates_through_the_edge_show_each_viewer_its_own_reactions(edge) -> None:  # type: ignore[no-untyped-def]
+    chat = edge()
+    ann, bob = RemoteBrowser(), RemoteBrowser()
+    posted = ann.say(chat.url, "lunch?")
+    # A page's stream gives bob's browser its reader key, by which the edge knows his view.
+    bobs = _held(Reader(bob, chat.url, stream=bob.open_page(chat.url)))
+    anns = _held(Reader(ann, chat.url, after="1"))
+    emoji = urllib.parse.quote("👍")
+    status, _ = bob.request("PUT", f"{chat.url}/chat/messages/{posted}/reactions/{emoji}")
+    assert status == 200
+    status, _ = ann.request("PATCH", f"{chat.url}/chat/messages/{posted}", {"content": "lunch!"})
+    assert status == 200
+    for reader, browser in ((bobs, bob), (anns, ann)):
+        reader.wait_for(3 if reader is bobs else 2)
+        kinds = [(kind, event_id) for kind, event_id, _ in reader.events if kind == "update"]
+        assert kinds == [("update", "2"), ("update", "3")]
+        status, direct = browser.request("GET", f"{chat.site(0)}/chat/messages/{posted}")
+        assert reader.events[-1][2] == direct  # the viewer's own view, not the shared one
+    assert bobs.events[-1][2]["reactions"] == [{"emoji": "👍", "count": 1, "mine": True}]
+    assert anns.events[-1][2]["reactions"] == [{"emoji": "👍", "count": 1, "mine": False}]
+    assert anns.events[-1][2]["content"] == "lunch!"
+    bobs.stop(), anns.stop()

@@ -107,6 +107,7 @@ def test_a_signed_request_gets_a_hold_and_what_it_missed(
     assert poll.json == {
         "messages": [],
         "deleted": [],
+        "updated": [],
         "cursor": "1",
         "more": False,
         "stream": None,

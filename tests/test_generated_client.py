@@ -82,6 +82,17 @@ def test_every_operation_works_through_the_generated_client(
             assert isinstance(page, models.History) and page.next_ is None
             again = call(f"{prefix}get_message", message_id=posted.id, **room)
             assert isinstance(again, models.Message) and again.content == posted.content
+            fixed = models.MessageEdit(content="edited by a generated client")
+            edited = call(f"{prefix}edit_message", message_id=posted.id, body=fixed, **room)
+            assert isinstance(edited, models.Message) and edited.edited_at is not None
+            liked = call(f"{prefix}add_reaction", message_id=posted.id, emoji="👍", **room)
+            assert isinstance(liked, models.Message)
+            assert [(r.emoji, r.count, r.mine) for r in liked.reactions] == [("👍", 1, True)]
+            unliked = call(f"{prefix}remove_reaction", message_id=posted.id, emoji="👍", **room)
+            assert isinstance(unliked, models.Message) and unliked.reactions == []
+            updated = call(f"{prefix}poll_messages", stream=opened.stream, **room)
+            assert isinstance(updated, models.Poll)
+            assert [m.content for m in updated.updated][-1] == "edited by a generated client"
             assert call(f"{prefix}delete_message", message_id=posted.id, **room) is None
             gone = call(f"{prefix}get_message", message_id=posted.id, **room)
             assert isinstance(gone, models.Error) and gone.error.code == "message_not_found"

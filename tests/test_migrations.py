@@ -27,7 +27,7 @@ from hosts import SERVICE_VARIABLES, database_url, separate_database
 
 CHAT_TABLES = set(metadata.tables)
 #: The newest revision of the chat's branch.
-CHAT_HEAD = "webchat_0003"
+CHAT_HEAD = "webchat_0004"
 #: The server databases are shared with the rest of the suite; migrations get one of their own.
 MIGRATIONS_DATABASE = "webchat_migrations"
 
@@ -331,3 +331,72 @@ def test_upgrading_a_populated_database_marks_its_messages_as_posted_by_people(
         engine.dispose()
     assert "system" not in columns and kept == ["from before", "after"]
     assert options == expected_options(metadata.tables["webchat_messages"], engine.dialect.name)
+
+
+def test_upgrading_a_populated_database_keeps_its_messages_editable_and_reactable(
+    host_app: Flask, url: str, flask_db: FlaskDb
+) -> None:
+    """A site on webchat_0003 with messages upgrades to edits, replies and reactions."""
+    flask_db(host_app, "init")
+    flask_db(host_app, "upgrade", "webchat_0003")
+    client = host_app.test_client()
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO webchat_rooms (name, last_seq, created_at, message_count)"
+                    " VALUES ('old', 2, CURRENT_TIMESTAMP, 2)"
+                )
+            )
+            for seq, text in ((1, "first 👍"), (2, "second 汉字")):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO webchat_messages"
+                        " (room_id, seq, username, content, created_at, system)"
+                        " SELECT id, :seq, 'ann', :text, CURRENT_TIMESTAMP, :no"
+                        " FROM webchat_rooms WHERE name = 'old'"
+                    ),
+                    {"seq": seq, "text": text, "no": False},
+                )
+    finally:
+        engine.dispose()
+    flask_db(host_app, "upgrade", "heads")
+    assert stored_revisions(url) == {CHAT_HEAD}
+
+    read = client.get("/chat/rooms/old/messages", query_string={"after": 0}).json
+    old = read["messages"]
+    assert [(m["content"], m["edited_at"], m["reply_to"], m["reactions"]) for m in old] == [
+        ("first 👍", None, None, []),
+        ("second 汉字", None, None, []),
+    ]
+    reacted = client.put(f"/chat/rooms/old/messages/{old[0]['id']}/reactions/👍")
+    assert reacted.status_code == 200, reacted.json
+    reply = client.post(
+        "/chat/rooms/old/messages",
+        json={"content": "answer", "username": "bob", "reply_to": old[1]["id"]},
+    )
+    assert reply.json["reply_to"] == {
+        "id": old[1]["id"],
+        "username": "ann",
+        "excerpt": "second 汉字",
+    }
+    after = client.get("/chat/rooms/old/messages", query_string={"after": read["cursor"]}).json
+    assert [m["reactions"] for m in after["updated"]] == [
+        [{"emoji": "👍", "count": 1, "mine": True}]
+    ]
+
+    flask_db(host_app, "downgrade", "webchat_0003")
+    engine = sa.create_engine(url)
+    try:
+        names = set(sa.inspect(engine).get_table_names())
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("webchat_messages")}
+        with engine.connect() as connection:
+            kept = connection.scalars(
+                sa.text("SELECT content FROM webchat_messages ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    assert "webchat_reactions" not in names and "webchat_updates" not in names
+    assert "edited_at" not in columns and "reply_to_id" not in columns
+    assert kept[:2] == ["first 👍", "second 汉字"]

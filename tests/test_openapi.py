@@ -76,6 +76,7 @@ def test_every_route_is_documented_and_every_documented_route_exists(host: Host)
             rule.rule.removeprefix("/chat")
             .replace("<int:message_id>", "{message_id}")
             .replace("<room>", "{room}")
+            .replace("<emoji>", "{emoji}")
             or "/",
             m,
         )

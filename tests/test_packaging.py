@@ -43,6 +43,8 @@ def test_the_wheel_contains_the_package_data(wheel: Path) -> None:
         "flask_webchat/templates/webchat/chat.html",
         "flask_webchat/templates/webchat/widget.html",
         "flask_webchat/static/webchat/webchat.js",
+        "flask_webchat/static/webchat/conversation.js",
+        "flask_webchat/migrations/versions/webchat_0004_conversations.py",
         "flask_webchat/static/webchat/webchat.css",
         "flask_webchat/migrations/__init__.py",
         "flask_webchat/migrations/versions/webchat_0001_create_chat_tables.py",

@@ -240,8 +240,14 @@ def test_messages_arrive_oldest_first_with_their_fields(host: Host) -> None:
         "mine",
         "can_delete",
         "system",
+        "edited_at",
+        "reply_to",
+        "reactions",
+        "mentions",
     }
     assert message["created_at"].endswith("Z")
+    assert message["edited_at"] is None and message["reply_to"] is None
+    assert message["reactions"] == [] and message["mentions"] == []
     assert message["anonymous"] is True and message["system"] is False
     assert message["mine"] is False and message["can_delete"] is False
 

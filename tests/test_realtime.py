@@ -84,7 +84,14 @@ def test_a_long_poll_with_nothing_to_say_answers_empty_after_at_most_max_wait(
     host.browser().say("before")
     cursor = bo.poll(after="0")["cursor"]
     waiting = Waiting(bo, after=cursor, wait=600)  # cut to WEBCHAT_MAX_WAIT
-    empty = {"messages": [], "deleted": [], "cursor": cursor, "more": False, "stream": None}
+    empty = {
+        "messages": [],
+        "deleted": [],
+        "updated": [],
+        "cursor": cursor,
+        "more": False,
+        "stream": None,
+    }
     assert waiting.result() == empty
 
 

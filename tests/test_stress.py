@@ -1,9 +1,11 @@
 """Many writers and readers at once, on every database: every reader gets every event once.
 
-Eight writer threads post and delete while four readers poll, each with its own connection; a
-reader keeps its place with a tab's stream, its session alone, or a cursor of its own. At the end
-each reader must have received every surviving message and every deletion exactly once, in
-cursor order. ``bench/stress.py`` runs the same workload for longer and reports events/s.
+Eight writer threads post, edit, react and delete while four readers poll, each with its own
+connection; a reader keeps its place with a tab's stream, its session alone, or a cursor of its
+own. At the end each reader must have received every surviving message and every deletion
+exactly once, in cursor order, and its view of every message (merging each batch's
+``messages``, ``updated`` and ``deleted``) must equal the database's. ``bench/stress.py`` runs
+the same workload for longer and reports events/s.
 """
 
 from __future__ import annotations
@@ -35,10 +37,25 @@ def test_concurrent_writers_and_readers_lose_and_repeat_nothing(
         # default 5 s wait for the lock, which is a 503 the test would count as a failure.
         options["connect_args"] = {"timeout": 30}
     host = make_host(WEBCHAT_BACKLOG=0, SQLALCHEMY_ENGINE_OPTIONS=options)
-    report = run_stress(host, writers=WRITERS, readers=READERS, posts_per_writer=200)
+    report = run_stress(
+        host,
+        writers=WRITERS,
+        readers=READERS,
+        posts_per_writer=200,
+        edit_every=5,
+        react_every=2,
+    )
+    print(
+        f"{stack.name}: {report.posted} posts, {report.edited} edits, {report.reacted}"
+        f" reactions, {report.deleted} deletes in {report.seconds:.1f} s"
+        f" ({report.events_per_second:.0f} events/s), {report.retried} retried"
+    )
 
     assert report.events >= 2000
     assert report.lost == [0] * READERS
     assert report.duplicates == [0] * READERS
     assert report.out_of_order == [0] * READERS
     assert report.corrupt == [0] * READERS
+    assert report.edited > 0 and report.reacted > 0
+    assert report.stale == [0] * READERS
+    assert report.extra_updates == [0] * READERS

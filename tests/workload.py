@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flask_webchat.models import ChatDeletion, ChatMessage
+from flask_webchat.models import ChatDeletion, ChatMessage, ChatReaction, ChatUpdate
 from hosts import Browser, Host
 
 #: How each kind of reader keeps its place: a tab's stream, the session alone, or its own cursor.
@@ -71,6 +71,21 @@ class ReaderLog:
     messages: list[dict[str, Any]] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
     polls: int = 0
+    #: How many updates arrived, all batches together.
+    updates: int = 0
+    #: The reader's view: every message it holds, in the state it last received, merged batch
+    #: by batch as docs/http.rst tells clients to (messages, then updated, then deleted).
+    state: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def merge(self, batch: dict[str, Any]) -> None:
+        for message in batch["messages"]:
+            self.state.setdefault(message["id"], message)
+        for message in batch.get("updated", []):
+            if message["id"] in self.state:
+                self.state[message["id"]] = message
+        for gone in batch["deleted"]:
+            self.state.pop(gone, None)
+        self.updates += len(batch.get("updated", []))
 
 
 @dataclass
@@ -91,10 +106,16 @@ class StressReport:
     out_of_order: list[int]
     #: Per reader: messages received that nobody posted, or with other text than was posted.
     corrupt: list[int]
+    edited: int = 0
+    reacted: int = 0
+    #: Per reader: messages whose final state (content, reactions) differs from the database's.
+    stale: list[int] = field(default_factory=list)
+    #: Per reader: updates received beyond the update events there were.
+    extra_updates: list[int] = field(default_factory=list)
 
     @property
     def events(self) -> int:
-        return self.posted + self.deleted
+        return self.posted + self.deleted + self.edited + self.reacted
 
     @property
     def events_per_second(self) -> float:
@@ -102,7 +123,8 @@ class StressReport:
 
     @property
     def exact(self) -> bool:
-        return not any(self.lost + self.duplicates + self.out_of_order + self.corrupt)
+        problems = self.lost + self.duplicates + self.out_of_order + self.corrupt
+        return not any(problems + self.stale + self.extra_updates)
 
 
 def run_stress(
@@ -115,6 +137,8 @@ def run_stress(
     seed: int = 0,
     timeout: float = 300,
     reader_pause: float = 0.0,
+    edit_every: int = 0,
+    react_every: int = 0,
 ) -> StressReport:
     """Post and delete from ``writers`` threads while ``readers`` threads poll; check the result.
 
@@ -123,9 +147,13 @@ def run_stress(
     spread over :data:`READER_KINDS`; each starts before the first post and keeps polling until
     the writers are done and it has caught up, pausing ``reader_pause`` seconds between polls
     (0: as fast as it can; the page waits 2 s). The host should have ``WEBCHAT_BACKLOG=0``.
+    After every ``edit_every``-th post (0: never) a writer edits one of its surviving messages,
+    and after every ``react_every``-th one it adds or removes a reaction on anyone's message;
+    each reader's final view must then equal the database's state of every message.
     """
     posted: dict[int, str] = {}
     deleted: set[int] = set()
+    changes = Counter[str]()
     retried = Counter[str]()
     lock = threading.Lock()
     logs = [ReaderLog(READER_KINDS[n % len(READER_KINDS)]) for n in range(readers)]
@@ -149,6 +177,27 @@ def run_stress(
                 assert response.status_code == 204, response.json
                 with lock:
                     deleted.add(victim)
+            if edit_every and (n + 1) % edit_every == 0 and mine:
+                target = chooser.choice(mine)
+                text = f"writer {number} edit {n} ✏️"
+                response = _retrying(lambda t=target, c=text: browser.edit(t, c), retried)
+                assert response.status_code == 200, response.json
+                with lock:
+                    posted[target] = text
+                    changes["edited"] += 1
+            if react_every and (n + 1) % react_every == 0:
+                with lock:
+                    target = chooser.choice(sorted(posted))
+                emoji = chooser.choice(_EMOJI)
+                add = chooser.random() < 0.7
+                response = _retrying(
+                    lambda t=target, e=emoji, a=add: browser.react(t, e, add=a), retried
+                )
+                # Another writer may have deleted it meanwhile: then nothing changed.
+                assert response.status_code in (200, 404), response.json
+                if response.status_code == 200:
+                    with lock:
+                        changes["reacted"] += 1
 
     started = time.perf_counter()
     writers_finished: list[float] = []
@@ -162,7 +211,12 @@ def run_stress(
         [lambda n=n: write_and_clock(n) for n in range(writers)], start_reading, timeout=timeout
     )
     seconds = max(writers_finished) - started
-    return _check(host, logs, posted, deleted, writers, seconds, sum(retried.values()))
+    report = _check(host, logs, posted, deleted, writers, seconds, sum(retried.values()))
+    report.edited, report.reacted = changes["edited"], changes["reacted"]
+    return report
+
+
+_EMOJI = ("👍", "🎉", "👍🏽", "👨‍👩‍👧")
 
 
 def _reader_start(
@@ -191,6 +245,7 @@ def _reader_start(
         log.polls += 1
         log.messages.extend(batch["messages"])
         log.deleted.extend(batch["deleted"])
+        log.merge(batch)
         return batch
 
     def loop(writers_done: threading.Event) -> None:
@@ -227,12 +282,31 @@ def _check(
         session = host.db.session
         surviving = set(session.scalars(sa.select(ChatMessage.id)))
         recorded_deletions = set(session.scalars(sa.select(ChatDeletion.message_id)))
+        contents = dict(session.execute(sa.select(ChatMessage.id, ChatMessage.content)).all())
+        update_events = session.scalar(sa.select(sa.func.count()).select_from(ChatUpdate)) or 0
+        reactions: dict[int, dict[str, int]] = {}
+        for message_id, emoji in session.execute(
+            sa.select(ChatReaction.message_id, ChatReaction.emoji).order_by(ChatReaction.id)
+        ):
+            counts = reactions.setdefault(message_id, {})
+            counts[emoji] = counts.get(emoji, 0) + 1
         session.remove()
     assert surviving == set(posted) - deleted, "the database holds what the writers left"
     assert recorded_deletions == deleted, "every deletion is recorded as an event"
 
+    assert all(contents[m] == posted[m] for m in surviving), "the database holds the last edits"
+    truth = {m: (contents[m], reactions.get(m, {})) for m in surviving}
     lost, duplicates, out_of_order, corrupt = [], [], [], []
+    stale, extra_updates = [], []
     for log in logs:
+        seen = {
+            m["id"]: (m["content"], {r["emoji"]: r["count"] for r in m["reactions"]})
+            for m in log.state.values()
+        }
+        stale.append(
+            sum(1 for m in surviving if seen.get(m) != truth[m]) + len(set(seen) - surviving)
+        )
+        extra_updates.append(max(0, log.updates - update_events))
         received = [m["id"] for m in log.messages]
         cursors = [int(m["cursor"]) for m in log.messages]
         lost.append(len(surviving - set(received)) + len(deleted - set(log.deleted)))
@@ -241,9 +315,9 @@ def _check(
             + sum(n - 1 for n in Counter(log.deleted).values())
         )
         out_of_order.append(sum(1 for a, b in itertools.pairwise(cursors) if b <= a))
+        # A message arrives as it is when read: an edited one may already carry its edit.
         corrupt.append(
-            sum(1 for m in log.messages if posted.get(m["id"]) != m["content"])
-            + len(set(log.deleted) - deleted)
+            sum(1 for m in log.messages if m["id"] not in posted) + len(set(log.deleted) - deleted)
         )
     return StressReport(
         writers=writers,
@@ -256,4 +330,6 @@ def _check(
         duplicates=duplicates,
         out_of_order=out_of_order,
         corrupt=corrupt,
+        stale=stale,
+        extra_updates=extra_updates,
     )

@@ -49,6 +49,21 @@ ROUTES = (
     Route("/rooms", "rooms", routes.list_rooms, "GET"),
     Route("/messages/<int:message_id>", "message", routes.get_message, "GET", in_room=True),
     Route("/messages/<int:message_id>", "delete", routes.delete_message, "DELETE", in_room=True),
+    Route("/messages/<int:message_id>", "edit", routes.edit_message, "PATCH", in_room=True),
+    Route(
+        "/messages/<int:message_id>/reactions/<emoji>",
+        "react",
+        routes.add_reaction,
+        "PUT",
+        in_room=True,
+    ),
+    Route(
+        "/messages/<int:message_id>/reactions/<emoji>",
+        "unreact",
+        routes.remove_reaction,
+        "DELETE",
+        in_room=True,
+    ),
     Route("/openapi.json", "openapi", routes.openapi_document, "GET"),
 )
 _HEAD_ANSWERS = {route.view: route.head for route in ROUTES if route.head}

@@ -29,7 +29,7 @@ from typing import Any
 
 from flask import Response, request
 
-from .. import rooms
+from .. import details, rooms
 from ..batches import Batch
 from ..config import Settings
 from ..errors import ValidationFailed
@@ -203,12 +203,13 @@ def renderer(channels: Channels) -> Any:
     """The function that turns one committed batch into GRIP items, for the publisher."""
 
     def render_items(room: str, batch: Batch, start: int) -> list[dict[str, Any]]:
+        # Everyone whose view of a message in the batch differs from the shared one: its
+        # author (``mine``), and its reactors (their reactions' ``mine``).
+        shown = [*batch.messages, *batch.updated]
+        people = {(m.author_id, m.author_session) for m in shown}
+        people.update(who for m in shown for who in details.reactor_tags(m))
         authors = sorted(
-            {
-                tag
-                for message in batch.messages
-                if (tag := channels.tag(message.author_id, message.author_session)) is not None
-            }
+            {tag for user, key in people if (tag := channels.tag(user, key)) is not None}
         )
         # The shared items skip the authors; their own channels end their streams, which
         # resume from their last id and read the batch in their own view.

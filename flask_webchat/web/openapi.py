@@ -38,6 +38,7 @@ from ..rooms import NAME_RULE
 from ..schemas import (
     Cursor,
     DeletionSchema,
+    EditSchema,
     ErrorSchema,
     EventsArgsSchema,
     HistoryArgsSchema,
@@ -77,6 +78,14 @@ _MESSAGE_ID = {
     "schema": {"type": "integer", "minimum": 0},
 }
 
+_EMOJI = {
+    "name": "emoji",
+    "in": "path",
+    "required": True,
+    "description": "One emoji (one grapheme cluster), URL-encoded.",
+    "schema": {"type": "string"},
+}
+
 
 def build_spec(server_url: str) -> dict[str, Any]:
     """The document for the blueprint mounted at ``server_url`` (e.g. ``/chat``)."""
@@ -109,6 +118,7 @@ def build_spec(server_url: str) -> dict[str, Any]:
     plugin.map_to_openapi_type(UTCDateTime, "string", "date-time")
     spec.components.schema("Message", schema=MessageSchema)
     spec.components.schema("NewMessage", schema=NewMessageSchema)
+    spec.components.schema("MessageEdit", schema=EditSchema)
     spec.components.schema("Poll", schema=PollSchema)
     spec.components.schema("Deletion", schema=DeletionSchema)
     spec.components.schema("History", schema=HistorySchema)
@@ -168,6 +178,9 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
 
     def named(operation_id: str) -> str:
         return f"room{operation_id[0].upper()}{operation_id[1:]}" if scoped else operation_id
+
+    # What every write to an existing message may answer besides its own errors.
+    writing = [CsrfRefused, *errors, CrossSiteRequest, DatabaseUnavailable]
 
     return {
         "/": {
@@ -281,6 +294,34 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                 ),
                 "parameters": [*parameters, _MESSAGE_ID],
             },
+            "patch": {
+                **_operation(
+                    named("editMessage"),
+                    "Edit a message the reader may edit; every reader gets it as an update.",
+                    {200: _json("The message as edited.", "Message")},
+                    [*writing, MessageNotFound, ValidationFailed, MessageRejected, RateLimited],
+                ),
+                "parameters": [*parameters, _MESSAGE_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "MessageEdit"}},
+                },
+            },
+        },
+        "/messages/{message_id}/reactions/{emoji}": {
+            method: {
+                **_operation(
+                    named(name),
+                    summary,
+                    {200: _json("The message, with its reactions now.", "Message")},
+                    [*writing, IdentityRequired, MessageNotFound, ValidationFailed, RateLimited],
+                ),
+                "parameters": [*parameters, _MESSAGE_ID, _EMOJI],
+            }
+            for method, name, summary in (
+                ("put", "addReaction", "Add the reader's reaction (again: no change)."),
+                ("delete", "removeReaction", "Remove the reader's reaction (absent: no change)."),
+            )
         },
         "/messages/history": {
             "get": {
@@ -302,8 +343,9 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                         200: {
                             "description": (
                                 "An endless `text/event-stream`. Each event has `id:` (its"
-                                " cursor), `event:` (`message`, data a `Message`; `delete`, data"
-                                ' a `Deletion`; or `cursor`, data `{"cursor": …}`, which moves'
+                                " cursor), `event:` (`message` or `update`, data a `Message`;"
+                                " `delete`, data a `Deletion`; or `cursor`, data"
+                                ' `{"cursor": …}`, which moves'
                                 " the cursor and shows nothing) and one line of JSON `data:`. A"
                                 " `cursor` event comes first. A comment line comes every"
                                 " WEBCHAT_HEARTBEAT seconds of silence. Generated clients"

@@ -73,6 +73,8 @@ def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, An
         "max_wait": state.settings.max_wait,
         "static_endpoint": f"{blueprint_name}.static",
         "identity_name": viewer.identity.name if viewer.identity else None,
+        # The page highlights the messages whose mentions hold this id.
+        "identity_id": viewer.identity.id if viewer.identity else None,
         "allow_anonymous": state.settings.allow_anonymous,
         "may_post": viewer.may_post(name),
         "poll_interval": state.settings.poll_interval,

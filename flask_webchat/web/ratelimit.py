@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 
     from ..config import Settings
 
-_LIMITED_METHODS = ["POST", "DELETE"]
+_LIMITED_METHODS = ["POST", "DELETE", "PATCH", "PUT"]
 
 
 def limit_writes(app: Flask, blueprint: Blueprint, settings: Settings) -> Limiter | None:
-    """Limit posts and deletes per identity; ``None`` when limits are off or unavailable."""
+    """Limit writes (posts, edits, reactions, deletes) per identity; ``None`` when off."""
     if settings.rate_limit is None:
         return None
     try:
@@ -54,7 +54,7 @@ def limit_writes(app: Flask, blueprint: Blueprint, settings: Settings) -> Limite
         "deduct_when": lambda response: response.status_code < 400,
         "exempt_when": _opening_stream,
     }
-    # One count for posts and deletes together, per writer.
+    # One count for every write together, per writer.
     limiter.shared_limit(settings.rate_limit, "webchat-writes", key_func=writer_key, **common)(
         blueprint
     )

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, stream_with_context, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import history, messages, rooms, streams, waiting
+from .. import details, editing, history, messages, reactions, rooms, streams, waiting
 from ..batches import Batch
 from ..errors import UnknownRoom, WebchatError
 from ..i18n import N_
@@ -77,7 +77,7 @@ def poll_messages(room: str | None) -> Response:
         fallback=settings.fallback_poll,
     )
     # Most polls are empty, and an empty answer needs no viewer: skip building schemas for it.
-    schema = PollSchema(viewer=viewer) if batch.messages else _EMPTY_POLL
+    schema = PollSchema(viewer=viewer) if batch.messages or batch.updates else _EMPTY_POLL
     return jsonify(schema.dump(batch))
 
 
@@ -164,6 +164,7 @@ def message_history(room: str | None) -> Response:
     page = history.read_history(
         state.db.session, room_name=name, before=args.get("before"), limit=args["limit"]
     )
+    details.attach(state.db.session, page.messages)  # history shows each message as it is now
     return jsonify(HistorySchema(viewer=viewer).dump(page))
 
 
@@ -200,6 +201,7 @@ def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
         sender=state.app,
         idempotency_key=None if key is None else load(IDEMPOTENCY_KEY, key, name="Idempotency-Key"),
         key_ttl=state.settings.idempotency_ttl,
+        lookup=state.extension.lookup_mention,
     )
     answer = MessageSchema(viewer=viewer.as_author().in_room(name)).dump(message)
     # The message's URL under the URL it was posted to: a REST client builds the same one.
@@ -234,6 +236,60 @@ def delete_message(message_id: int, room: str | None = None) -> tuple[str, int]:
         room=room,
     )
     return "", 204
+
+
+def edit_message(message_id: int, room: str | None = None) -> Response:
+    """Replace the content of a message the current reader may edit; answer it as edited."""
+    state = get_state()
+    if room is not None:
+        rooms.require_room(room, state.settings)
+    viewer = current_viewer()
+    edited = editing.edit_message(
+        state.db.session,
+        message_id=message_id,
+        viewer=viewer,
+        body=json_body(state.settings.max_body),
+        window=state.settings.edit_window,
+        filters=state.extension.filters,
+        lookup=state.extension.lookup_mention,
+        notifier=state.notifier,
+        sender=state.app,
+        room=room,
+    )
+    name = rooms.room_name(state.db.session, edited.room_id)
+    return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(edited))
+
+
+def add_reaction(message_id: int, emoji: str, room: str | None = None) -> Response:
+    """Add the current reader's reaction to a message (again: nothing changes)."""
+    return _react(message_id, emoji, room, add=True)
+
+
+def remove_reaction(message_id: int, emoji: str, room: str | None = None) -> Response:
+    """Remove the current reader's reaction from a message (absent: nothing changes)."""
+    return _react(message_id, emoji, room, add=False)
+
+
+def _react(message_id: int, emoji: str, room: str | None, *, add: bool) -> Response:
+    state = get_state()
+    if room is not None:
+        rooms.require_room(room, state.settings)
+    viewer = current_viewer()
+    if viewer.identity is None:
+        viewer = viewer.as_author()  # an anonymous reader reacts as their browser session
+    message = reactions.react(
+        state.db.session,
+        message_id=message_id,
+        emoji=emoji,
+        viewer=viewer,
+        add=add,
+        allow_anonymous=state.settings.allow_anonymous,
+        notifier=state.notifier,
+        sender=state.app,
+        room=room,
+    )
+    name = rooms.room_name(state.db.session, message.room_id)
+    return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(message))
 
 
 def openapi_document() -> Response:

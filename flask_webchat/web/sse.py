@@ -1,6 +1,7 @@
 """Server-Sent Events: the wire format of ``GET /events``.
 
-Each event carries ``id:`` (its cursor), ``event:`` (``message``, ``delete`` or ``cursor``) and
+Each event carries ``id:`` (its cursor), ``event:`` (``message``, ``update``, ``delete`` or
+``cursor``) and
 one line of JSON ``data:``. The browser's ``EventSource`` sends the last ``id:`` it received back
 as ``Last-Event-ID`` when it reconnects, so a stream resumes exactly where the reader is.
 
@@ -18,7 +19,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..batches import Batch, Deletion
+from ..batches import Batch, Deletion, Update
 from ..errors import Forbidden
 from ..i18n import N_
 from ..models import ChatMessage
@@ -70,6 +71,9 @@ def encode_batch(batch: Batch, dump_message: Callable[[ChatMessage], dict[str, A
     for position, event in batch.events():
         if isinstance(event, Deletion):
             parts.append(_event(position, "delete", _DELETION.dump(event)))
+        elif isinstance(event, Update):
+            # The message's whole current state, as a ``message`` event carries it.
+            parts.append(_event(position, "update", dump_message(event.message)))
         else:
             parts.append(_event(position, "message", dump_message(event)))
         sent = position

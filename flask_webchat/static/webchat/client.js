@@ -1,15 +1,18 @@
-// flask-webchat client: reads a room from a cursor, posts and deletes. No dependencies, no DOM.
+// flask-webchat client: reads a room from a cursor, posts, edits, reacts and deletes. No
+// dependencies, no DOM.
 //
 //   import { WebchatClient } from "/chat/static/webchat/client.js";
 //   const chat = new WebchatClient({ url: "/chat/messages" });  // transport: "sse" by default
 //   chat.addEventListener("message", (event) => show(event.detail));
+//   chat.addEventListener("update", (event) => replace(event.detail));  // its whole state
 //   chat.addEventListener("delete", (event) => hide(event.detail.id));
 //   chat.start();
 //   await chat.send({ content: "Hello!", username: "Ann" });
 //
-// Events: "message" (detail: a message), "delete" (detail: {id}), "state" (detail: {state,
-// error, retryIn}) where state is "live" or "reconnecting". Every message and deletion is
-// dispatched exactly once, oldest first; after a network error the client retries with backoff
+// Events: "message" (detail: a message), "update" (detail: a message's whole current state: an
+// edit, a reaction, its parent's change), "delete" (detail: {id}), "state" (detail: {state,
+// error, retryIn}) where state is "live" or "reconnecting". Every message, update and deletion
+// is dispatched exactly once, in the room's order; after a network error the client retries with backoff
 // and resumes from its cursor, so nothing is missed.
 //
 // Transports: "sse" reads the first batch with one poll, then listens on GET /events (the
@@ -101,6 +104,9 @@ export class WebchatClient extends EventTarget {
     this.cursor = after;
     // A stream of our own is opened before the first read, once (see _openStream).
     this._mustOpen = openStream && !stream && after === null;
+    // Reading by cursor, the browser may have no session yet (a first visit): see _write.
+    this._sessionless = !stream && !this._mustOpen;
+    this._writing = Promise.resolve(); // the sessionless writes, one after another
     this.streamsUrl = streamsUrl;
     this.pollInterval = pollInterval;
     this.headers = headers;
@@ -152,11 +158,12 @@ export class WebchatClient extends EventTarget {
    * Post a message; resolves to the stored message, rejects with a WebchatError. Send the same
    * `key` (see newPostKey) when retrying the same draft: the server then stores it once.
    */
-  async send({ content, username }, { key } = {}) {
+  async send({ content, username, replyTo }, { key } = {}) {
     const body = username === undefined ? { content } : { content, username };
+    if (replyTo !== undefined && replyTo !== null) body.reply_to = replyTo;
     const headers = { ...this.headers, "Content-Type": "application/json", Accept: "application/json" };
     if (key) headers["Idempotency-Key"] = key;
-    const response = await this._fetch(this.url, {
+    const response = await this._write(this.url, {
       method: "POST",
       headers,
       body: JSON.stringify(body),
@@ -180,9 +187,32 @@ export class WebchatClient extends EventTarget {
     return response.json();
   }
 
+  /** Edit a message's content; resolves to the message as edited (the update event follows). */
+  async edit(id, content) {
+    const response = await this._write(`${this.url}/${id}`, {
+      method: "PATCH",
+      headers: { ...this.headers, "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ content }),
+    });
+    if (!response.ok) throw await refusal(response, this._);
+    this.refresh();
+    return response.json();
+  }
+
+  /** Add (`add` true) or remove this reader's `emoji` on a message; resolves to the message. */
+  async react(id, emoji, add = true) {
+    const response = await this._write(`${this.url}/${id}/reactions/${encodeURIComponent(emoji)}`, {
+      method: add ? "PUT" : "DELETE",
+      headers: { ...this.headers, Accept: "application/json" },
+    });
+    if (!response.ok) throw await refusal(response, this._);
+    this.refresh();
+    return response.json();
+  }
+
   /** Delete a message; one that is already gone counts as deleted (a wrong URL does not). */
   async delete(id) {
-    const response = await this._fetch(`${this.url}/${id}`, {
+    const response = await this._write(`${this.url}/${id}`, {
       method: "DELETE",
       headers: this.headers,
     });
@@ -191,6 +221,31 @@ export class WebchatClient extends EventTarget {
       if (error.code !== "message_not_found") throw error;
     }
     this.refresh();
+  }
+
+  /**
+   * A write. A client reading by cursor may have no session yet, and its first write makes one,
+   * which changes how events show this reader (`mine`, `can_delete`, its own reactions). So
+   * reading pauses while that write is in flight and goes on from the same cursor with the
+   * session: no event crosses the old connection after it. Until then, writes go one at a time,
+   * so that two of them never make two sessions.
+   */
+  _write(url, options) {
+    if (!this._sessionless) return this._fetch(url, options);
+    const write = async () => {
+      if (!this._sessionless) return this._fetch(url, options);
+      const reading = this.state !== "idle";
+      if (reading) this.stop();
+      try {
+        const response = await this._fetch(url, options);
+        if (response.ok) this._sessionless = false;
+        return response;
+      } finally {
+        if (reading) this.start();
+      }
+    };
+    this._writing = this._writing.catch(() => {}).then(write);
+    return this._writing;
   }
 
   async _fetch(url, options) {
@@ -232,6 +287,7 @@ export class WebchatClient extends EventTarget {
       this.cursor = event.lastEventId;
     };
     source.addEventListener("message", receive("message"));
+    source.addEventListener("update", receive("update"));
     source.addEventListener("delete", receive("delete"));
     source.addEventListener("revoked", () => {
       // Access ended while listening: poll once, which answers why (403) and stops there.
@@ -323,7 +379,10 @@ export class WebchatClient extends EventTarget {
       } else {
         const batch = await response.json();
         if (generation !== this._generation) return;
+        // New messages, then the current state of changed ones, then deletions: a message in
+        // two lists ends in the state of the last (see "Merging a batch" in the docs).
         batch.messages.forEach((message) => this._emit("message", message));
+        (batch.updated || []).forEach((message) => this._emit("update", message));
         batch.deleted.forEach((id) => this._emit("delete", { id }));
         this.cursor = batch.cursor;
         if (batch.more) this._again = true;

@@ -2,6 +2,7 @@
 // Message text is only ever placed with textContent, never parsed as HTML.
 
 import { newPostKey, WebchatClient } from "./client.js";
+import { element, messageTools, quoteOf, reactions, toggleEmojiPicker } from "./conversation.js";
 
 const NAME_KEY = "webchat.username";
 // Within this many pixels of the end, the reader counts as "at the bottom".
@@ -20,13 +21,6 @@ export function fill(text, params = {}) {
 /** A translator from the page's strings (English id -> the reader's language). */
 export function translator(strings) {
   return (text, params) => fill(strings[text] || text, params);
-}
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 function start(root) {
@@ -49,7 +43,15 @@ function start(root) {
   const nameInput = form.elements.username || null;
   const sendButton = form.querySelector("button[type=submit]");
   const older = root.querySelector(".webchat-older");
+  const context = root.querySelector(".webchat-context");
+  const contextText = root.querySelector(".webchat-context-text");
+  const myId = data.identityId || null;
+  const mayPost = !content.disabled;
   const shown = new Map(); // message id -> list item
+  const states = new Map(); // message id -> the message as last received
+  let replyTo = null; // the message the next post answers
+  let editing = null; // the message the composer is editing
+  let announced = null; // the id of the message the announcer last read out
   let oldest = null; // the cursor of the oldest message shown, where history continues
   let sending = false;
   // One key per draft, kept across its retries, so a post whose answer was lost is stored once.
@@ -76,6 +78,7 @@ function start(root) {
     nameInput.addEventListener("change", () => localStorage.setItem(NAME_KEY, nameInput.value.trim()));
   }
 
+  let reconnecting = false; // whether the status shows the connection's trouble
   function say(text, isError = false) {
     status.textContent = text;
     status.classList.toggle("is-error", isError);
@@ -112,35 +115,89 @@ function start(root) {
     time.dateTime = message.created_at;
     time.title = fullTime.format(when);
     meta.append(author, time);
-    if (message.can_delete) {
-      const remove = element("button", "webchat-delete", _("Delete"));
-      remove.type = "button";
-      const from = message.system ? _("the site") : message.username;
-      remove.setAttribute("aria-label", _("Delete message from %(name)s", { name: from }));
-      remove.addEventListener("click", () => deleteMessage(message.id));
-      meta.append(remove);
-    }
+    if (message.edited_at) meta.append(element("span", "webchat-edited", _("(edited)")));
+    meta.append(tools(message));
+    item.classList.toggle("is-mention", Boolean(myId && (message.mentions || []).some((m) => m.id === myId)));
+    if (message.reply_to) item.append(quote(message.reply_to));
     // Content is the author's, never translated; dir="auto" lays out Arabic or Hebrew right to
     // left inside a left-to-right page (and the reverse).
     const content = element("p", "webchat-content", message.content);
     content.dir = "auto";
-    item.append(meta, content);
+    item.append(meta, content, reactionBar(message));
     shown.set(message.id, item);
+    states.set(message.id, message);
     if (oldest === null || BigInt(message.cursor) < BigInt(oldest)) oldest = message.cursor;
     return item;
   }
 
-  // Our own posts, as their answers showed them. A connection opened before this browser had a
-  // session (a first visit) delivers them without `mine` and `can_delete`: the answer knows.
-  const posted = new Map(); // message id -> the post's answer
+  const parts = { _, mayPost, shown, onReply: startReply, onEdit: startEdit, onDelete: deleteMessage };
+  const tools = (message) => messageTools(message, { ...parts, onReact: togglePicker });
+  const quote = (reply) => quoteOf(reply, parts);
+  const reactionBar = (message) => reactions(message, { ...parts, onToggle: react });
+
+  function togglePicker(id, opener) {
+    toggleEmojiPicker(shown.get(id), opener, { _, onPick: (emoji) => react(id, emoji, true) });
+  }
+
+  async function react(id, emoji, add) {
+    try {
+      update(await client.react(id, emoji, add));
+    } catch (error) {
+      say(error.message, true);
+    }
+  }
+
+  function setContext(text) {
+    context.hidden = text === null;
+    contextText.textContent = text || "";
+  }
+
+  function startReply(id, focus = true) {
+    const message = states.get(id);
+    if (!message) return;
+    editing = null;
+    replyTo = id;
+    const from = message.system ? _("the site") : message.username;
+    setContext(_("Replying to %(name)s: %(text)s", { name: from, text: message.content }));
+    if (focus) content.focus();
+  }
+
+  function startEdit(id) {
+    const message = states.get(id);
+    if (!message) return;
+    replyTo = null;
+    editing = id;
+    setContext(_("Editing your message"));
+    content.value = message.content;
+    updateComposer();
+    content.focus();
+  }
+
+  function cancelContext() {
+    if (editing !== null) content.value = "";
+    editing = null;
+    replyTo = null;
+    setContext(null);
+    updateComposer();
+  }
+
+  function update(message) {
+    // A message's new state: rebuilt in place, where the reader already sees it.
+    const item = shown.get(message.id);
+    if (!item) return;
+    const picker = item.querySelector(".webchat-picker") !== null;
+    const focused = item.contains(document.activeElement) ? document.activeElement.className : null;
+    const rebuilt = build(message);
+    item.replaceWith(rebuilt);
+    // The live region read the old text out: it keeps no text the message no longer has.
+    if (announced === message.id) announcer.textContent = "";
+    if (picker) togglePicker(message.id, rebuilt.querySelector(".webchat-react"));
+    if (focused) rebuilt.querySelector(`.${focused.split(" ")[0]}`)?.focus();
+    if (replyTo === message.id) startReply(message.id, false); // the quote as it is now
+  }
 
   function render(message) {
     if (shown.has(message.id)) return;
-    const answer = posted.get(message.id);
-    if (answer) {
-      posted.delete(message.id);
-      message = { ...message, mine: answer.mine, can_delete: answer.can_delete };
-    }
     const pinned = atBottom();
     list.append(build(message));
     if (pinned || message.mine) toBottom();
@@ -148,6 +205,7 @@ function start(root) {
     if (loaded && !message.mine) {
       const from = message.system ? "Notice" : message.username;
       announcer.textContent = `${from}: ${message.content}`;
+      announced = message.id;
     }
   }
 
@@ -172,6 +230,13 @@ function start(root) {
   function forget(id) {
     shown.get(id)?.remove();
     shown.delete(id);
+    states.delete(id);
+    // Nothing of a deleted message may stay on the page, not even for screen readers.
+    if (announced === id) {
+      announcer.textContent = "";
+      announced = null;
+    }
+    if (replyTo === id || editing === id) cancelContext();
   }
 
   async function deleteMessage(id) {
@@ -190,10 +255,29 @@ function start(root) {
     sendButton.disabled = sending || content.disabled || count === 0;
   }
 
+  async function saveEdit() {
+    const text = content.value;
+    if (countCharacters(text) === 0 || sending) return;
+    sending = true;
+    updateComposer();
+    try {
+      update(await client.edit(editing, text));
+      if (content.value === text) cancelContext();
+      say("");
+    } catch (error) {
+      say(error.message, true);
+    } finally {
+      sending = false;
+      updateComposer();
+    }
+  }
+
   async function send() {
+    if (editing !== null) return saveEdit();
     const text = content.value;
     if (countCharacters(text) === 0 || sending) return;
     const message = { content: text };
+    if (replyTo !== null) message.replyTo = replyTo;
     if (nameInput) {
       message.username = nameInput.value.trim();
       localStorage.setItem(NAME_KEY, message.username);
@@ -202,12 +286,10 @@ function start(root) {
     updateComposer();
     draftKey ??= newPostKey();
     try {
-      const stored = await client.send(message, { key: draftKey });
+      await client.send(message, { key: draftKey });
       draftKey = null;
-      const copy = shown.get(stored.id); // delivered before the answer came back
-      if (!copy) posted.set(stored.id, stored);
-      else if (!copy.classList.contains("is-mine")) copy.replaceWith(build(stored));
       if (content.value === text) content.value = ""; // keep anything typed meanwhile
+      if (message.replyTo === replyTo) cancelContext();
       say("");
     } catch (error) {
       say(error.message, true); // the draft stays in the box
@@ -218,6 +300,7 @@ function start(root) {
   }
 
   client.addEventListener("message", (event) => render(event.detail));
+  client.addEventListener("update", (event) => update(event.detail));
   client.addEventListener("delete", (event) => forget(event.detail.id));
   client.addEventListener("state", (event) => {
     const { state, error, retryIn } = event.detail;
@@ -225,8 +308,12 @@ function start(root) {
     if (state === "reconnecting") {
       const when = relative.format(Math.ceil(retryIn / 1000), "second");
       say(_("Reconnecting… next try %(when)s (%(reason)s)", { when, reason: error.message }), true);
+      reconnecting = true;
     } else {
-      say("");
+      // Back, or live (again): clear the connection notice, never a refusal the reader has
+      // yet to read (a first post refused while reading restarted with its session).
+      if (reconnecting) say("");
+      reconnecting = false;
       loaded = true;
     }
   });
@@ -243,7 +330,22 @@ function start(root) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       send();
+    } else if (event.key === "Escape" && (editing !== null || replyTo !== null)) {
+      event.preventDefault();
+      cancelContext();
+    } else if (event.key === "ArrowUp" && content.value === "" && editing === null) {
+      // Up in an empty composer edits the reader's newest message, as in most chats.
+      const mine = [...states.values()].filter((m) => m.mine && !m.system);
+      const last = mine.sort((a, b) => (BigInt(a.cursor) < BigInt(b.cursor) ? -1 : 1)).pop();
+      if (last) {
+        event.preventDefault();
+        startEdit(last.id);
+      }
     }
+  });
+  root.querySelector(".webchat-context-cancel").addEventListener("click", () => {
+    cancelContext();
+    content.focus();
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
