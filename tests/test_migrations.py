@@ -27,7 +27,7 @@ from hosts import SERVICE_VARIABLES, database_url, separate_database
 
 CHAT_TABLES = set(metadata.tables)
 #: The newest revision of the chat's branch.
-CHAT_HEAD = "webchat_0003"
+CHAT_HEAD = "webchat_0005"
 #: The server databases are shared with the rest of the suite; migrations get one of their own.
 MIGRATIONS_DATABASE = "webchat_migrations"
 
