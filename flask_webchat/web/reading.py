@@ -51,3 +51,19 @@ def with_unread(viewer: Viewer, listed: Iterable[RoomSummary]) -> list[dict[str,
         }
         for room in listed
     ]
+
+
+def unread_on_page(viewer: Viewer, room: str, switcher: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the page shows of read state: where the reader stopped in ``room`` (the "new"
+    divider goes above the first message after it), and a badge per room of the switcher,
+    whose items get ``unread`` (a label, empty for none)."""
+    state = get_state()
+    names = [room, *(item["name"] for item in switcher)]
+    counts = unread.unread_counts(
+        state.db.session, viewer, names, limit=state.settings.unread_limit
+    )
+    for item in switcher:
+        counted = counts[item["name"]]
+        item["unread"] = counted.label if counted.count else ""
+    here = counts[room]
+    return {"read_cursor": str(here.position), "unread": here.count, "unread_capped": here.capped}

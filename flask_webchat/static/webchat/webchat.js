@@ -2,6 +2,7 @@
 // Message text is only ever placed with textContent, never parsed as HTML.
 
 import { newPostKey, WebchatClient } from "./client.js";
+import { trackReading } from "./unread.js";
 
 const NAME_KEY = "webchat.username";
 // Within this many pixels of the end, the reader counts as "at the bottom".
@@ -67,7 +68,12 @@ function start(root) {
     ...(data.historyUrl ? { historyUrl: data.historyUrl } : {}),
     ...(data.wait ? { wait: Number(data.wait) } : {}),
     ...(data.transport ? { transport: data.transport } : {}),
+    ...(data.readUrl ? { readUrl: data.readUrl } : {}),
+    ...(data.roomsUrl ? { roomsUrl: data.roomsUrl } : {}),
   });
+  // The switcher's other rooms are counted again every few polls' worth of time.
+  const pollMs = Number(data.pollInterval || 2) * 1000;
+  const reading = trackReading({ root, list, client, _, roomsEvery: 5 * pollMs });
 
   if (nameInput) {
     nameInput.value = localStorage.getItem(NAME_KEY) || "";
@@ -131,7 +137,9 @@ function start(root) {
   function render(message) {
     if (shown.has(message.id)) return;
     const pinned = atBottom();
-    list.append(build(message));
+    const item = build(message);
+    list.append(item);
+    reading.shown(item, message);
     if (pinned || message.mine) toBottom();
     else jump.hidden = false; // the reader is reading back: say there is more, do not jump
     if (loaded && !message.mine) {
@@ -146,7 +154,10 @@ function start(root) {
       const page = await client.history({ before: oldest });
       const height = list.scrollHeight;
       for (const message of page.messages) {
-        if (!shown.has(message.id)) list.prepend(build(message)); // newest first: each goes on top
+        if (shown.has(message.id)) continue;
+        const item = build(message);
+        list.prepend(item); // newest first: each goes on top
+        reading.shown(item, message);
       }
       list.scrollTop += list.scrollHeight - height; // keep what the reader was looking at
       older.hidden = page.next === null;
@@ -159,8 +170,10 @@ function start(root) {
   }
 
   function forget(id) {
-    shown.get(id)?.remove();
+    const item = shown.get(id);
+    item?.remove();
     shown.delete(id);
+    reading.removed(id, item);
   }
 
   async function deleteMessage(id) {
@@ -214,6 +227,7 @@ function start(root) {
     } else {
       say("");
       loaded = true;
+      reading.loaded(); // the backlog is shown: the "New" divider goes above what is unread
     }
   });
   list.addEventListener("scroll", () => {
