@@ -85,7 +85,7 @@ def mark_read(session: Session, viewer: Viewer, room: str, cursor: int, *, limit
     found = rooms.locate(session, room)
     head = 0 if found is None else found[1]
     if cursor > head:
-        raise ValidationFailed({"cursor": [N_("This cursor is past the room's newest event.")]})
+        raise ValidationFailed({"cursor": [N_("This cursor is ahead of the room.")]})
     if found is None or cursor == 0:
         # Nothing to remember: position 0 is where every reader starts.
         return _counts(session, viewer, [room], limit=limit)[room]
