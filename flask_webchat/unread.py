@@ -131,24 +131,20 @@ def _counts(
     if not names:
         return result
     reader = reader_of(viewer)
+    # Each room's head and the reader's position in it, in one statement.
+    position = sa.literal(0) if reader is None else sa.func.coalesce(_positions.c.position, 0)
+    query = sa.select(_rooms.c.id, _rooms.c.name, _rooms.c.last_seq, position)
+    if reader is not None:
+        query = query.select_from(
+            _rooms.outerjoin(
+                _positions,
+                (_positions.c.room_id == _rooms.c.id) & (_positions.c.reader == reader),
+            )
+        )
     with reading(session) as db:
-        found = {
-            row.id: (row.name, row.last_seq)
-            for row in db.execute(
-                sa.select(_rooms.c.id, _rooms.c.name, _rooms.c.last_seq).where(
-                    _rooms.c.name.in_(names)
-                )
-            )
-        }
-        positions: dict[int, int] = {}
-        if reader is not None and found:
-            positions = dict(
-                db.execute(
-                    sa.select(_positions.c.room_id, _positions.c.position).where(
-                        _positions.c.reader == reader, _positions.c.room_id.in_(found)
-                    )
-                ).all()
-            )
+        rows = db.execute(query.where(_rooms.c.name.in_(names))).all()
+        found = {row[0]: (row[1], row[2]) for row in rows}
+        positions = {row[0]: row[3] for row in rows}
         for room_id, (name, head) in found.items():
             result[name] = Unread(name, 0, False, positions.get(room_id, 0), head)
         # A room read to its head has nothing to count (its head may have moved since: the

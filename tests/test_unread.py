@@ -109,9 +109,7 @@ def test_a_cursor_past_the_head_says_so(host: Host) -> None:
     host.browser().say("one")
     answer = mark(host.browser(), "2")
     assert answer.status_code == 422
-    assert answer.json["error"]["fields"] == {
-        "cursor": ["This cursor is ahead of the room."]
-    }
+    assert answer.json["error"]["fields"] == {"cursor": ["This cursor is ahead of the room."]}
     assert mark(host.browser(), "0", room="nobody-here").json == {
         "room": "nobody-here",
         "cursor": "0",
