@@ -289,3 +289,36 @@ def test_counts_are_exact_while_others_post_and_delete(make_host: MakeHost, stac
     with host.app.app_context():
         head = host.db.session.scalar(sa.select(ChatRoom.last_seq).where(ChatRoom.id == room_id))
     assert final == (min(truth(head), 40), truth(head) > 40)
+
+
+def test_racing_marks_of_one_reader_keep_the_furthest(make_host: MakeHost, stack: Stack) -> None:
+    """Two devices of one user mark at once, for the first time: the greater position stays."""
+    options: dict[str, Any] = {"pool_size": 8, "max_overflow": 4}
+    if stack.database == "sqlite":
+        options["connect_args"] = {"timeout": 30}
+    host = make_host(SQLALCHEMY_ENGINE_OPTIONS=options)
+    host.add_user("ann")
+    writer = host.browser()
+    for n in range(20):
+        writer.say(f"m{n}")
+    devices = [host.browser() for _ in range(4)]
+    for device in devices:
+        device.login("ann")
+    start = threading.Barrier(len(devices))
+    answers: list[Any] = []
+
+    def marking(device: Browser, cursors: range) -> None:
+        start.wait()
+        for cursor in cursors:
+            answers.append(mark(device, str(cursor)))
+
+    run_together(
+        [
+            lambda d=device, n=n: marking(d, range(n + 1, 21, len(devices)))
+            for n, device in enumerate(devices)
+        ],
+        [],
+    )
+    assert {answer.status_code for answer in answers} == {200}
+    assert stored_positions(host) == [("user:1", 20)]
+    assert rooms_unread(devices[0]) == {"lobby": (0, False)}

@@ -7,6 +7,8 @@
 const MARK_DELAY_MS = 300;
 // Half a message on screen counts as seen (or half the screen, for a message taller than it).
 const SEEN_RATIO = 0.5;
+// The count this script puts in front of the document title.
+const COUNTED = /^\(\d+\) /;
 
 /**
  * Track what the reader has read in the page's room.
@@ -19,7 +21,7 @@ const SEEN_RATIO = 0.5;
  */
 export function trackReading({ root, list, client, _, roomsEvery }) {
   const room = root.dataset.room;
-  const title = document.title;
+  let titled = false; // whether the title starts with a count of ours
   // Where the reader had stopped when the page loaded: the divider goes above what follows.
   const stoppedAt = BigInt(root.dataset.readCursor || "0");
   let readTo = stoppedAt; // what the server has (or is being sent): only ever grows
@@ -45,7 +47,11 @@ export function trackReading({ root, list, client, _, roomsEvery }) {
 
   function update() {
     // The title counts this room's unread messages, and only while the reader looks elsewhere.
-    document.title = hidden() && unread.size ? `(${unread.size}) ${title}` : title;
+    // Only a count this script put there is taken off: the host may change its title meanwhile.
+    const base = titled ? document.title.replace(COUNTED, "") : document.title;
+    titled = hidden() && unread.size > 0;
+    const wanted = titled ? `(${unread.size}) ${base}` : base;
+    if (document.title !== wanted) document.title = wanted;
     badge(room, unread.size);
     root.dataset.unread = String(unread.size);
   }
