@@ -133,3 +133,31 @@ def test_a_message_scrolled_out_of_sight_stays_unread(chromium, site_with) -> No
     ann.get_by_role("button", name="New messages ↓").click()
     wait_for_unread(ann, "lobby", 0)
     assert errors == []
+
+
+def test_the_client_marks_read_and_lists_rooms_on_its_own(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
+    post_over_http(site, "one", room="support")
+    last = post_over_http(site, "two", room="support")["cursor"]
+    page = chromium.new_context().new_page()
+    page.goto(f"{site}/")
+    result = page.evaluate(
+        """async (last) => {
+            const { WebchatClient } = await import("/chat/static/webchat/client.js");
+            const chat = new WebchatClient({ url: "/chat/rooms/support/messages" });
+            const count = async () =>
+                (await chat.rooms()).rooms.find((room) => room.name === "support").unread;
+            const before = await count();
+            const marked = await chat.markRead(last);
+            const back = await chat.markRead("1");
+            const ahead = await chat.markRead("999").catch((error) => [error.status, error.code]);
+            return { before, marked, back: back.cursor, ahead, after: await count() };
+        }""",
+        last,
+    )
+    assert result == {
+        "before": 2,
+        "marked": {"room": "support", "cursor": last, "unread": 0, "unread_capped": False},
+        "back": last,
+        "ahead": [422, "invalid_fields"],
+        "after": 0,
+    }
