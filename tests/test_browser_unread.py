@@ -51,6 +51,12 @@ def set_visibility(page: Any, state: str) -> None:
     )
 
 
+def say_hello(page: Any) -> None:
+    """Post once, as a visitor does before the chat keeps anything for their browser."""
+    send(page, "hello, I am here")
+    page.locator(".webchat-message.is-mine").first.wait_for(timeout=WAIT_MS)
+
+
 def badge(page: Any, room: str) -> Any:
     return page.locator(f'.webchat-unread[data-room="{room}"]')
 
@@ -60,6 +66,7 @@ def test_two_browsers_two_rooms_badges_divider_and_marking_read(chromium, site_w
     errors: list[str] = []
     ann = open_chat(chromium, site, "Ann", errors)
     bo = open_chat(chromium, site, "Bo", errors)
+    say_hello(bo)  # a browser is known to the chat, and its reading marked, once it posted
     send(ann, "hello from ann")
     message(bo, "hello from ann").wait_for(timeout=WAIT_MS)
     # Bo saw it, on screen, in a visible tab: the server has it as read.
@@ -100,6 +107,7 @@ def test_a_hidden_tab_counts_in_its_title_and_marks_nothing_until_seen(chromium,
     site = site_with(WEBCHAT_RATE_LIMIT=None, WEBCHAT_POLL_INTERVAL=0.3)
     errors: list[str] = []
     ann = open_chat(chromium, site, "Ann", errors)
+    say_hello(ann)
     title = ann.title()
     set_visibility(ann, "hidden")
     post_over_http(site, "while you were away")
@@ -118,6 +126,7 @@ def test_a_message_scrolled_out_of_sight_stays_unread(chromium, site_with) -> No
     site = site_with(WEBCHAT_RATE_LIMIT=None, WEBCHAT_POLL_INTERVAL=0.3)
     errors: list[str] = []
     ann = open_chat(chromium, site, "Ann", errors)
+    say_hello(ann)
     for n in range(30):
         post_over_http(site, f"line {n}\n\n\n\n")
     message(ann, "line 29").wait_for(timeout=WAIT_MS)

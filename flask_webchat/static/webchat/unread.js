@@ -17,7 +17,8 @@ const COUNTED = /^\(\d+\) /;
  * `list` the message list, `client` the page's WebchatClient, `_` the page's translator, and
  * `roomsEvery` how often (ms) to re-read the other rooms' counts for the switcher's badges.
  * Returns the hooks webchat.js calls: shown(item, message) once a message is in the list,
- * removed(id, item) once it is gone, loaded() once the first batch is shown.
+ * removed(id, item) once it is gone, loaded() once the first batch is shown, remembered() once
+ * the browser posted (and so has a session the chat knows).
  */
 export function trackReading({ root, list, client, _, roomsEvery }) {
   const room = root.dataset.room;
@@ -27,6 +28,9 @@ export function trackReading({ root, list, client, _, roomsEvery }) {
   let readTo = stoppedAt; // what the server has (or is being sent): only ever grows
   let sending = null;
   let divided = false;
+  // A browser the chat does not know yet (a first visit, not signed in) has nothing stored for
+  // it, and reading alone stores nothing: its reading is marked once it is known (it posted).
+  let known = Boolean(root.dataset.stream || root.dataset.identityName);
   const cursors = new Map(); // message id -> cursor (BigInt), of every message shown
   const unread = new Set(); // ids of shown messages after readTo that others wrote
   const onScreen = new Set(); // ids of messages on screen now
@@ -71,7 +75,7 @@ export function trackReading({ root, list, client, _, roomsEvery }) {
   }
 
   function consider() {
-    if (hidden() || !onScreen.size) return;
+    if (!known || hidden() || !onScreen.size) return;
     const seen = [...onScreen].reduce((best, id) => (cursors.get(id) > best ? cursors.get(id) : best), 0n);
     if (seen <= readTo) return;
     markedTo(seen);
@@ -124,6 +128,11 @@ export function trackReading({ root, list, client, _, roomsEvery }) {
       unread.delete(id);
       onScreen.delete(id);
       update();
+    },
+    remembered() {
+      // The browser posted, so the chat now has a session for it: what it saw can be marked.
+      known = true;
+      consider();
     },
     loaded() {
       if (divided) return;

@@ -206,6 +206,7 @@ function start(root) {
     try {
       await client.send(message, { key: draftKey });
       draftKey = null;
+      reading.remembered();
       if (content.value === text) content.value = ""; // keep anything typed meanwhile
       say("");
     } catch (error) {
