@@ -206,9 +206,9 @@ function start(root) {
     try {
       await client.send(message, { key: draftKey });
       draftKey = null;
-      reading.remembered();
       if (content.value === text) content.value = ""; // keep anything typed meanwhile
       say("");
+      reading.remembered(); // posting gave this browser a session: its reading can be marked
     } catch (error) {
       say(error.message, true); // the draft stays in the box
     } finally {
