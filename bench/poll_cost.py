@@ -12,7 +12,10 @@ three ways on the same data::
 - ``HTTP poll``: ``GET /chat/messages?stream=…`` through Flask, the session and the route;
 - ``OFFSET``: the original design's query on a table of the same size;
 - ``history``: the deepest page of ``GET /chat/messages/history`` (the 50 oldest messages),
-  which pages along the room's index: it should cost the same at any depth.
+  which pages along the room's index: it should cost the same at any depth;
+- ``unread``: one reader's unread count in the room (the service call ``GET /rooms`` makes per
+  page of rooms), for a reader who has read nothing, as far behind as a reader can be: it stops
+  at ``WEBCHAT_UNREAD_LIMIT`` (100) and should cost the same at any size.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from flask_webchat import unread
+from flask_webchat.identity import Identity, Viewer
 from flask_webchat.models import ChatMessage, ChatRoom, ChatStream
 from flask_webchat.state import get_state
 from flask_webchat.streams import Reader
@@ -90,6 +95,8 @@ def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tup
         with host.app.app_context():
             room_id = host.db.session.scalar(sa.select(ChatRoom.id))
         reader_key = _reader_key(host, browser)
+        # Someone signed in who has never marked the room read.
+        behind = Viewer(identity=Identity("reader", "Reader"), reader_key=None)
         rows, have = [], 1
         for size in sizes:
             grow_to(host, room_id, have, size)
@@ -117,6 +124,11 @@ def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tup
                 page = browser.client.get("/chat/messages/history?before=51&limit=50").json
                 assert len(page["messages"]) == 50
 
+            def unread_count() -> None:
+                with host.app.app_context():
+                    counted = unread.unread_counts(host.db.session, behind, ["lobby"], limit=100)
+                    assert counted["lobby"].capped and counted["lobby"].count == 100
+
             def original_poll(seen: int = size) -> None:
                 with host.app.app_context():
                     query = (
@@ -131,6 +143,7 @@ def measure(database: str, sizes: list[int], repeat: int, tmp: Path) -> list[tup
                     median_ms(http_poll, repeat),
                     median_ms(original_poll, max(5, repeat // 10)),
                     median_ms(deepest_history_page, max(5, repeat // 10)),
+                    median_ms(unread_count, repeat),
                 )
                 for _ in range(2)
             ]
@@ -149,13 +162,24 @@ def _reader_key(host: Host, browser: object) -> str:
         return session["webchat_reader"]  # type: ignore[no-any-return]
 
 
-def _row(database: str, size: int, poll: float, http: float, offset: float, history: float) -> str:
-    return f"{database:<10} {size:>9,} {poll:>9.3f} {http:>10.3f} {offset:>10.3f} {history:>9.3f}"
+def _row(
+    database: str,
+    size: int,
+    poll: float,
+    http: float,
+    offset: float,
+    history: float,
+    unread: float,
+) -> str:
+    return (
+        f"{database:<10} {size:>9,} {poll:>9.3f} {http:>10.3f} {offset:>10.3f} {history:>9.3f}"
+        f" {unread:>8.3f}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres"], action="append")
+    parser.add_argument("--database", choices=["sqlite", "postgres", "mysql"], action="append")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=300)
     args = parser.parse_args()
@@ -169,7 +193,7 @@ def main() -> None:
         )
         print(
             f"{'database':<10} {'messages':>9} {'poll':>9} {'HTTP poll':>10} {'OFFSET':>10}"
-            f" {'history':>9}"
+            f" {'history':>9} {'unread':>8}"
         )
         results = [
             row for db in databases for row in measure(db, args.sizes, args.repeat, Path(tmp))
@@ -180,6 +204,7 @@ def main() -> None:
         print(
             f"{database:<10} poll x{last[2] / first[2]:.2f}   HTTP poll x{last[3] / first[3]:.2f}"
             f"   OFFSET x{last[4] / first[4]:.1f}   history x{last[5] / first[5]:.2f}"
+            f"   unread x{last[6] / first[6]:.2f}"
         )
 
 

@@ -70,7 +70,9 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
 
     @app.get("/")
     def home() -> str:
-        return render_template("home.html")
+        # The site's own link to the chat says how many messages wait for this visitor.
+        waiting = sum(unread.count for unread in webchat.unread_counts().values())
+        return render_template("home.html", waiting=waiting)
 
     @app.get("/support")
     def support() -> str:

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_MAX_BODY": 16 * 1024,
     "WEBCHAT_IDEMPOTENCY_TTL": 24 * 60 * 60,
     "WEBCHAT_EDIT_WINDOW": 15 * 60,
+    "WEBCHAT_UNREAD_LIMIT": 100,
     "WEBCHAT_TRUSTED_ORIGINS": (),
     "WEBCHAT_RATE_LIMIT": "20/minute",
     "WEBCHAT_RATE_LIMIT_STORAGE": "memory://",
@@ -86,6 +87,8 @@ class Settings:
     idempotency_ttl: int
     #: Seconds after posting during which authors may edit; ``None``: always.
     edit_window: float | None
+    #: Unread counts stop at this many (``unread_capped``): counting reads at most this far.
+    unread_limit: int
     trusted_origins: frozenset[str]
     rate_limit: str | None
     rate_limit_storage: str
@@ -120,6 +123,7 @@ class Settings:
             max_body=read.whole("WEBCHAT_MAX_BODY", minimum=1024),
             idempotency_ttl=read.whole("WEBCHAT_IDEMPOTENCY_TTL", minimum=60),
             edit_window=read.optional_seconds("WEBCHAT_EDIT_WINDOW"),
+            unread_limit=read.whole("WEBCHAT_UNREAD_LIMIT", minimum=1),
             trusted_origins=read.origins("WEBCHAT_TRUSTED_ORIGINS"),
             rate_limit=read.rate("WEBCHAT_RATE_LIMIT"),
             rate_limit_storage=read.text("WEBCHAT_RATE_LIMIT_STORAGE"),

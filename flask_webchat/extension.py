@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, g, has_app_context
+from flask import Flask, g, has_app_context, has_request_context
 from flask.sansio.blueprints import BlueprintSetupState
 from sqlalchemy import event
 from sqlalchemy.orm import object_session
 
-from . import cli, details, editing, messages, rooms
+from . import cli, details, editing, messages, rooms, unread
+from . import rooms as chat_rooms
 from .batches import Batch
 from .config import DEFAULTS, Settings
 from .errors import ValidationFailed
@@ -32,6 +33,7 @@ from .signals import Change, message_posted
 from .state import WebchatState, find_state, get_state
 from .streams import Reader
 from .transactions import after_host_commit
+from .unread import Unread
 from .web import create_blueprint, render_widget
 from .web.grip import create_publisher
 from .web.ratelimit import limit_writes
@@ -342,6 +344,40 @@ class Webchat:
             limit=min(limit or ceiling, ceiling),
         )
         return reader.read(after or 0)
+
+    def unread_counts(
+        self, user: Any = None, *, rooms: Iterable[str] | None = None
+    ) -> dict[str, Unread]:
+        """How many messages wait unread for ``user`` in each room, by room name.
+
+        For the host's own navigation, such as a "Chat (3)" link::
+
+            counts = webchat.unread_counts(current_user)
+            waiting = sum(unread.count for unread in counts.values())
+
+        Each :class:`~flask_webchat.unread.Unread` has the ``count`` (messages after the
+        user's read position that others wrote), ``capped`` (there are more than
+        ``WEBCHAT_UNREAD_LIMIT``) and a ``label`` ("3", "100+"). ``user`` is anything the
+        identity loader may return; without one, in a request, the current reader (signed in
+        or by browser session). ``rooms`` defaults to every room ``GET /rooms`` lists; rooms the
+        user may not read are left out either way. Nothing is written.
+        """
+        state = get_state()
+        if user is not None:
+            identity = to_identity(user, state.settings.user_name_attribute)
+            viewer = Viewer(identity=identity, reader_key=None, permissions=self.permissions)
+        elif has_request_context():
+            viewer = current_viewer()
+        else:
+            raise TypeError("Outside a request, unread_counts() needs the user to count for.")
+        if rooms is None:
+            names = unread.listed_rooms(state.db.session, state.settings)
+        else:
+            names = [chat_rooms.require_room(name, state.settings) for name in rooms]
+        readable = [name for name in names if viewer.may_read(name)]
+        return unread.unread_counts(
+            state.db.session, viewer, readable, limit=state.settings.unread_limit
+        )
 
     def current_identity(self, *, reload: bool = False) -> Identity | None:
         """The identity of the current request's user, as the chat sees it.

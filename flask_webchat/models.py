@@ -26,6 +26,7 @@ __all__ = [
     "ChatMessage",
     "ChatPostKey",
     "ChatReaction",
+    "ChatReadPosition",
     "ChatRoom",
     "ChatStream",
     "ChatUpdate",
@@ -213,3 +214,28 @@ class ChatPostKey(WebchatModel):
     # No foreign key: the message may be deleted while its key is still remembered.
     message_id: Mapped[int] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+#: Widest reader of a read position: ``user:`` or ``session:``, then a user id or a reader key.
+READER_MAX_LENGTH = 300
+
+
+class ChatReadPosition(WebchatModel):
+    """How far one reader has read a room: every message at or below ``position`` is read.
+
+    The reader is a signed-in user (``user:<id>``), so the position follows them from one
+    device to the next, or an anonymous browser session (``session:<reader key>``). A position
+    only moves forward, by a compare-and-set ``UPDATE`` (see :mod:`flask_webchat.unread`).
+    """
+
+    __tablename__ = "webchat_read_positions"
+    __table_args__ = (_MYSQL_TABLE,)
+
+    # The reader first: one reader's positions in every room are one range of the key.
+    reader: Mapped[str] = mapped_column(sa.String(READER_MAX_LENGTH), primary_key=True)
+    room_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("webchat_rooms.id"), primary_key=True, autoincrement=False
+    )
+    position: Mapped[int] = mapped_column(sa.BigInteger)
+    #: When the position last moved, so that positions nobody uses any more can be found.
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -36,6 +36,8 @@ __all__ = [
     "NewMessageSchema",
     "PollArgsSchema",
     "PollSchema",
+    "ReadSchema",
+    "ReadStateSchema",
     "RoomListArgsSchema",
     "RoomListSchema",
     "RoomSchema",
@@ -366,6 +368,37 @@ class RoomSchema(Schema):
     last_activity = UTCDateTime(attribute="last_event_at", allow_none=True, required=True)
     #: The room's newest position: ``?after=`` it reads only what comes next.
     cursor = Cursor(required=True)
+    #: Messages after the reader's read position that others wrote, at most
+    #: ``WEBCHAT_UNREAD_LIMIT``.
+    unread = fields.Integer(required=True)
+    #: True when there are more unread messages than ``unread`` says.
+    unread_capped = fields.Boolean(required=True)
+
+
+class ReadSchema(Schema):
+    """The body of ``POST /read``: ``{"cursor": "…"}``, the newest position the reader has seen."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    cursor = Cursor(
+        required=True,
+        metadata={
+            "description": "A message's `cursor`, or any answer's: the reader has read up to"
+            " here. An older cursor than the stored one changes nothing; one past the room's"
+            " newest event is refused."
+        },
+    )
+
+
+class ReadStateSchema(Schema):
+    """The answer of ``POST /read``: the reader's read position now, and what is left unread."""
+
+    room = fields.String(required=True)
+    #: The stored read position (the greater of the old one and the cursor sent).
+    cursor = Cursor(attribute="position", required=True)
+    unread = fields.Integer(attribute="count", required=True)
+    unread_capped = fields.Boolean(attribute="capped", required=True)
 
 
 class RoomListArgsSchema(Schema):

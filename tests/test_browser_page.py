@@ -143,8 +143,9 @@ def test_the_event_stream_resumes_without_gaps_after_its_server_restarts(  # typ
                 assert shown.count() == 1 and shown.get_attribute("data-id") == str(message_id)
             assert message(page, "before the restart").count() == 1
             assert root.get_attribute("data-state") == "live"
-    # Only the cut stream and the attempts to reach the stopped server complained.
-    expected = ("ERR_INCOMPLETE_CHUNKED_ENCODING", "ERR_CONNECTION_REFUSED")
+    # Only the cut stream and the attempts to reach the stopped server complained (marking the
+    # message read, just as it showed, may be the request the stop cuts).
+    expected = ("ERR_INCOMPLETE_CHUNKED_ENCODING", "ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET")
     assert [e for e in errors if not e.endswith(expected)] == []
 
 

@@ -96,3 +96,14 @@ def test_without_flask_login_the_site_runs_with_guests_only(tmp_path: Path) -> N
         [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_sites_own_link_to_the_chat_counts_what_waits_unread(app: Flask) -> None:
+    bo, guest = Browser(app.test_client()), Browser(app.test_client())
+    sign_in(bo, "Bo")
+    assert ">Open the chat (1)</a>" in bo.client.get("/").text  # the welcome notice
+    guest.say("hi Bo", username="Guest")
+    assert ">Open the chat (2)</a>" in bo.client.get("/").text
+    head = guest.poll(after="0")["cursor"]
+    assert bo.client.post("/chat/read", json={"cursor": head}).status_code == 200
+    assert ">Open the chat</a>" in bo.client.get("/").text

@@ -93,6 +93,9 @@ def test_every_operation_works_through_the_generated_client(
             updated = call(f"{prefix}poll_messages", stream=opened.stream, **room)
             assert isinstance(updated, models.Poll)
             assert [m.content for m in updated.updated][-1] == "edited by a generated client"
+            marked = call(f"{prefix}mark_read", body=models.Read(cursor=posted.cursor), **room)
+            assert isinstance(marked, models.ReadState)
+            assert (marked.cursor, marked.unread, marked.unread_capped) == (posted.cursor, 0, False)
             assert call(f"{prefix}delete_message", message_id=posted.id, **room) is None
             gone = call(f"{prefix}get_message", message_id=posted.id, **room)
             assert isinstance(gone, models.Error) and gone.error.code == "message_not_found"
@@ -102,6 +105,7 @@ def test_every_operation_works_through_the_generated_client(
         rooms = call("list_rooms")
         assert isinstance(rooms, models.RoomList)
         assert {room.name for room in rooms.rooms} == {"lobby", "support"}
+        assert {room.unread for room in rooms.rooms} == {0}  # read, then deleted
         assert operation("openapi").sync_detailed(client=client).status_code == 200
         called.add("openapi")
     every = {path.stem for path in (generated / PACKAGE / "api" / "default").glob("[!_]*.py")}

@@ -27,7 +27,7 @@ from hosts import SERVICE_VARIABLES, database_url, separate_database
 
 CHAT_TABLES = set(metadata.tables)
 #: The newest revision of the chat's branch.
-CHAT_HEAD = "webchat_0004"
+CHAT_HEAD = "webchat_0005"
 #: The server databases are shared with the rest of the suite; migrations get one of their own.
 MIGRATIONS_DATABASE = "webchat_migrations"
 
@@ -319,6 +319,9 @@ def test_upgrading_a_populated_database_marks_its_messages_as_posted_by_people(
     keyed = {"json": {"content": "after", "username": "a"}, "headers": {"Idempotency-Key": "k"}}
     first = client.post("/chat/messages", **keyed)
     assert client.post("/chat/messages", **keyed).json == first.json
+    # And the read positions' table: the message from before is unread until marked.
+    assert client.get("/chat/rooms").json["rooms"][0]["unread"] == 1
+    assert client.post("/chat/read", json={"cursor": "1"}).json["unread"] == 0
 
     flask_db(host_app, "downgrade", "webchat_0001")
     engine = sa.create_engine(url)

@@ -137,6 +137,11 @@ def test_real_answers_match_the_document(host: Host) -> None:
     call(author, "DELETE", f"/chat/messages/{message['id']}")
     call(author, "DELETE", f"/chat/messages/{message['id']}")
     call(author, "GET", "/chat/openapi.json")
+    call(author, "GET", "/chat/rooms")
+    call(author, "POST", "/chat/read", json={"cursor": message["cursor"]})
+    call(other, "POST", "/chat/rooms/support/read", json={"cursor": "0"})
+    call(author, "POST", "/chat/read", json={"cursor": "999"})
+    call(author, "POST", "/chat/read", data="0", content_type="text/plain")
 
     statuses = sorted({answer.status_code for _, answer in answers})
     assert statuses == [200, 201, 204, 400, 403, 404, 405, 413, 415, 422]
@@ -165,6 +170,7 @@ def test_answers_fields_are_required_as_the_server_always_sends_them(host: Host)
         "RoomList": browser.client.get("/chat/rooms").json,
         "Room": browser.client.get("/chat/rooms").json["rooms"][0],
         "Stream": browser.client.post("/chat/streams").json,
+        "ReadState": browser.client.post("/chat/read", json={"cursor": "1"}).json,
     }
     for name, answer in answers.items():
         assert sorted(schemas[name]["required"]) == sorted(answer), name

@@ -115,7 +115,14 @@ def test_the_room_list_counts_messages_and_shows_last_activity(host: Host) -> No
     rooms = {room["name"]: room for room in ann.client.get("/chat/rooms").json["rooms"]}
     assert set(rooms) == {"lobby", "team-a", "team-b"}
     assert (rooms["team-a"]["messages"], rooms["team-b"]["messages"]) == (1, 1)
-    assert rooms["lobby"] == {"name": "lobby", "messages": 0, "last_activity": None, "cursor": "0"}
+    assert rooms["lobby"] == {
+        "name": "lobby",
+        "messages": 0,
+        "last_activity": None,
+        "cursor": "0",
+        "unread": 0,
+        "unread_capped": False,
+    }
     assert rooms["team-a"]["last_activity"].endswith("Z")
     # The cursor reads only what comes next.
     cursor = rooms["team-a"]["cursor"]

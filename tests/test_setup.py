@@ -22,6 +22,7 @@ CHAT_TABLES = {
     "webchat_deletions",
     "webchat_streams",
     "webchat_post_keys",
+    "webchat_read_positions",
 }
 
 

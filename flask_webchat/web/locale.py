@@ -25,7 +25,7 @@ from ..state import get_state
 _LOCALE = "_webchat_locale"
 _STATIC = Path(__file__).resolve().parent.parent / "static" / "webchat"
 # The client's scripts: every string they pass to _() reaches the page in its language.
-_SCRIPTS = ("client.js", "webchat.js", "conversation.js")
+_SCRIPTS = ("client.js", "webchat.js", "conversation.js", "unread.js")
 
 
 def catalog_directories(app: Flask | None = None) -> tuple[Path, ...]:

@@ -47,6 +47,8 @@ from ..schemas import (
     NewMessageSchema,
     PollArgsSchema,
     PollSchema,
+    ReadSchema,
+    ReadStateSchema,
     RoomListArgsSchema,
     RoomListSchema,
     StreamSchema,
@@ -125,6 +127,8 @@ def build_spec(server_url: str) -> dict[str, Any]:
     spec.components.schema("RoomList", schema=RoomListSchema)
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.schema("Stream", schema=StreamSchema)
+    spec.components.schema("Read", schema=ReadSchema)
+    spec.components.schema("ReadState", schema=ReadStateSchema)
     spec.components.header(
         "Retry-After", {"description": "Seconds to wait.", "schema": {"type": "integer"}}
     )
@@ -148,7 +152,7 @@ def build_spec(server_url: str) -> dict[str, Any]:
             "get": {
                 **_operation(
                     "listRooms",
-                    "A page of the rooms the reader may read, with their size and last activity.",
+                    "A page of the rooms the reader may read: size, last activity, unread count.",
                     {200: _json("The rooms, by name, and the next page's `after`.", "RoomList")},
                     [ValidationFailed, DatabaseUnavailable],
                 ),
@@ -264,6 +268,30 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                     [CsrfRefused, *errors, CrossSiteRequest, DatabaseUnavailable],
                 ),
                 "parameters": [*parameters],
+            }
+        },
+        "/read": {
+            "post": {
+                **_operation(
+                    named("markRead"),
+                    f"Move the reader's read position{room} forward to a cursor; never back.",
+                    {200: _json("The read position now, and what is left unread.", "ReadState")},
+                    [
+                        MalformedJSON,
+                        CsrfRefused,
+                        *errors,
+                        CrossSiteRequest,
+                        BodyTooLarge,
+                        UnsupportedMediaType,
+                        ValidationFailed,
+                        DatabaseUnavailable,
+                    ],
+                ),
+                "parameters": [*parameters],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "Read"}},
+                },
             }
         },
         "/messages/{message_id}": {

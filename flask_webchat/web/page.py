@@ -14,6 +14,7 @@ from ..models import CONTENT_MAX_LENGTH
 from ..state import WebchatState, get_state
 from .locale import client_strings, current_locale
 from .locale import template_gettext as gettext
+from .reading import unread_on_page
 from .session import enter_room
 
 
@@ -59,9 +60,14 @@ def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, An
         after = streams.backlog_cursor(state.db.session, state.settings, name)
     locale = current_locale()
     in_room = {"room": room if room != state.settings.default_room else None}
+    switcher = _switcher(state, viewer, blueprint_name, current=name)
+    read = unread_on_page(viewer, name, switcher)
     return {
         "room": name,
-        "rooms": _switcher(state, viewer, blueprint_name, current=name),
+        "rooms": switcher,
+        **read,
+        "read_url": url_for(f"{blueprint_name}.read", **in_room),
+        "rooms_url": url_for(f"{blueprint_name}.rooms"),
         "stream": token or "",
         "after": "" if after is None else str(after),
         # Ids of the widget's own elements: unique on the page, with a stream or without.

@@ -36,6 +36,7 @@ from ..state import WebchatState, get_state
 from ..streams import Reader
 from . import grip
 from .openapi import build_spec
+from .reading import with_unread
 from .requests import json_body
 from .session import current_viewer, enter_room, reload_session
 from .sse import encode_stream
@@ -169,14 +170,14 @@ def message_history(room: str | None) -> Response:
 
 
 def list_rooms() -> Response:
-    """A page of the rooms the current reader may read, with their size and last activity."""
+    """A page of the rooms the current reader may read: size, last activity, unread count."""
     state = get_state()
     args = load(_ROOM_LIST_ARGS, request.args)
     viewer = current_viewer()
     listed, following = rooms.list_rooms(
         state.db.session, state.settings, after=args.get("after"), limit=args["limit"]
     )
-    readable = [room for room in listed if viewer.may_read(room.name)]
+    readable = with_unread(viewer, (room for room in listed if viewer.may_read(room.name)))
     return jsonify(_ROOM_LIST.dump({"rooms": readable, "next": following}))
 
 

@@ -82,6 +82,9 @@ export class WebchatClient extends EventTarget {
    *   sentences; the page passes its strings (the server's messages come translated).
    * @param {string} [options.language] Sent as Accept-Language, so that the server's error
    *   messages are in the page's language.
+   * @param {string} [options.readUrl] Where read positions move; by default next to `url`.
+   * @param {string} [options.roomsUrl] The room list (with unread counts); by default at the
+   *   mount point `url` is under.
    */
   constructor({
     url,
@@ -97,6 +100,8 @@ export class WebchatClient extends EventTarget {
     wait = 25,
     translate = english,
     language = null,
+    readUrl = url.replace(/\/messages$/, "/read"),
+    roomsUrl = url.replace(/(\/rooms\/[^/]+)?\/messages$/, "/rooms"),
   }) {
     super();
     this.url = url;
@@ -117,6 +122,8 @@ export class WebchatClient extends EventTarget {
     this.wait = wait;
     this._ = translate;
     this.language = language;
+    this.readUrl = readUrl;
+    this.roomsUrl = roomsUrl;
     this.state = "idle";
     this._source = null; // the EventSource, while the "sse" transport listens
     this._timer = null;
@@ -246,6 +253,32 @@ export class WebchatClient extends EventTarget {
     };
     this._writing = this._writing.catch(() => {}).then(write);
     return this._writing;
+  }
+
+  /**
+   * Mark the room read up to `cursor` (a message's, or any answer's); the server keeps the
+   * greater of this and what was marked before. Resolves to {room, cursor, unread,
+   * unread_capped}: the stored position and what is left unread after it.
+   */
+  async markRead(cursor) {
+    const response = await this._fetch(this.readUrl, {
+      method: "POST",
+      headers: { ...this.headers, "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ cursor: String(cursor) }),
+    });
+    if (!response.ok) throw await refusal(response, this._);
+    return response.json();
+  }
+
+  /** The rooms the reader may read, with `unread` and `unread_capped`: GET /rooms (one page). */
+  async rooms({ after = null, limit = 100 } = {}) {
+    const params = new URLSearchParams({ limit: String(limit) });
+    if (after !== null) params.set("after", after);
+    const response = await this._fetch(`${this.roomsUrl}?${params}`, {
+      headers: { Accept: "application/json" },
+    });
+    if (!response.ok) throw await refusal(response, this._);
+    return response.json();
   }
 
   async _fetch(url, options) {

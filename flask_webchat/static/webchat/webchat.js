@@ -3,6 +3,7 @@
 
 import { newPostKey, WebchatClient } from "./client.js";
 import { element, messageTools, quoteOf, reactions, toggleEmojiPicker } from "./conversation.js";
+import { trackReading } from "./unread.js";
 
 const NAME_KEY = "webchat.username";
 // Within this many pixels of the end, the reader counts as "at the bottom".
@@ -71,7 +72,12 @@ function start(root) {
     ...(data.historyUrl ? { historyUrl: data.historyUrl } : {}),
     ...(data.wait ? { wait: Number(data.wait) } : {}),
     ...(data.transport ? { transport: data.transport } : {}),
+    ...(data.readUrl ? { readUrl: data.readUrl } : {}),
+    ...(data.roomsUrl ? { roomsUrl: data.roomsUrl } : {}),
   });
+  // The switcher's other rooms are counted again every few polls' worth of time.
+  const pollMs = Number(data.pollInterval || 2) * 1000;
+  const reading = trackReading({ root, list, client, _, roomsEvery: 5 * pollMs });
 
   if (nameInput) {
     nameInput.value = localStorage.getItem(NAME_KEY) || "";
@@ -199,7 +205,9 @@ function start(root) {
   function render(message) {
     if (shown.has(message.id)) return;
     const pinned = atBottom();
-    list.append(build(message));
+    const item = build(message);
+    list.append(item);
+    reading.shown(item, message);
     if (pinned || message.mine) toBottom();
     else jump.hidden = false; // the reader is reading back: say there is more, do not jump
     if (loaded && !message.mine) {
@@ -215,7 +223,10 @@ function start(root) {
       const page = await client.history({ before: oldest });
       const height = list.scrollHeight;
       for (const message of page.messages) {
-        if (!shown.has(message.id)) list.prepend(build(message)); // newest first: each goes on top
+        if (shown.has(message.id)) continue;
+        const item = build(message);
+        list.prepend(item); // newest first: each goes on top
+        reading.shown(item, message);
       }
       list.scrollTop += list.scrollHeight - height; // keep what the reader was looking at
       older.hidden = page.next === null;
@@ -228,7 +239,8 @@ function start(root) {
   }
 
   function forget(id) {
-    shown.get(id)?.remove();
+    const item = shown.get(id);
+    item?.remove();
     shown.delete(id);
     states.delete(id);
     // Nothing of a deleted message may stay on the page, not even for screen readers.
@@ -237,6 +249,7 @@ function start(root) {
       announced = null;
     }
     if (replyTo === id || editing === id) cancelContext();
+    reading.removed(id, item);
   }
 
   async function deleteMessage(id) {
@@ -291,6 +304,7 @@ function start(root) {
       if (content.value === text) content.value = ""; // keep anything typed meanwhile
       if (message.replyTo === replyTo) cancelContext();
       say("");
+      reading.remembered(); // posting gave this browser a session: its reading can be marked
     } catch (error) {
       say(error.message, true); // the draft stays in the box
     } finally {
@@ -315,6 +329,7 @@ function start(root) {
       if (reconnecting) say("");
       reconnecting = false;
       loaded = true;
+      reading.loaded(); // the backlog is shown: the "New" divider goes above what is unread
     }
   });
   list.addEventListener("scroll", () => {
