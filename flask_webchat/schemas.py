@@ -345,6 +345,12 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorDetailSchema, required=True)
 
 
+class HereSchema(PresenceSchema):
+    """The answer of ``GET /presence``: a room's name, and who is in it."""
+
+    room = fields.String(required=True)
+
+
 class TypingSchema(Schema):
     """The body of ``POST /typing``: ``{}``, or ``{"username": "…"}`` for a guest."""
 

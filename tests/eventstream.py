@@ -77,9 +77,8 @@ class EventStream:
             assert time.monotonic() < deadline, f"only {len(events)} of {count} events arrived"
             event = self.next()
             assert event is not None, f"the stream ended after {len(events)} of {count} events"
-            if kinds is not None and event.type in kinds:
-                events.append(event)
-            elif kinds is None and event.type not in SILENT | EPHEMERAL:
+            keep = event.type not in SILENT | EPHEMERAL if kinds is None else event.type in kinds
+            if keep:
                 events.append(event)
         return events
 

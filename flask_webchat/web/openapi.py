@@ -40,17 +40,21 @@ from ..schemas import (
     DeletionSchema,
     ErrorSchema,
     EventsArgsSchema,
+    HereSchema,
     HistoryArgsSchema,
     HistorySchema,
     MessageSchema,
     NewMessageSchema,
     PollArgsSchema,
     PollSchema,
+    PresenceSchema,
     RoomListArgsSchema,
     RoomListSchema,
     StreamSchema,
+    TypingSchema,
     UTCDateTime,
 )
+from . import presence
 
 _ROOM = {
     "name": "room",
@@ -109,12 +113,15 @@ def build_spec(server_url: str) -> dict[str, Any]:
     plugin.map_to_openapi_type(UTCDateTime, "string", "date-time")
     spec.components.schema("Message", schema=MessageSchema)
     spec.components.schema("NewMessage", schema=NewMessageSchema)
+    spec.components.schema("Presence", schema=PresenceSchema)
     spec.components.schema("Poll", schema=PollSchema)
     spec.components.schema("Deletion", schema=DeletionSchema)
     spec.components.schema("History", schema=HistorySchema)
     spec.components.schema("RoomList", schema=RoomListSchema)
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.schema("Stream", schema=StreamSchema)
+    spec.components.schema("Here", schema=HereSchema)
+    spec.components.schema("Typing", schema=TypingSchema)
     spec.components.header(
         "Retry-After", {"description": "Seconds to wait.", "schema": {"type": "integer"}}
     )
@@ -170,6 +177,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
         return f"room{operation_id[0].upper()}{operation_id[1:]}" if scoped else operation_id
 
     return {
+        **presence.operations(named, parameters, errors, room),
         "/": {
             "get": {
                 **_operation(
@@ -305,7 +313,9 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                                 " cursor), `event:` (`message`, data a `Message`; `delete`, data"
                                 ' a `Deletion`; or `cursor`, data `{"cursor": …}`, which moves'
                                 " the cursor and shows nothing) and one line of JSON `data:`. A"
-                                " `cursor` event comes first. A comment line comes every"
+                                " `cursor` event comes first. Without `id:`, never replayed:"
+                                ' `presence` (data a `Presence`) and `typing` (`{"name": …,'
+                                ' "typing": true|false}`). A comment line comes every'
                                 " WEBCHAT_HEARTBEAT seconds of silence. Generated clients"
                                 " (openapi-python-client and the like) cannot read an endless"
                                 " stream: use an SSE client (EventSource, httpx-sse), or"

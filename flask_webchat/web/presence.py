@@ -9,21 +9,34 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify
 
-from ..errors import Forbidden, RateLimited
+from ..errors import (
+    BodyTooLarge,
+    CrossSiteRequest,
+    CsrfRefused,
+    DatabaseUnavailable,
+    Forbidden,
+    IdentityRequired,
+    MalformedJSON,
+    RateLimited,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from ..i18n import N_
 from ..identity import Viewer
 from ..presence import Member, PresenceHub, Summary
-from ..schemas import PresenceSchema, TypingSchema, load
+from ..schemas import HereSchema, PresenceSchema, TypingSchema, load
 from ..state import WebchatState, get_state
 from .errors import error_response
 from .requests import json_body
 from .session import enter_room
 
 _PRESENCE = PresenceSchema()
+_HERE = HereSchema()
 _TYPING = TypingSchema()
 _TOO_OFTEN = N_("Wait a moment before saying again that you are typing.")
 
@@ -90,7 +103,7 @@ def get_presence(room: str | None) -> Response:
     if not may_see(state, name, viewer):
         raise Forbidden(N_("You may not see who is in this room."))
     summary: Summary = hub(state).summary(name)
-    return jsonify({"room": name, **_PRESENCE.dump(summary)})
+    return jsonify(_HERE.dump({"room": name, **summary.as_dict()}))
 
 
 def post_typing(room: str | None) -> Response | tuple[str, int]:
@@ -125,3 +138,50 @@ def stopped_typing(state: WebchatState, room: str, viewer: Viewer, name: str) ->
     typist = member(state, room, viewer)
     if typist is not None:
         hub(state).typing(room, typist, name, on=False)
+
+
+def operations(
+    named: Callable[[str], str], parameters: list[Any], errors: list[Any], room: str
+) -> dict[str, dict[str, Any]]:
+    """The OpenAPI operations of presence and typing (see :mod:`.openapi`), by path."""
+    from .openapi import _json, _operation  # the document's own helpers
+
+    return {
+        "/presence": {
+            "get": {
+                **_operation(
+                    named("getPresence"),
+                    f"Who is in the room now{room}: signed-in users by name, and guests counted.",
+                    {200: _json("The room's name, its users and its number of guests.", "Here")},
+                    [*errors, DatabaseUnavailable],
+                ),
+                "parameters": [*parameters],
+            }
+        },
+        "/typing": {
+            "post": {
+                **_operation(
+                    named("postTyping"),
+                    "Tell the room's other event streams that the reader is typing; stores"
+                    " nothing. At most once per WEBCHAT_TYPING_INTERVAL seconds.",
+                    {204: {"description": "Told; streams show it for a few seconds."}},
+                    [
+                        MalformedJSON,
+                        CsrfRefused,
+                        *errors,
+                        IdentityRequired,
+                        CrossSiteRequest,
+                        BodyTooLarge,
+                        UnsupportedMediaType,
+                        ValidationFailed,
+                        RateLimited,
+                    ],
+                ),
+                "parameters": [*parameters],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": "Typing"}},
+                },
+            }
+        },
+    }
