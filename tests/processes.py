@@ -31,11 +31,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Wait until ``condition()`` holds; fail after :data:`DELIVERED_WITHIN` seconds."""
-    deadline = time.monotonic() + DELIVERED_WITHIN
+def wait_until(condition: Callable[[], bool], what: str, within: float = DELIVERED_WITHIN) -> None:
+    """Wait until ``condition()`` holds; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
     while not condition():
-        assert time.monotonic() < deadline, f"not within {DELIVERED_WITHIN} s: {what}"
+        assert time.monotonic() < deadline, f"not within {within} s: {what}"
         time.sleep(0.05)
 
 
