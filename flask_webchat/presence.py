@@ -72,8 +72,8 @@ def member_key(secret: bytes, principal: str) -> str:
 class Inbox:
     """The ephemeral events waiting for one event stream: presence changes and typing."""
 
-    def __init__(self, room: str, key: str, *, presence: bool) -> None:
-        self.room, self.key, self.presence = room, key, presence
+    def __init__(self, room: str, key: str, *, presence: bool, typing: bool = True) -> None:
+        self.room, self.key, self.presence, self.typing = room, key, presence, typing
         self._events: deque[tuple[str, dict[str, Any]]] = deque(maxlen=INBOX_SIZE)
         self._lock = threading.Lock()
 
@@ -200,14 +200,15 @@ class PresenceHub:
 
     # Streams.
 
-    def subscribe(self, room: str, key: str, *, presence: bool) -> Inbox:
+    def subscribe(self, room: str, key: str, *, presence: bool, typing: bool = True) -> Inbox:
         """An inbox for one stream of ``room`` (the reader ``key``), until :meth:`unsubscribe`.
 
-        With ``presence``, it gets the room's presence now and at each change, besides typing.
+        With ``presence``, it gets the room's presence now and at each change; with ``typing``
+        (a stream, not a long-poll), who starts and stops typing.
         """
         self._start()
-        box = Inbox(room, key, presence=presence)
-        if presence:
+        box = Inbox(room, key, presence=presence, typing=typing)
+        if presence and typing:
             box.put("presence", self.summary(room).as_dict())
         with self._lock:
             self._inboxes.setdefault(room, set()).add(box)
@@ -247,7 +248,7 @@ class PresenceHub:
                 self._typing[(room, key)] = time.monotonic() + TYPING_SHOWN
             else:
                 self._typing.pop((room, key), None)
-            boxes = [b for b in self._inboxes.get(room, ()) if b.key != key]
+            boxes = [b for b in self._inboxes.get(room, ()) if b.typing and b.key != key]
         for box in boxes:
             box.put("typing", data)
         if boxes:

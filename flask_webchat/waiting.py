@@ -21,15 +21,23 @@ from .transactions import release_connection
 
 
 def wait_for_batch(
-    reader: Reader, after: int | None, *, notifier: Notifier, timeout: float, fallback: float
+    reader: Reader,
+    after: int | None,
+    *,
+    notifier: Notifier,
+    timeout: float,
+    fallback: float,
+    pending: Callable[[], bool] | None = None,
 ) -> Batch:
     """Read a batch; if it is empty, wait up to ``timeout`` seconds for one that is not.
 
     The answer is the first batch with events, or an empty batch once ``timeout`` has passed.
     A reader that waits reads with its wake-up's ``known`` position, so that readers woken
-    together can share one read; it does not read while it sleeps.
+    together can share one read; it does not read while it sleeps. ``pending()`` true (the
+    room's presence changed) also ends the wait, with an empty batch.
     """
-    return Waiter(reader, notifier=notifier, fallback=fallback).next_batch(after, timeout)
+    waiter = Waiter(reader, notifier=notifier, fallback=fallback, pending=pending)
+    return waiter.next_batch(after, timeout)
 
 
 class Waiter:

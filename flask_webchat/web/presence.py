@@ -124,7 +124,7 @@ def post_typing(room: str | None) -> Response | tuple[str, int]:
     if typist is None:
         return "", 204  # hidden from the room's presence: typing would show them
     presence = hub(state)
-    wait = presence.may_type(typist.key, settings.typing_interval)
+    wait = presence.may_type(f"{name} {typist.key}", settings.typing_interval)
     if wait:
         response = error_response(RateLimited.status, RateLimited.code, _TOO_OFTEN)
         response.headers["Retry-After"] = str(max(1, math.ceil(wait)))

@@ -75,21 +75,28 @@ def poll_messages(room: str | None) -> Response:
             return grip.hold_poll(state, name, _EMPTY_POLL.dump(batch), wait)
         answer = PollSchema(viewer=viewer).dump(batch)
         return _poll_answer(state, name, viewer, answer, args.get("presence", False))
-    # A long-poll holds its reader present while it waits, and for the grace period after.
-    held = presence.hub(state).hold(name, here) if here is not None and wait else None
+    # A long-poll holds its reader present while it waits, and for the grace period after;
+    # one that asked for presence also answers when the room's presence changes.
+    hub = presence.hub(state)
+    held = hub.hold(name, here) if here is not None and wait else None
+    asked = args.get("presence", False) and wait and presence.may_see(state, name, viewer)
+    inbox = hub.subscribe(name, "", presence=True, typing=False) if asked else None
     try:
         if here is not None and not wait:
-            presence.hub(state).touch(name, here)
+            hub.touch(name, here)
         batch = waiting.wait_for_batch(
             reader,
             args.get("after"),
             notifier=state.notifier,
             timeout=wait,
             fallback=settings.fallback_poll,
+            pending=inbox.pending if inbox is not None else None,
         )
     finally:
+        if inbox is not None:
+            hub.unsubscribe(inbox)
         if held is not None:
-            presence.hub(state).release(held)
+            hub.release(held)
     # Most polls are empty, and an empty answer needs no viewer: skip building schemas for it.
     schema = PollSchema(viewer=viewer) if batch.messages else _EMPTY_POLL
     return _poll_answer(state, name, viewer, schema.dump(batch), args.get("presence", False))
