@@ -29,27 +29,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import heartbeats
+from .heartbeats import Member
 from .notifiers import Notifier
 
 logger = logging.getLogger("flask_webchat.presence")
 
-#: PostgreSQL's NOTIFY takes at most 8000 bytes: a heartbeat is cut into messages below that.
-MAX_PAYLOAD = 7000
 #: A change is published at most this often (seconds), however many readers come and go.
 MIN_GAP = 1.0
 #: Ephemeral events a stream keeps while it has not written them (older ones are dropped).
 INBOX_SIZE = 32
 #: How long a page shows "… is typing" after the last ``POST /typing`` (seconds).
 TYPING_SHOWN = 6.0
-
-
-@dataclass(frozen=True)
-class Member:
-    """One present reader as the other processes see it: an opaque key, and a name if listed."""
-
-    key: str
-    #: The display name of a signed-in user; ``None`` for a guest, who is only counted.
-    name: str | None
 
 
 @dataclass(frozen=True)
@@ -195,8 +186,7 @@ class PresenceHub:
             with self._lock:
                 if self._typing.pop((room, member.key), 0.0) < time.monotonic():
                     return
-        payload = {"k": "t", "r": room, "m": member.key, "n": name, "on": on}
-        self._publish(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+        self._publish(heartbeats.typing_message(room, member.key, name, on=on))
 
     # Streams.
 
@@ -321,7 +311,7 @@ class PresenceHub:
         self.notifier.listen_here()
         thread = threading.Thread(target=self._beat, name="webchat-presence", daemon=True)
         thread.start()
-        self._publish(json.dumps({"k": "h", "p": self.process}))
+        self._publish(heartbeats.hello(self.process))
 
     def _beat(self) -> None:
         pid = os.getpid()
@@ -366,34 +356,7 @@ class PresenceHub:
             for room in self._published_rooms - rooms.keys():
                 rooms[room] = {}
             self._published_rooms = {room for room, members in rooms.items() if members}
-        said = {room: self._room_entry(members) for room, members in sorted(rooms.items())}
-        return list(self._pack(said))
-
-    def _room_entry(self, members: dict[str, Member]) -> dict[str, Any]:
-        users = {m.key: m.name[:80] for m in members.values() if m.name is not None}
-        guests = [m.key for m in members.values() if m.name is None]
-        entry: dict[str, Any] = {"u": dict(list(users.items())[: self.limit])}
-        entry["g"], more = guests[: self.limit], len(guests) - self.limit
-        if more > 0:
-            entry["n"] = more
-        return entry
-
-    def _pack(self, said: dict[str, dict[str, Any]]) -> Any:
-        """Messages of at most :data:`MAX_PAYLOAD` bytes, each with whole rooms."""
-        head = {"k": "p", "p": self.process}
-        batch: dict[str, Any] = {}
-        size = 0
-        for room, entry in said.items():
-            text = json.dumps({room: entry}, ensure_ascii=False, separators=(",", ":"))
-            length = len(text.encode())
-            if length > MAX_PAYLOAD - 100:
-                continue  # cannot happen within the limits; never send what NOTIFY refuses
-            if batch and size + length > MAX_PAYLOAD - 100:
-                yield json.dumps({**head, "r": batch}, ensure_ascii=False, separators=(",", ":"))
-                batch, size = {}, 0
-            batch[room], size = entry, size + length
-        if batch:
-            yield json.dumps({**head, "r": batch}, ensure_ascii=False, separators=(",", ":"))
+        return heartbeats.heartbeat(self.process, rooms, self.limit)
 
     def _publish(self, payload: str) -> None:
         self.sent_messages += 1

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
 from typing import Any
 
 from eventstream import Event, EventStream
-from flask_webchat import Identity
+from flask_webchat import Identity, heartbeats
+from flask_webchat.heartbeats import Member
 from hosts import Browser, Host, MakeHost
 from processes import wait_until
 from test_realtime import _in_another_thread as elsewhere
@@ -187,3 +189,19 @@ def test_the_host_decides_who_sees_presence_and_whom_it_hides(make_host: MakeHos
     assert here(ana) == {"room": "lobby", "users": ["Ana"], "guests": 0}
     for tab in reversed(tabs):  # streams of one thread end in the order they nest
         tab.close()
+
+
+def test_a_heartbeat_stays_within_what_postgresql_carries_and_counts_every_guest() -> None:
+    crowd = {f"u{n}": Member(f"u{n}", "名" * 80) for n in range(100)}
+    crowd |= {f"g{n}": Member(f"g{n}", None) for n in range(500)}
+    rooms = {f"room-{n}": crowd for n in range(3)} | {"quiet": {}}
+    messages = heartbeats.heartbeat("1.abc", rooms, limit=100)
+    assert all(len(text.encode()) <= heartbeats.MAX_PAYLOAD for text in messages)
+    said: dict[str, Any] = {}
+    for text in messages:
+        said |= json.loads(text)["r"]
+    assert said["quiet"] == {"u": {}, "g": []}  # a room left is said to be empty
+    for room in ("room-0", "room-1", "room-2"):
+        entry = said[room]
+        assert 0 < len(entry["u"]) <= 100  # fewer names listed, to fit
+        assert len(entry["g"]) + entry["n"] == 500  # but every guest counted
