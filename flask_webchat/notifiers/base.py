@@ -9,6 +9,12 @@ a periodic check of the room's head.
 A backend subclasses :class:`Notifier` and implements how a write is announced to every process
 (:meth:`Notifier.before_commit` or :meth:`Notifier.after_commit`) and, if the announcement comes
 back through a connection of its own, a listener that calls :meth:`Notifier.wake`.
+
+A notifier also carries the chat's *ephemeral* messages, presence heartbeats and typing
+(:mod:`flask_webchat.presence`), which are not in the database: a backend sends them to every
+process with :meth:`Notifier.publish_ephemeral` and hands those that arrive to
+:meth:`Notifier.deliver_ephemeral`. The base class delivers them within this process only, as
+it does its wake-ups.
 """
 
 from __future__ import annotations
