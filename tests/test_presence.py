@@ -128,6 +128,24 @@ def test_polls_answer_presence_only_when_asked(make_host: MakeHost) -> None:
     )
 
 
+def test_a_long_poll_that_asked_answers_when_someone_joins(make_host: MakeHost) -> None:
+    host = make_host()
+    ana, bo = signed_in(host, "Ana"), signed_in(host, "Bo")
+    cursor = ana.poll(after="0")["cursor"]
+    wait_until(lambda: here(ana)["users"] == ["Ana"], "Ana present")
+    answer: dict[str, Any] = {}
+    waiting = threading.Thread(
+        target=lambda: answer.update(ana.poll(after=cursor, wait=20, presence="true"))
+    )
+    waiting.start()
+    time.sleep(0.5)
+    bo.poll(after="0")
+    waiting.join(10)
+    assert not waiting.is_alive(), "the long-poll was not told of Bo"
+    assert answer["messages"] == [] and answer["cursor"] == cursor
+    assert answer["presence"] == {"users": ["Ana", "Bo"], "guests": 0}
+
+
 def test_typing_reaches_the_others_streams_is_limited_and_a_post_clears_it(
     make_host: MakeHost,
 ) -> None:
