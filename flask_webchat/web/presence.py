@@ -7,6 +7,7 @@ the host's presence hooks allow it.
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from .errors import error_response
 from .requests import json_body
 from .session import enter_room
 
+logger = logging.getLogger("flask_webchat.presence")
 _PRESENCE = PresenceSchema()
 _HERE = HereSchema()
 _TYPING = TypingSchema()
@@ -134,10 +136,16 @@ def post_typing(room: str | None) -> Response | tuple[str, int]:
 
 
 def stopped_typing(state: WebchatState, room: str, viewer: Viewer, name: str) -> None:
-    """After a post: its author, shown as ``name``, is no longer typing there."""
-    typist = member(state, room, viewer)
-    if typist is not None:
-        hub(state).typing(room, typist, name, on=False)
+    """After a post: its author, shown as ``name``, is no longer typing there.
+
+    Never raises: the post has committed, and a failing hook must not turn it into an error.
+    """
+    try:
+        typist = member(state, room, viewer)
+        if typist is not None:
+            hub(state).typing(room, typist, name, on=False)
+    except Exception:
+        logger.exception("webchat: could not clear the author's typing")
 
 
 def operations(
