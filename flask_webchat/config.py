@@ -35,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBCHAT_NOTIFIER": "memory",
     "WEBCHAT_NOTIFIER_URL": None,
     "WEBCHAT_FALLBACK_POLL": 2.0,
+    "WEBCHAT_PRESENCE_GRACE": 30.0,
+    "WEBCHAT_PRESENCE_HEARTBEAT": 10.0,
+    "WEBCHAT_PRESENCE_LIMIT": 100,
+    "WEBCHAT_TYPING_INTERVAL": 2.0,
     "WEBCHAT_GRIP_URL": None,
     "WEBCHAT_GRIP_KEY": None,
     "WEBCHAT_MAX_BODY": 16 * 1024,
@@ -79,6 +83,14 @@ class Settings:
     notifier: Any
     notifier_url: str | None
     fallback_poll: float
+    #: Seconds a reader stays present after its last request, and a silent process is believed.
+    presence_grace: float
+    #: Seconds between two presence heartbeats of one process.
+    presence_heartbeat: float
+    #: The most readers of one room that one process's heartbeat lists.
+    presence_limit: int
+    #: The shortest gap between two ``POST /typing`` of one typist, in seconds.
+    typing_interval: float
     #: Pushpin's publish endpoint; ``None``: no edge (see :mod:`flask_webchat.web.grip`).
     grip_url: str | None
     #: The key Pushpin signs ``Grip-Sig`` with (its ``sig_key``).
@@ -118,6 +130,10 @@ class Settings:
             notifier=read.value("WEBCHAT_NOTIFIER"),
             notifier_url=read.text("WEBCHAT_NOTIFIER_URL", optional=True) or None,
             fallback_poll=read.seconds("WEBCHAT_FALLBACK_POLL"),
+            presence_grace=read.seconds("WEBCHAT_PRESENCE_GRACE"),
+            presence_heartbeat=read.seconds("WEBCHAT_PRESENCE_HEARTBEAT"),
+            presence_limit=read.whole("WEBCHAT_PRESENCE_LIMIT", minimum=1),
+            typing_interval=read.seconds("WEBCHAT_TYPING_INTERVAL"),
             grip_url=read.text("WEBCHAT_GRIP_URL", optional=True, pattern=_GRIP_URL) or None,
             grip_key=read.text("WEBCHAT_GRIP_KEY", optional=True) or None,
             max_body=read.whole("WEBCHAT_MAX_BODY", minimum=1024),
@@ -139,6 +155,11 @@ class Settings:
             raise ValueError(
                 "WEBCHAT_GRIP_URL needs WEBCHAT_GRIP_KEY: the key Pushpin signs Grip-Sig with"
                 " (its sig_key)."
+            )
+        if settings.presence_heartbeat >= settings.presence_grace:
+            raise ValueError(
+                "WEBCHAT_PRESENCE_HEARTBEAT must be shorter than WEBCHAT_PRESENCE_GRACE, or a"
+                " process's readers would vanish between two of its heartbeats."
             )
         return settings
 

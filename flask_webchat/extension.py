@@ -29,6 +29,7 @@ from .identity import (
 from .messages import MessageFilter
 from .models import ChatMessage, metadata
 from .notifiers import Notifier, create_notifier
+from .presence import PresenceHook, PresenceHub, PresenceRules
 from .signals import Change, message_posted
 from .state import WebchatState, find_state, get_state
 from .streams import Reader
@@ -74,6 +75,8 @@ class Webchat:
         #: The host's content filters, in the order :meth:`message_filter` registered them.
         self.filters: list[MessageFilter] = []
         self._mention_lookup: Callable[[str], Any] | None = None
+        #: The host's presence hooks (:meth:`presence_permission`, :meth:`presence_hidden`).
+        self.presence_rules = PresenceRules()
         if app is not None:
             self.init_app(app, db=db)
 
@@ -100,6 +103,13 @@ class Webchat:
         if settings.grip_url is not None:
             notifier.edge = create_publisher(settings, database_url=_database_url(app, db))
         state = WebchatState(extension=self, app=app, db=db, settings=settings, notifier=notifier)
+        state.presence = PresenceHub(
+            notifier,
+            grace=settings.presence_grace,
+            interval=settings.presence_heartbeat,
+            limit=settings.presence_limit,
+            secret=_presence_secret(app),
+        )
         app.extensions["webchat"] = state
         state.rate_limiter = limit_writes(app, self.blueprint, settings)
         _include_tables_in(db)
@@ -187,6 +197,26 @@ class Webchat:
         if self._mention_lookup is None:
             return None
         return to_identity(self._mention_lookup(name), get_state().settings.user_name_attribute)
+
+    def presence_permission(self, callback: PresenceHook) -> PresenceHook:
+        """Decorate ``(room, identity) -> bool``: may this identity see who is in this room?
+
+        ``False`` answers ``GET /presence`` with 403 ``forbidden`` and leaves ``presence`` out
+        of polls and ``presence`` and ``typing`` events out of event streams. Asked only of
+        readers who may read the room; without this hook, all of them may see it.
+        """
+        self.presence_rules = replace(self.presence_rules, see=callback)
+        return callback
+
+    def presence_hidden(self, callback: PresenceHook) -> PresenceHook:
+        """Decorate ``(room, identity) -> bool``: leave this identity out of the room's
+        presence?
+
+        A hidden reader is neither listed nor counted, on any process (``identity`` is ``None``
+        for a guest, to hide guests). Asked when a reader opens a stream or polls.
+        """
+        self.presence_rules = replace(self.presence_rules, hide=callback)
+        return callback
 
     def message_filter(self, callback: MessageFilter) -> MessageFilter:
         """Decorate ``(content, room, identity) -> str``, which sees every message before it is
@@ -410,6 +440,13 @@ def _remember_mount_point(setup: BlueprintSetupState) -> None:
         )
     state.mount_points.append(setup.url_prefix or "/")
     state.blueprint_names.append(setup.name)
+
+
+def _presence_secret(app: Flask) -> bytes:
+    # Member keys are a keyed hash of who is present: every process of a site must agree on
+    # the key, so it comes from the site's secret (a site without one still gets stable keys).
+    secret = app.secret_key or "webchat-presence"
+    return (secret if isinstance(secret, bytes) else str(secret).encode()) + b"/presence"
 
 
 def _database_url(app: Flask, db: SQLAlchemy) -> Any:

@@ -296,6 +296,22 @@ class PollArgsSchema(EventsArgsSchema):
             " many seconds (at most WEBCHAT_MAX_WAIT)."
         },
     )
+    presence = fields.Boolean(
+        metadata={"description": "Also answer who is in the room now, as `presence`."}
+    )
+
+
+class PresenceSchema(Schema):
+    """``GET /presence`` and a poll's ``presence``: who is in the room now."""
+
+    users = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Signed-in users present, by display name, once each."},
+    )
+    guests = fields.Integer(
+        required=True, metadata={"description": "How many readers who are not signed in."}
+    )
 
 
 class PollSchema(Schema):
@@ -314,6 +330,8 @@ class PollSchema(Schema):
     more = fields.Boolean(required=True)
     #: The stream that was read; ``null`` for a stateless poll with ``after``.
     stream = fields.String(allow_none=True, required=True)
+    #: Who is in the room, when the poll asked (``presence=true``) and the host allows it.
+    presence = fields.Nested(PresenceSchema)
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -447,3 +465,30 @@ class ErrorSchema(Schema):
     """Every error answer: ``{"error": {...}}``."""
 
     error = fields.Nested(ErrorDetailSchema, required=True)
+
+
+class HereSchema(PresenceSchema):
+    """The answer of ``GET /presence``: a room's name, and who is in it."""
+
+    room = fields.String(required=True)
+
+
+class TypingSchema(Schema):
+    """The body of ``POST /typing``: ``{}``, or ``{"username": "…"}`` for a guest."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    username = fields.String(
+        validate=NAME_RULE,
+        metadata={
+            "pattern": NAME_RULE.pattern,
+            "description": "The name a guest types under. Ignored for a signed-in user.",
+        },
+    )
+
+    @pre_load
+    def _normalise(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("username"), str):
+            data = {**data, "username": data["username"].strip()}
+        return data

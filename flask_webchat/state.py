@@ -9,6 +9,7 @@ from flask import Flask, current_app
 
 from .config import Settings
 from .notifiers import Notifier
+from .presence import PresenceHub
 from .sharing import SharedReads
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class WebchatState:
     openapi_documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The Flask-Limiter ``Limiter`` counting posts and deletes, if rate limits are on.
     rate_limiter: Any = None
+    #: Who is in each room, across processes, and who is typing (see :mod:`.presence`).
+    presence: PresenceHub | None = None
     #: Reads of a room's range shared by the readers woken together (see :mod:`.sharing`).
     shared_reads: SharedReads = field(default_factory=SharedReads)
 

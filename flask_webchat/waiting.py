@@ -11,6 +11,7 @@ and process, however many readers wait.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from . import rooms
 from .batches import Batch
@@ -20,29 +21,49 @@ from .transactions import release_connection
 
 
 def wait_for_batch(
-    reader: Reader, after: int | None, *, notifier: Notifier, timeout: float, fallback: float
+    reader: Reader,
+    after: int | None,
+    *,
+    notifier: Notifier,
+    timeout: float,
+    fallback: float,
+    pending: Callable[[], bool] | None = None,
 ) -> Batch:
     """Read a batch; if it is empty, wait up to ``timeout`` seconds for one that is not.
 
     The answer is the first batch with events, or an empty batch once ``timeout`` has passed.
     A reader that waits reads with its wake-up's ``known`` position, so that readers woken
-    together can share one read; it does not read while it sleeps.
+    together can share one read; it does not read while it sleeps. ``pending()`` true (the
+    room's presence changed) also ends the wait, with an empty batch.
     """
-    return Waiter(reader, notifier=notifier, fallback=fallback).next_batch(after, timeout)
+    waiter = Waiter(reader, notifier=notifier, fallback=fallback, pending=pending)
+    return waiter.next_batch(after, timeout)
 
 
 class Waiter:
     """One reader waiting for batch after batch: a long-poll, or an event stream's whole life.
 
-    Between two waits that both time out (an event stream's heartbeats), nothing was announced if
-    the room still hands out the wake-up the reader slept on: the reader then sleeps again without
-    reading, so an idle reader costs no query, only the room's fallback check does.
+    Between two waits that both time out (an event stream's heartbeats) or were only nudged,
+    nothing was announced if the room's wake-up is still of the generation the reader slept on:
+    the reader then sleeps again without reading, so an idle reader costs no query, only the
+    room's fallback check does.
     """
 
-    def __init__(self, reader: Reader, *, notifier: Notifier, fallback: float) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        *,
+        notifier: Notifier,
+        fallback: float,
+        pending: Callable[[], bool] | None = None,
+    ) -> None:
         self.reader, self.notifier, self.fallback = reader, notifier, fallback
-        #: The wake-up last slept on, and the cursor the reader had read up to then.
-        self._slept: tuple[Wakeup, int] | None = None
+        #: Whether ephemeral events (presence, typing) wait for an event stream to write them:
+        #: then the wait ends with an empty batch. Asked after taking the wake-up that a
+        #: :meth:`~flask_webchat.notifiers.Notifier.nudge` following them sets.
+        self.pending = pending
+        #: The generation of the wake-up last slept on, and the reader's cursor then.
+        self._slept: tuple[tuple[int, int], int] | None = None
 
     def next_batch(self, after: int | None, timeout: float) -> Batch:
         """The reader's next batch from ``after``, waiting up to ``timeout`` seconds for one."""
@@ -55,16 +76,18 @@ class Waiter:
                 release_connection(reader.session)
             # The wake-up is taken before reading: a write that commits after the read sets it.
             wakeup = notifier.watch(reader.room) if timeout > 0 else None
-            if wakeup is None or self._slept != (wakeup, after):
+            if wakeup is None or self._slept != (wakeup.generation, after):
                 batch = reader.read(after, wakeup.known if wakeup is not None else None)
                 if not batch.empty or batch.more or wakeup is None or notifier.closed:
                     self._slept = None
                     return batch
                 wakeup.saw(batch.cursor)
                 release_connection(reader.session)  # a stream's read may have begun one
-                self._slept = (wakeup, batch.cursor)
+                self._slept = (wakeup.generation, batch.cursor)
             else:
                 batch = Batch.at(after)  # nothing announced since this reader last read
+            if self.pending is not None and self.pending():
+                return batch
             if not _sleep(wakeup, reader, notifier, deadline=deadline, fallback=self.fallback):
                 return batch
 

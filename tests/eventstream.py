@@ -14,6 +14,8 @@ from typing import Any
 
 #: Events that move the cursor and show nothing; readers that show messages skip them.
 SILENT = frozenset({"comment", "cursor"})
+#: Events outside the room's history (no ``id:``): who is here, who is typing.
+EPHEMERAL = frozenset({"presence", "typing"})
 
 
 @dataclass
@@ -64,16 +66,19 @@ class EventStream:
         self.closed = True
         return None
 
-    def take(self, count: int, *, within: float = 5.0) -> list[Event]:
-        """The next ``count`` events (comments and ``cursor`` events skipped); fails after
-        ``within`` seconds."""
+    def take(
+        self, count: int, *, within: float = 5.0, kinds: frozenset[str] | None = None
+    ) -> list[Event]:
+        """The next ``count`` events of the history (or of ``kinds``), others skipped; fails
+        after ``within`` seconds."""
         events: list[Event] = []
         deadline = time.monotonic() + within
         while len(events) < count:
             assert time.monotonic() < deadline, f"only {len(events)} of {count} events arrived"
             event = self.next()
             assert event is not None, f"the stream ended after {len(events)} of {count} events"
-            if event.type not in SILENT:
+            keep = event.type not in SILENT | EPHEMERAL if kinds is None else event.type in kinds
+            if keep:
                 events.append(event)
         return events
 
@@ -85,7 +90,7 @@ class EventStream:
             assert event is not None, "the stream ended"
             if event.type == "comment":
                 comments -= 1
-            elif event.type != "cursor":
+            elif event.type not in EPHEMERAL | {"cursor"}:
                 seen.append(event)
         return seen
 

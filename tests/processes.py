@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +21,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Generous: catches a server that never starts, not a slow machine.
 START_TIMEOUT = 30.0
+# Generous bounds that catch a hang; speed is measured in bench/.
+DELIVERED_WITHIN = 5.0
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], what: str, within: float = DELIVERED_WITHIN) -> None:
+    """Wait until ``condition()`` holds; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {within} s: {what}"
+        time.sleep(0.05)
 
 
 @dataclass

@@ -99,6 +99,10 @@ def test_every_operation_works_through_the_generated_client(
             assert call(f"{prefix}delete_message", message_id=posted.id, **room) is None
             gone = call(f"{prefix}get_message", message_id=posted.id, **room)
             assert isinstance(gone, models.Error) and gone.error.code == "message_not_found"
+            here = call(f"{prefix}get_presence", **room)
+            assert isinstance(here, models.Here) and here.room == room.get("room", "lobby")
+            typing = models.Typing(username="Gen")
+            assert call(f"{prefix}post_typing", body=typing, **room) is None
             response = operation(f"{prefix}chat_page").sync_detailed(client=client, **room)
             called.add(f"{prefix}chat_page")
             assert response.status_code == 200 and b"data-stream" in response.content

@@ -19,10 +19,8 @@ from typing import Any
 import pytest
 
 from hosts import SERVICE_VARIABLES, database_url, reset_database
+from processes import DELIVERED_WITHIN, wait_until
 from servers import RemoteBrowser, gunicorn
-
-# Generous bounds that catch a hang; speed is measured in bench/.
-DELIVERED_WITHIN = 5.0
 
 
 def _services(*names: str) -> None:
@@ -67,13 +65,6 @@ class Collector:
         self.stopped.set()
         self.thread.join(10)
         assert not self.errors, self.errors
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DELIVERED_WITHIN
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {DELIVERED_WITHIN} s: {what}"
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from eventstream import EventStream
+from eventstream import EPHEMERAL, SILENT, EventStream
 from flask_webchat.notifiers import Notifier
 from hosts import Browser, Host, MakeHost, Stack
 
@@ -338,7 +338,8 @@ def _team_stream(host: Host, read_permission: Any) -> tuple[Browser, Browser, Ev
 def _revoked(events: EventStream) -> list[Any]:
     """What the stream sends next, heartbeats aside: the revocation, and nothing else."""
     time.sleep(0.3)  # the documented bound: access is asked again once per heartbeat interval
-    return [e for e in [events.next(), events.next()] if e is not None and e.type != "comment"]
+    kept = [events.next(), events.next()]
+    return [e for e in kept if e is not None and e.type not in SILENT | EPHEMERAL]
 
 
 def test_an_open_stream_ends_once_its_reader_may_no_longer_read(make_host: MakeHost) -> None:

@@ -9,6 +9,12 @@ a periodic check of the room's head.
 A backend subclasses :class:`Notifier` and implements how a write is announced to every process
 (:meth:`Notifier.before_commit` or :meth:`Notifier.after_commit`) and, if the announcement comes
 back through a connection of its own, a listener that calls :meth:`Notifier.wake`.
+
+A notifier also carries the chat's *ephemeral* messages, presence heartbeats and typing
+(:mod:`flask_webchat.presence`), which are not in the database: a backend sends them to every
+process with :meth:`Notifier.publish_ephemeral` and hands those that arrive to
+:meth:`Notifier.deliver_ephemeral`. The base class delivers them within this process only, as
+it does its wake-ups.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -37,9 +44,9 @@ class Wakeup:
     arrives between its read and its wait.
     """
 
-    __slots__ = ("_event", "checked_at", "floor", "known")
+    __slots__ = ("_event", "checked_at", "floor", "generation", "known")
 
-    def __init__(self, known: int | None = None) -> None:
+    def __init__(self, known: int | None = None, generation: tuple[int, int] = (0, 0)) -> None:
         # Looked up at call time, so that gevent's monkey-patching makes it cooperative.
         self._event = threading.Event()
         #: The room's highest position announced to this process when the wake-up was handed
@@ -51,6 +58,9 @@ class Wakeup:
         self.floor: int | None = None
         #: When this wake-up's room head was last checked against the database.
         self.checked_at = time.monotonic()
+        #: How many times the room had been woken when this wake-up was handed out: a waiter
+        #: that finds the same generation after sleeping knows nothing was announced.
+        self.generation = generation
 
     def saw(self, head: int) -> None:
         """Record that a waiter read the room up to ``head`` before waiting."""
@@ -73,10 +83,14 @@ class Notifier:
 
     #: Publishes each committed event to a Pushpin edge, when ``WEBCHAT_GRIP_URL`` is set.
     edge: EdgePublisher | None = None
+    #: Called with each ephemeral message (presence, typing) published by any process.
+    on_ephemeral: Callable[[str], None] | None = None
 
     def __init__(self) -> None:
         self._wakeups: dict[str, Wakeup] = {}
         self._known: dict[str, int] = {}
+        self._generations: dict[str, int] = {}
+        self._epoch = 0
         self._lock = threading.Lock()
         self._started_in: int | None = None
         self._closed = threading.Event()
@@ -86,6 +100,15 @@ class Notifier:
 
         Take it before reading the database, then wait on it if the read found nothing.
         """
+        self.listen_here()
+        with self._lock:
+            wakeup = self._wakeups.get(room)
+            if wakeup is None:
+                wakeup = self._wakeups[room] = Wakeup(self._known.get(room), self._generation(room))
+            return wakeup
+
+    def listen_here(self) -> None:
+        """Start listening in this process, if it does not yet (called on first use)."""
         if self._started_in != os.getpid():
             # Listeners run in the process that serves requests: a thread started before a
             # server forks its workers does not survive the fork.
@@ -94,21 +117,52 @@ class Notifier:
                     self._started_in = os.getpid()
                     self._wakeups.clear()
                     self._known.clear()
+                    self._epoch += 1
                     self.start()
-        with self._lock:
-            wakeup = self._wakeups.get(room)
-            if wakeup is None:
-                wakeup = self._wakeups[room] = Wakeup(self._known.get(room))
-            return wakeup
+
+    def _generation(self, room: str) -> tuple[int, int]:
+        return (self._epoch, self._generations.get(room, 0))
 
     def wake(self, room: str, position: int | None = None) -> None:
         """Wake every request of this process waiting on ``room``, announced at ``position``."""
         with self._lock:
             if position is not None and position > self._known.get(room, 0):
                 self._known[room] = position
+            self._generations[room] = self._generations.get(room, 0) + 1
             wakeup = self._wakeups.pop(room, None)
         if wakeup is not None:
             wakeup.set()
+
+    def nudge(self, room: str) -> None:
+        """Wake the event streams of ``room`` for an ephemeral event, announcing no write.
+
+        The room's next wake-up keeps the generation, floor and check time of this one, so that
+        its waiters neither read the database for it nor delay the room's fallback check.
+        """
+        with self._lock:
+            wakeup = self._wakeups.get(room)
+            if wakeup is None:
+                return
+            following = Wakeup(wakeup.known, wakeup.generation)
+            following.floor, following.checked_at = wakeup.floor, wakeup.checked_at
+            self._wakeups[room] = following
+        wakeup.set()
+
+    def publish_ephemeral(self, payload: str) -> None:
+        """Send an ephemeral message (presence, typing) to every process, this one included.
+
+        The base class has one process to tell: this one. Must not raise.
+        """
+        self.deliver_ephemeral(payload)
+
+    def deliver_ephemeral(self, payload: str) -> None:
+        """Hand an ephemeral message that arrived to whoever listens in this process."""
+        receiver = self.on_ephemeral
+        if receiver is not None:
+            try:
+                receiver(payload)
+            except Exception:  # a bad message must not stop a listener
+                logger.exception("webchat: an ephemeral message failed")
 
     def wake_all(self) -> None:
         """Wake every waiting request: after a listener reconnects, notifications may be lost.
@@ -119,6 +173,7 @@ class Notifier:
         with self._lock:
             wakeups, self._wakeups = self._wakeups, {}
             self._known.clear()
+            self._epoch += 1
         for wakeup in wakeups.values():
             wakeup.set()
 

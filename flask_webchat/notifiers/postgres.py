@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -10,6 +12,8 @@ from .base import ListeningNotifier, announcement, parse_announcement
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+logger = logging.getLogger("flask_webchat.notifiers")
 
 
 class PostgresNotifier(ListeningNotifier):
@@ -37,18 +41,50 @@ class PostgresNotifier(ListeningNotifier):
         # libpq understands "postgresql://…", not SQLAlchemy's "+driver" part.
         self.conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         self.channel = channel
+        self._sender: Any = None
+        self._sending = threading.Lock()
 
     def before_commit(self, session: Session, room: str, position: int) -> None:
         session.execute(
             sa.select(sa.func.pg_notify(self.channel, announcement(room, position)))
         ).close()
 
+    @property
+    def ephemeral_channel(self) -> str:
+        """Where presence heartbeats and typing travel, beside the wake-ups."""
+        return self.channel + "_ephemeral"
+
+    def publish_ephemeral(self, payload: str) -> None:
+        import psycopg
+
+        # One connection of this process's own, outside any transaction and the host's pool:
+        # a heartbeat is one NOTIFY, whatever the number of readers.
+        with self._sending:
+            for _ in range(2):
+                try:
+                    if self._sender is None or self._sender.closed:
+                        self._sender = psycopg.connect(
+                            self.conninfo, autocommit=True, connect_timeout=2
+                        )
+                    self._sender.execute(
+                        "SELECT pg_notify(%s, %s)", (self.ephemeral_channel, payload)
+                    )
+                    return
+                except psycopg.Error as error:
+                    problem = error
+                    self._sender = None
+            logger.warning("webchat: could not publish presence on PostgreSQL: %s", problem)
+
     def listen(self) -> None:
         import psycopg
 
         with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=2) as connection:
             connection.execute(f"LISTEN {self.channel}")
+            connection.execute(f"LISTEN {self.ephemeral_channel}")
             self.wake_all()  # anything announced while we were not listening
             while not self.closed:
                 for notice in connection.notifies(timeout=1.0):
-                    self.wake(*parse_announcement(notice.payload))
+                    if notice.channel == self.ephemeral_channel:
+                        self.deliver_ephemeral(notice.payload)
+                    else:
+                        self.wake(*parse_announcement(notice.payload))

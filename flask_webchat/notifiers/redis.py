@@ -38,20 +38,39 @@ class RedisNotifier(ListeningNotifier):
         except redis.RedisError as error:
             logger.warning("webchat: could not announce a write on Redis: %s", error)
 
+    @property
+    def ephemeral_channel(self) -> str:
+        """Where presence heartbeats and typing travel, beside the wake-ups."""
+        return self.channel + ":ephemeral"
+
+    def publish_ephemeral(self, payload: str) -> None:
+        import redis
+
+        try:
+            self._publisher.publish(self.ephemeral_channel, payload)
+        except redis.RedisError as error:
+            logger.warning("webchat: could not publish presence on Redis: %s", error)
+
     def listen(self) -> None:
         import redis
 
         client = redis.Redis.from_url(url=self.url, **self._options)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(self.channel)
+            pubsub.subscribe(self.channel, self.ephemeral_channel)
             self.wake_all()  # anything announced while we were not subscribed
+            ephemeral = self.ephemeral_channel.encode()
             while not self.closed:
                 # get_message waits with its own timeout, so socket_timeout does not apply here;
                 # a server that goes away closes the socket, which raises.
                 message = pubsub.get_message(timeout=1.0)
-                if message is not None and message["type"] == "message":
-                    self.wake(*parse_announcement(message["data"].decode(errors="replace")))
+                if message is None or message["type"] != "message":
+                    continue
+                data = message["data"].decode(errors="replace")
+                if message["channel"] == ephemeral:
+                    self.deliver_ephemeral(data)
+                else:
+                    self.wake(*parse_announcement(data))
         finally:
             pubsub.close()
             client.close()

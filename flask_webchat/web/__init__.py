@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import WebchatError
-from . import page, reading, routes
+from . import page, presence, reading, routes
 from .errors import handle_http_exception, handle_unexpected, handle_webchat_error
 from .hooks import add_security_headers, json_routing_errors, no_store, refuse_cross_site_writes
 from .page import render_widget
@@ -48,6 +48,8 @@ ROUTES = (
     Route("/streams", "open_stream", routes.open_stream, "POST", in_room=True),
     Route("/rooms", "rooms", routes.list_rooms, "GET"),
     Route("/read", "read", reading.mark_read, "POST", in_room=True),
+    Route("/presence", "presence", presence.get_presence, "GET", in_room=True),
+    Route("/typing", "typing", presence.post_typing, "POST", in_room=True),
     Route("/messages/<int:message_id>", "message", routes.get_message, "GET", in_room=True),
     Route("/messages/<int:message_id>", "delete", routes.delete_message, "DELETE", in_room=True),
     Route("/messages/<int:message_id>", "edit", routes.edit_message, "PATCH", in_room=True),

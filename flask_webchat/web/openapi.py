@@ -41,19 +41,23 @@ from ..schemas import (
     EditSchema,
     ErrorSchema,
     EventsArgsSchema,
+    HereSchema,
     HistoryArgsSchema,
     HistorySchema,
     MessageSchema,
     NewMessageSchema,
     PollArgsSchema,
     PollSchema,
+    PresenceSchema,
     ReadSchema,
     ReadStateSchema,
     RoomListArgsSchema,
     RoomListSchema,
     StreamSchema,
+    TypingSchema,
     UTCDateTime,
 )
+from . import presence
 
 _ROOM = {
     "name": "room",
@@ -121,6 +125,7 @@ def build_spec(server_url: str) -> dict[str, Any]:
     spec.components.schema("Message", schema=MessageSchema)
     spec.components.schema("NewMessage", schema=NewMessageSchema)
     spec.components.schema("MessageEdit", schema=EditSchema)
+    spec.components.schema("Presence", schema=PresenceSchema)
     spec.components.schema("Poll", schema=PollSchema)
     spec.components.schema("Deletion", schema=DeletionSchema)
     spec.components.schema("History", schema=HistorySchema)
@@ -129,6 +134,8 @@ def build_spec(server_url: str) -> dict[str, Any]:
     spec.components.schema("Stream", schema=StreamSchema)
     spec.components.schema("Read", schema=ReadSchema)
     spec.components.schema("ReadState", schema=ReadStateSchema)
+    spec.components.schema("Here", schema=HereSchema)
+    spec.components.schema("Typing", schema=TypingSchema)
     spec.components.header(
         "Retry-After", {"description": "Seconds to wait.", "schema": {"type": "integer"}}
     )
@@ -187,6 +194,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
     writing = [CsrfRefused, *errors, CrossSiteRequest, DatabaseUnavailable]
 
     return {
+        **presence.operations(named, parameters, errors, room),
         "/": {
             "get": {
                 **_operation(
@@ -375,7 +383,9 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                                 " `delete`, data a `Deletion`; or `cursor`, data"
                                 ' `{"cursor": …}`, which moves'
                                 " the cursor and shows nothing) and one line of JSON `data:`. A"
-                                " `cursor` event comes first. A comment line comes every"
+                                " `cursor` event comes first. Without `id:`, never replayed:"
+                                ' `presence` (data a `Presence`) and `typing` (`{"name": …,'
+                                ' "typing": true|false}`). A comment line comes every'
                                 " WEBCHAT_HEARTBEAT seconds of silence. Generated clients"
                                 " (openapi-python-client and the like) cannot read an endless"
                                 " stream: use an SSE client (EventSource, httpx-sse), or"

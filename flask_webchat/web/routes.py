@@ -18,6 +18,7 @@ from ..batches import Batch
 from ..errors import UnknownRoom, WebchatError
 from ..i18n import N_
 from ..identity import Viewer
+from ..presence import Inbox
 from ..schemas import (
     IDEMPOTENCY_KEY,
     Cursor,
@@ -34,7 +35,7 @@ from ..schemas import (
 )
 from ..state import WebchatState, get_state
 from ..streams import Reader
-from . import grip
+from . import grip, presence
 from .openapi import build_spec
 from .reading import with_unread
 from .requests import json_body
@@ -64,22 +65,52 @@ def poll_messages(room: str | None) -> Response:
     name, viewer = enter_room(room)
     viewer, reader = _reader(state, name, viewer, args)
     wait = min(args.get("wait", 0.0), settings.max_wait)
+    here = presence.member(state, name, viewer, token=args.get("stream"))
     if wait and grip.through_edge(state) and grip.may_hold(viewer):
-        # Through the edge, a long-poll reads now, and Pushpin does the waiting.
+        # Through the edge, a long-poll reads now, and Pushpin does the waiting: its reader
+        # counts as present for the grace period from now, as after a poll.
+        if here is not None:
+            presence.hub(state).touch(name, here)
         batch = reader.read(args.get("after"))
         if batch.empty:
             return grip.hold_poll(state, name, _EMPTY_POLL.dump(batch), wait)
-        return jsonify(PollSchema(viewer=viewer).dump(batch))
-    batch = waiting.wait_for_batch(
-        reader,
-        args.get("after"),
-        notifier=state.notifier,
-        timeout=min(args.get("wait", 0.0), settings.max_wait),
-        fallback=settings.fallback_poll,
-    )
+        answer = PollSchema(viewer=viewer).dump(batch)
+        return _poll_answer(state, name, viewer, answer, args.get("presence", False))
+    # A long-poll holds its reader present while it waits, and for the grace period after;
+    # one that asked for presence also answers when the room's presence changes.
+    hub = presence.hub(state)
+    held = hub.hold(name, here) if here is not None and wait else None
+    asked = args.get("presence", False) and wait and presence.may_see(state, name, viewer)
+    inbox = hub.subscribe(name, "", presence=True, typing=False) if asked else None
+    try:
+        if here is not None and not wait:
+            hub.touch(name, here)
+        batch = waiting.wait_for_batch(
+            reader,
+            args.get("after"),
+            notifier=state.notifier,
+            timeout=wait,
+            fallback=settings.fallback_poll,
+            pending=inbox.pending if inbox is not None else None,
+        )
+    finally:
+        if inbox is not None:
+            hub.unsubscribe(inbox)
+        if held is not None:
+            hub.release(held)
     # Most polls are empty, and an empty answer needs no viewer: skip building schemas for it.
     schema = PollSchema(viewer=viewer) if batch.messages or batch.updates else _EMPTY_POLL
-    return jsonify(schema.dump(batch))
+    return _poll_answer(state, name, viewer, schema.dump(batch), args.get("presence", False))
+
+
+def _poll_answer(
+    state: WebchatState, room: str, viewer: Viewer, answer: Any, asked: bool
+) -> Response:
+    """A poll's answer, with the room's ``presence`` if asked and the host lets it be seen."""
+    here = presence.poll_field(state, room, viewer) if asked else None
+    if here is not None:
+        answer = {**answer, "presence": here}
+    return jsonify(answer)
 
 
 def stream_events(room: str | None) -> Response:
@@ -97,10 +128,22 @@ def stream_events(room: str | None) -> Response:
     _, reader = _reader(state, name, viewer, {**args, "limit": settings.poll_limit})
     # The first read happens now, so that a bad stream or cursor gets its JSON error.
     first = reader.read(args.get("after"))
+    here = presence.connection_member(state, name, viewer)
     if edge and grip.may_hold(viewer):
+        # Pushpin holds the stream, not this process: its reader counts as present for the
+        # grace period from each (re)connection, and gets no presence or typing events.
+        if here is not None:
+            presence.hub(state).touch(name, here)
         return grip.hold_stream(state, name, replace(viewer, reader_key=reader.owner), first)
 
-    waiter = waiting.Waiter(reader, notifier=state.notifier, fallback=settings.fallback_poll)
+    sees = presence.may_see(state, name, viewer)
+    inboxes: list[Inbox] = []  # the stream's, once it has begun
+    waiter = waiting.Waiter(
+        reader,
+        notifier=state.notifier,
+        fallback=settings.fallback_poll,
+        pending=lambda: any(inbox.pending() for inbox in inboxes),
+    )
 
     def next_batch(cursor: int) -> Batch:
         # From here on the stream's own cursor is the truth about what this reader was sent.
@@ -122,6 +165,11 @@ def stream_events(room: str | None) -> Response:
         # Flask runs this after the request's teardown closed db.session, and with it the user
         # object the host's loader returned: load the identity again, for the permission hooks.
         viewer = current_viewer(reload=True).in_room(name)
+        hub = presence.hub(state)
+        held = hub.hold(name, here) if here is not None else None
+        key = here.key if here is not None else ""
+        inbox = hub.subscribe(name, key, presence=True) if sees else None
+        inboxes.extend([inbox] if inbox is not None else [])
         try:
             yield from encode_stream(
                 first,
@@ -129,10 +177,16 @@ def stream_events(room: str | None) -> Response:
                 dump_message=MessageSchema(viewer=viewer).dump,
                 retry_ms=int(settings.poll_interval * 1000),
                 allowed=still_allowed,
+                ephemeral=inbox.take if inbox is not None else list,
             )
         except (SQLAlchemyError, WebchatError) as error:
             # Too late for an error answer: end the stream; the browser reconnects by itself.
             current_app.logger.warning("webchat: event stream ended: %s", error)
+        finally:
+            if inbox is not None:
+                hub.unsubscribe(inbox)
+            if held is not None:
+                hub.release(held)
 
     response = Response(stream_with_context(events()), mimetype="text/event-stream")
     response.headers["X-Accel-Buffering"] = "no"  # nginx: send each event as it comes
@@ -204,6 +258,7 @@ def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
         key_ttl=state.settings.idempotency_ttl,
         lookup=state.extension.lookup_mention,
     )
+    presence.stopped_typing(state, name, viewer.as_author(), message.username)
     answer = MessageSchema(viewer=viewer.as_author().in_room(name)).dump(message)
     # The message's URL under the URL it was posted to: a REST client builds the same one.
     location = url_for(".message", message_id=message.id, room=room)

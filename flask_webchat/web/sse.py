@@ -1,8 +1,8 @@
 """Server-Sent Events: the wire format of ``GET /events``.
 
-Each event carries ``id:`` (its cursor), ``event:`` (``message``, ``update``, ``delete`` or
-``cursor``) and
-one line of JSON ``data:``. The browser's ``EventSource`` sends the last ``id:`` it received back
+Each event of the room's history carries ``id:`` (its cursor), ``event:`` (``message``,
+``update``, ``delete`` or ``cursor``) and one line of JSON ``data:``; the ephemeral ``presence``
+and ``typing`` events carry no ``id:``. The browser's ``EventSource`` sends the last ``id:`` it received back
 as ``Last-Event-ID`` when it reconnects, so a stream resumes exactly where the reader is.
 
 A ``cursor`` event (data ``{"cursor": "…"}``) moves that cursor and shows nothing: it comes
@@ -37,6 +37,7 @@ def encode_stream(
     dump_message: Callable[[ChatMessage], dict[str, Any]],
     retry_ms: int,
     allowed: Callable[[], bool] = lambda: True,
+    ephemeral: Callable[[], list[tuple[str, dict[str, Any]]]] = list,
 ) -> Iterator[str]:
     """The text of an event stream: ``first``, then ``next_batch(cursor)`` for ever.
 
@@ -44,6 +45,10 @@ def encode_stream(
     comment line, which also lets the server notice a reader that has gone away. Before each
     batch after the first, ``allowed()`` says whether the reader may still read the room; once it
     says no, a ``revoked`` event (no ``id:``, its data the error's JSON) ends the stream.
+
+    ``ephemeral()`` gives the events waiting that are not in the room's history (``presence``,
+    ``typing``): each is written after the batch, with no ``id:``, so that it is never replayed
+    and never moves the cursor; a batch woken only for them writes no heartbeat.
     """
     yield opening(first, retry_ms)
     batch = first
@@ -53,7 +58,13 @@ def encode_stream(
             revoked = {"status": Forbidden.status, "code": Forbidden.code, "message": message}
             yield f"event: revoked\ndata: {json.dumps(revoked)}\n\n"
             return
-        yield encode_batch(batch, dump_message) if not batch.empty else _gap_or_heartbeat(batch)
+        extra = "".join(_ephemeral(kind, data) for kind, data in ephemeral())
+        if not batch.empty:
+            yield encode_batch(batch, dump_message) + extra
+        elif extra and batch.cursor == batch.start:
+            yield extra
+        else:
+            yield _gap_or_heartbeat(batch) + extra
         batch = next_batch(batch.cursor)
 
 
@@ -94,6 +105,13 @@ def _gap_or_heartbeat(batch: Batch) -> str:
 def _event(position: int, kind: str, data: dict[str, Any]) -> str:
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return f"id: {position}\nevent: {kind}\ndata: {text}\n\n"
+
+
+def _ephemeral(kind: str, data: dict[str, Any]) -> str:
+    # No id: line: EventSource keeps the last id it had, so a reconnection resumes at the
+    # last event of the history, and nothing ephemeral is ever sent twice.
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {kind}\ndata: {text}\n\n"
 
 
 def _cursor_event(position: int) -> str:

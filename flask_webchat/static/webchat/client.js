@@ -15,12 +15,21 @@
 // is dispatched exactly once, in the room's order; after a network error the client retries with backoff
 // and resumes from its cursor, so nothing is missed.
 //
+// Ephemeral events, never replayed: "presence" (detail: {users, guests}: who is in the room,
+// at start and at each change) and "typing" (detail: {name, typing}: someone else started or
+// stopped; show it for TYPING_SHOWN ms at most). Call typing() while the composer has text.
+//
 // Transports: "sse" reads the first batch with one poll, then listens on GET /events (the
 // browser's EventSource, which resumes by itself with Last-Event-ID); "long-poll" asks
 // GET /messages?wait=… again as soon as each answer arrives; "poll" asks every pollInterval.
 //
 // Given neither `stream` (our page passes its own) nor `after`, the client opens a stream of its
 // own with POST /streams before its first read, so that every tab of a browser gets every event.
+
+/** How long a "typing" event is worth showing, in ms, unless a newer one says otherwise. */
+export const TYPING_SHOWN = 6000;
+/** The shortest gap between two typing() calls that reach the server, in ms. */
+export const TYPING_EVERY = 3000;
 
 /** Fill `%(name)s` placeholders from `params`: the default translator, which keeps English. */
 function english(text, params = {}) {
@@ -85,6 +94,8 @@ export class WebchatClient extends EventTarget {
    * @param {string} [options.readUrl] Where read positions move; by default next to `url`.
    * @param {string} [options.roomsUrl] The room list (with unread counts); by default at the
    *   mount point `url` is under.
+   * @param {string} [options.typingUrl] Where typing() posts; by default next to `url`.
+   * @param {boolean} [options.presence] Ask polls for the room's presence (the default).
    */
   constructor({
     url,
@@ -102,6 +113,8 @@ export class WebchatClient extends EventTarget {
     language = null,
     readUrl = url.replace(/\/messages$/, "/read"),
     roomsUrl = url.replace(/(\/rooms\/[^/]+)?\/messages$/, "/rooms"),
+    typingUrl = url.replace(/\/messages$/, "/typing"),
+    presence = true,
   }) {
     super();
     this.url = url;
@@ -131,6 +144,10 @@ export class WebchatClient extends EventTarget {
     this._again = false;
     this._failures = 0;
     this._generation = 0; // bumped by stop(), so that a poll still in flight schedules nothing
+    this.typingUrl = typingUrl;
+    this.presence = presence;
+    this._present = ""; // the last presence dispatched, as JSON, to dispatch changes only
+    this._typedAt = 0;
   }
 
   /** Start polling; events follow. */
@@ -215,6 +232,37 @@ export class WebchatClient extends EventTarget {
     if (!response.ok) throw await refusal(response, this._);
     this.refresh();
     return response.json();
+  }
+
+  /**
+   * Say that this reader is typing (call it on each keystroke while the composer has text): at
+   * most one request per TYPING_EVERY ms reaches the server. Resolves to whether one was sent;
+   * a refusal is not an error worth showing, and is ignored.
+   */
+  async typing({ username } = {}) {
+    const now = Date.now();
+    if (now - this._typedAt < TYPING_EVERY) return false;
+    this._typedAt = now;
+    const body = username ? { username } : {};
+    try {
+      // A write like any other: it may be what gives this browser its session.
+      const response = await this._write(this.typingUrl, {
+        method: "POST",
+        headers: { ...this.headers, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  _presenceSeen(presence) {
+    // Polls carry presence in every answer: dispatch it when it changed.
+    const text = JSON.stringify(presence);
+    if (text === this._present) return;
+    this._present = text;
+    this._emit("presence", presence);
   }
 
   /** Delete a message; one that is already gone counts as deleted (a wrong URL does not). */
@@ -304,7 +352,8 @@ export class WebchatClient extends EventTarget {
   _pollUrl() {
     // A long-poll waits only once the first batch is shown: an empty room must not hold it.
     const waiting = this.transport === "long-poll" && this.state === "live";
-    return this.url + this._query(waiting ? { wait: this.wait } : {});
+    const extra = { ...(waiting ? { wait: this.wait } : {}), ...(this.presence ? { presence: "true" } : {}) };
+    return this.url + this._query(extra);
   }
 
   _listen() {
@@ -322,6 +371,13 @@ export class WebchatClient extends EventTarget {
     source.addEventListener("message", receive("message"));
     source.addEventListener("update", receive("update"));
     source.addEventListener("delete", receive("delete"));
+    // No id: these move no cursor (EventSource keeps the last id it had).
+    source.addEventListener("presence", (event) => {
+      if (generation === this._generation) this._presenceSeen(JSON.parse(event.data));
+    });
+    source.addEventListener("typing", (event) => {
+      if (generation === this._generation) this._emit("typing", JSON.parse(event.data));
+    });
     source.addEventListener("revoked", () => {
       // Access ended while listening: poll once, which answers why (403) and stops there.
       if (generation !== this._generation) return;
@@ -417,6 +473,7 @@ export class WebchatClient extends EventTarget {
         batch.messages.forEach((message) => this._emit("message", message));
         (batch.updated || []).forEach((message) => this._emit("update", message));
         batch.deleted.forEach((id) => this._emit("delete", { id }));
+        if (batch.presence) this._presenceSeen(batch.presence);
         this.cursor = batch.cursor;
         if (batch.more) this._again = true;
       }

@@ -1,7 +1,7 @@
 // flask-webchat page: renders every [data-webchat] element with a WebchatClient. No dependencies.
 // Message text is only ever placed with textContent, never parsed as HTML.
 
-import { newPostKey, WebchatClient } from "./client.js";
+import { newPostKey, TYPING_SHOWN, WebchatClient } from "./client.js";
 import { element, messageTools, quoteOf, reactions, toggleEmojiPicker } from "./conversation.js";
 import { trackReading } from "./unread.js";
 
@@ -48,6 +48,9 @@ function start(root) {
   const contextText = root.querySelector(".webchat-context-text");
   const myId = data.identityId || null;
   const mayPost = !content.disabled;
+  const presence = root.querySelector(".webchat-presence");
+  const typingLine = root.querySelector(".webchat-typing");
+  const typists = new Map(); // name -> the timer that forgets them
   const shown = new Map(); // message id -> list item
   const states = new Map(); // message id -> the message as last received
   let replyTo = null; // the message the next post answers
@@ -313,7 +316,42 @@ function start(root) {
     }
   }
 
-  client.addEventListener("message", (event) => render(event.detail));
+  function showPresence({ users, guests }) {
+    const who = [...users];
+    if (guests === 1) who.push(_("1 guest"));
+    else if (guests > 1) who.push(_("%(count)s guests", { count: guests }));
+    presence.textContent = _("Here: %(who)s", { who: who.join(", ") });
+    presence.hidden = who.length === 0;
+  }
+
+  function showTyping() {
+    const names = [...typists.keys()];
+    let text = "";
+    if (names.length === 1) text = _("%(name)s is typing…", { name: names[0] });
+    else if (names.length === 2) {
+      text = _("%(name)s and %(other)s are typing…", { name: names[0], other: names[1] });
+    } else if (names.length > 2) {
+      text = _("%(name)s and %(count)s others are typing…", { name: names[0], count: names.length - 1 });
+    }
+    typingLine.textContent = text;
+  }
+
+  function typing({ name, typing: on }) {
+    const shownAs = name || _("A guest");
+    clearTimeout(typists.get(shownAs));
+    typists.delete(shownAs);
+    if (on) typists.set(shownAs, setTimeout(() => typing({ name, typing: false }), TYPING_SHOWN));
+    showTyping();
+  }
+
+  client.addEventListener("presence", (event) => showPresence(event.detail));
+  client.addEventListener("typing", (event) => typing(event.detail));
+  client.addEventListener("message", (event) => {
+    // Whoever posted has stopped typing that message.
+    const { username, system } = event.detail;
+    if (!system && typists.has(username)) typing({ name: username, typing: false });
+    render(event.detail);
+  });
   client.addEventListener("update", (event) => update(event.detail));
   client.addEventListener("delete", (event) => forget(event.detail.id));
   client.addEventListener("state", (event) => {
@@ -340,6 +378,10 @@ function start(root) {
   content.addEventListener("input", () => {
     draftKey = null; // an edited draft is another message
     updateComposer();
+    if (countCharacters(content.value) > 0) {
+      const username = nameInput ? nameInput.value.trim() : "";
+      client.typing(username ? { username } : {}); // at most every few seconds
+    }
   });
   content.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {

@@ -1,0 +1,387 @@
+"""Who is here, and who is typing: ephemeral, bounded, shared by every process of a site.
+
+Nothing here touches the database. Each process keeps the readers it serves (an event stream
+held open, a long-poll waiting, a poll seen within the grace period) and, through the site's
+notifier, publishes **one heartbeat per interval**: the set of its present readers, per room,
+bounded. Every process keeps the latest heartbeat of every process it hears and forgets a
+process not heard from within the grace period, so the readers of a process that died vanish by
+themselves. A change (a join, a leave) is published at most once a second, as a fresh heartbeat.
+
+Readers are published as opaque keys (a keyed hash: neither a user id nor a browser's reader key
+ever travels) and, for signed-in users, their display name; guests are only counted. A user with
+several tabs, on one process or several, is one key, so one name.
+
+Typing is just a published message: the room, the typist's key and name, on or off. Streams of
+this process get it as an ``event: typing``, except the typist's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import heartbeats
+from .heartbeats import Member
+from .notifiers import Notifier
+
+logger = logging.getLogger("flask_webchat.presence")
+
+#: A change is published at most this often (seconds), however many readers come and go.
+MIN_GAP = 1.0
+#: Ephemeral events a stream keeps while it has not written them (older ones are dropped).
+INBOX_SIZE = 32
+#: How long a page shows "… is typing" after the last ``POST /typing`` (seconds).
+TYPING_SHOWN = 6.0
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Who is in a room: signed-in users by name (once each), and the number of guests."""
+
+    users: tuple[str, ...] = ()
+    guests: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The wire form: ``{"users": ["Ana", …], "guests": 2}``."""
+        return {"users": list(self.users), "guests": self.guests}
+
+
+def member_key(secret: bytes, principal: str) -> str:
+    """The opaque key of a principal (``"user:<id>"``, ``"reader:<key>"``), for heartbeats."""
+    return hashlib.blake2b(principal.encode(), key=secret[:64], digest_size=8).hexdigest()
+
+
+class Inbox:
+    """The ephemeral events waiting for one event stream: presence changes and typing."""
+
+    def __init__(self, room: str, key: str, *, presence: bool, typing: bool = True) -> None:
+        self.room, self.key, self.presence, self.typing = room, key, presence, typing
+        self._events: deque[tuple[str, dict[str, Any]]] = deque(maxlen=INBOX_SIZE)
+        self._lock = threading.Lock()
+
+    def put(self, kind: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            if kind == "presence":  # only the latest presence matters
+                self._events = deque((e for e in self._events if e[0] != kind), INBOX_SIZE)
+            self._events.append((kind, data))
+
+    def pending(self) -> bool:
+        """Whether events wait to be taken."""
+        return bool(self._events)
+
+    def take(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every event waiting, oldest first; the inbox is then empty."""
+        with self._lock:
+            events, self._events = list(self._events), deque(maxlen=INBOX_SIZE)
+        return events
+
+
+@dataclass
+class _Heard:
+    """What one process last said about one room, and until when it counts."""
+
+    expires: float
+    users: dict[str, str]
+    guests: frozenset[str]
+    more_guests: int
+
+
+class PresenceHub:
+    """This process's readers, every process's heartbeats, and the streams to tell of changes.
+
+    :param notifier: Carries heartbeats and typing between processes (and wakes streams).
+    :param grace: Seconds a poll keeps its reader present, and a silent process is believed.
+    :param interval: Seconds between two heartbeats of this process.
+    :param limit: The most readers of a room one heartbeat lists; more guests are counted.
+    :param secret: The key that makes member keys opaque (the app's secret).
+    """
+
+    def __init__(
+        self, notifier: Notifier, *, grace: float, interval: float, limit: int, secret: bytes
+    ) -> None:
+        self.notifier, self.grace, self.interval, self.limit = notifier, grace, interval, limit
+        self.secret = secret
+        self._lock = threading.Lock()
+        self._holds: dict[int, tuple[str, Member]] = {}
+        self._touches: dict[tuple[str, str], tuple[Member, float]] = {}
+        self._heard: dict[tuple[str, str], _Heard] = {}
+        self._summaries: dict[str, Summary] = {}
+        self._inboxes: dict[str, set[Inbox]] = {}
+        self._typed: dict[str, float] = {}
+        self._typing: dict[tuple[str, str], float] = {}
+        self._published_rooms: set[str] = set()
+        self._dirty = threading.Event()
+        self._started_in: int | None = None
+        self.process = ""
+        #: Heartbeat messages and bytes this process published (read by the benchmark).
+        self.sent_messages = 0
+        self.sent_bytes = 0
+
+    # Readers come and go.
+
+    def key(self, principal: str) -> str:
+        """The opaque key of ``"user:<id>"`` or ``"reader:<key>"``."""
+        return member_key(self.secret, principal)
+
+    def hold(self, room: str, member: Member) -> int:
+        """Count ``member`` present in ``room`` until :meth:`release` (a stream, a long-poll)."""
+        self._start()
+        token = secrets.randbits(63)
+        with self._lock:
+            self._holds[token] = (room, member)
+        self._dirty.set()
+        return token
+
+    def release(self, token: int) -> None:
+        """End a :meth:`hold`; the reader stays present for the grace period, as after a poll."""
+        with self._lock:
+            held = self._holds.pop(token, None)
+            if held is not None:
+                room, member = held
+                self._touches[(room, member.key)] = (member, time.monotonic() + self.grace)
+
+    def touch(self, room: str, member: Member) -> None:
+        """Count ``member`` present in ``room`` for the grace period (a poll, a long-poll)."""
+        self._start()
+        with self._lock:
+            known = (room, member.key) in self._touches
+            self._touches[(room, member.key)] = (member, time.monotonic() + self.grace)
+        if not known:
+            self._dirty.set()
+
+    def summary(self, room: str) -> Summary:
+        """Who is in ``room`` now, across every process heard from."""
+        self._start()
+        with self._lock:
+            return self._summaries.get(room, Summary())
+
+    # Typing.
+
+    def may_type(self, key: str, every: float) -> float:
+        """``0`` if ``key`` may announce typing now (and count it), else seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._typed.get(key)
+            if last is not None and now - last < every:
+                return every - (now - last)
+            self._typed[key] = now
+        return 0.0
+
+    def typing(self, room: str, member: Member, name: str, *, on: bool = True) -> None:
+        """Tell every stream of ``room``, on every process, that ``name`` is typing (or not).
+
+        Stopping is told only of a typist heard typing there within :data:`TYPING_SHOWN`.
+        """
+        self._start()
+        if not on:
+            with self._lock:
+                if self._typing.pop((room, member.key), 0.0) < time.monotonic():
+                    return
+        self._publish(heartbeats.typing_message(room, member.key, name, on=on))
+
+    # Streams.
+
+    def subscribe(self, room: str, key: str, *, presence: bool, typing: bool = True) -> Inbox:
+        """An inbox for one stream of ``room`` (the reader ``key``), until :meth:`unsubscribe`.
+
+        With ``presence``, it gets the room's presence now and at each change; with ``typing``
+        (a stream, not a long-poll), who starts and stops typing.
+        """
+        self._start()
+        box = Inbox(room, key, presence=presence, typing=typing)
+        if presence and typing:
+            box.put("presence", self.summary(room).as_dict())
+        with self._lock:
+            self._inboxes.setdefault(room, set()).add(box)
+        return box
+
+    def unsubscribe(self, box: Inbox) -> None:
+        """Stop filling ``box`` (its stream ended)."""
+        with self._lock:
+            boxes = self._inboxes.get(box.room)
+            if boxes is not None:
+                boxes.discard(box)
+                if not boxes:
+                    del self._inboxes[box.room]
+
+    # Between processes.
+
+    def receive(self, payload: str) -> None:
+        """Take one message another process (or this one) published."""
+        try:
+            message = json.loads(payload)
+            kind = message["k"]
+        except (ValueError, KeyError, TypeError):
+            logger.warning("webchat: ignored a malformed presence message")
+            return
+        if kind == "t":
+            self._deliver_typing(message)
+        elif kind == "h":
+            self._dirty.set()  # a process started: let it hear from us soon
+        elif kind == "p":
+            self._hear(message)
+
+    def _deliver_typing(self, message: dict[str, Any]) -> None:
+        room, key = str(message.get("r")), str(message.get("m"))
+        data = {"name": str(message.get("n", "")), "typing": bool(message.get("on"))}
+        with self._lock:
+            if data["typing"]:
+                self._typing[(room, key)] = time.monotonic() + TYPING_SHOWN
+            else:
+                self._typing.pop((room, key), None)
+            boxes = [b for b in self._inboxes.get(room, ()) if b.typing and b.key != key]
+        for box in boxes:
+            box.put("typing", data)
+        if boxes:
+            self.notifier.nudge(room)
+
+    def _hear(self, message: dict[str, Any]) -> None:
+        process = str(message.get("p"))
+        expires = time.monotonic() + self.grace
+        changed: set[str] = set()
+        with self._lock:
+            for room, said in dict(message.get("r", {})).items():
+                users = {str(k): str(v) for k, v in dict(said.get("u", {})).items()}
+                guests = frozenset(str(g) for g in said.get("g", ()))
+                more = int(said.get("n", 0))
+                if users or guests or more:
+                    self._heard[(process, room)] = _Heard(expires, users, guests, more)
+                elif self._heard.pop((process, room), None) is None:
+                    continue
+                changed.add(room)
+        self._resummarise(changed)
+
+    def _resummarise(self, rooms: set[str]) -> None:
+        """Recompute the summaries of ``rooms``; tell their streams of those that changed."""
+        news: list[tuple[str, Summary]] = []
+        with self._lock:
+            for room in rooms:
+                users: dict[str, str] = {}
+                guests: set[str] = set()
+                more = 0
+                for (_, heard_room), heard in self._heard.items():
+                    if heard_room == room:
+                        users.update(heard.users)
+                        guests |= heard.guests
+                        more += heard.more_guests
+                summary = Summary(tuple(sorted(set(users.values()), key=str.casefold)),
+                                  len(guests) + more)  # fmt: skip
+                if summary != self._summaries.get(room, Summary()):
+                    news.append((room, summary))
+                if summary == Summary():
+                    self._summaries.pop(room, None)
+                else:
+                    self._summaries[room] = summary
+            deliveries = [
+                (room, summary, [b for b in self._inboxes.get(room, ()) if b.presence])
+                for room, summary in news
+            ]
+        for room, summary, boxes in deliveries:
+            for box in boxes:
+                box.put("presence", summary.as_dict())
+            if boxes:
+                self.notifier.nudge(room)
+
+    # The heartbeat.
+
+    def _start(self) -> None:
+        if self._started_in == os.getpid():
+            return
+        with self._lock:
+            if self._started_in == os.getpid():
+                return
+            # A thread started before a server forked its workers does not survive the fork.
+            self._started_in = os.getpid()
+            self.process = f"{os.getpid()}.{secrets.token_hex(4)}"
+            self._holds.clear()
+            self._touches.clear()
+            self._heard.clear()
+            self._summaries.clear()
+            self._inboxes.clear()
+        self.notifier.on_ephemeral = self.receive
+        self.notifier.listen_here()
+        thread = threading.Thread(target=self._beat, name="webchat-presence", daemon=True)
+        thread.start()
+        self._publish(heartbeats.hello(self.process))
+
+    def _beat(self) -> None:
+        pid = os.getpid()
+        last = 0.0
+        while not self.notifier.closed and self._started_in == pid:
+            self._dirty.wait(min(MIN_GAP, self.interval))
+            now = time.monotonic()
+            self._expire(now)
+            due = now - last >= self.interval
+            if due or (self._dirty.is_set() and now - last >= MIN_GAP):
+                self._dirty.clear()
+                last = now
+                for payload in self.heartbeat():
+                    self._publish(payload)
+
+    def _expire(self, now: float) -> None:
+        with self._lock:
+            gone = [k for k, (_, until) in self._touches.items() if until < now]
+            for key in gone:
+                del self._touches[key]
+            stale = [k for k, heard in self._heard.items() if heard.expires < now]
+            for key in stale:
+                del self._heard[key]
+            self._typed = {k: t for k, t in self._typed.items() if now - t < self.grace}
+            self._typing = {k: t for k, t in self._typing.items() if t >= now}
+        if gone:
+            self._dirty.set()
+        self._resummarise({room for _, room in stale})
+
+    def heartbeat(self) -> list[str]:
+        """This process's present readers, as the messages of one heartbeat (each bounded)."""
+        now = time.monotonic()
+        rooms: dict[str, dict[str, Member]] = {}
+        with self._lock:
+            for room, member in self._holds.values():
+                rooms.setdefault(room, {})[member.key] = member
+            for (room, key), (member, until) in self._touches.items():
+                if until >= now:
+                    rooms.setdefault(room, {})[key] = member
+            # A room left since the last heartbeat is said to be empty once, so that others
+            # forget it now rather than at the end of the grace period.
+            for room in self._published_rooms - rooms.keys():
+                rooms[room] = {}
+            self._published_rooms = {room for room, members in rooms.items() if members}
+        return heartbeats.heartbeat(self.process, rooms, self.limit)
+
+    def _publish(self, payload: str) -> None:
+        self.sent_messages += 1
+        self.sent_bytes += len(payload.encode())
+        self.notifier.publish_ephemeral(payload)
+
+
+#: ``(room, identity) -> bool``: a presence hook of the host (see :class:`PresenceRules`).
+PresenceHook = Callable[[str, Any], bool]
+
+
+@dataclass(frozen=True)
+class PresenceRules:
+    """The host's presence hooks, registered with the :class:`~flask_webchat.Webchat`
+    decorators ``presence_permission`` and ``presence_hidden``."""
+
+    #: Who may see who is in a room (and who types there); everyone who may read, without it.
+    see: PresenceHook | None = None
+    #: Who is left out of a room's presence (never listed, never counted); nobody, without it.
+    hide: PresenceHook | None = None
+
+    def may_see(self, room: str, identity: Any) -> bool:
+        """Whether ``identity`` (``None``: a guest) may see presence and typing in ``room``."""
+        return self.see is None or bool(self.see(room, identity))
+
+    def hidden(self, room: str, identity: Any) -> bool:
+        """Whether ``identity`` is left out of the presence of ``room``."""
+        return self.hide is not None and bool(self.hide(room, identity))

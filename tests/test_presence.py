@@ -1,0 +1,229 @@
+"""Who is here and who is typing, in one process: ``GET /presence``, polls, event streams."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from typing import Any
+
+from eventstream import Event, EventStream
+from flask_webchat import Identity, heartbeats
+from flask_webchat.heartbeats import Member
+from hosts import Browser, Host, MakeHost
+from processes import wait_until
+from test_realtime import _in_another_thread as elsewhere
+
+PRESENCE, TYPING = frozenset({"presence"}), frozenset({"typing"})
+
+
+def signed_in(host: Host, name: str) -> Browser:
+    host.add_user(name)
+    browser = host.browser()
+    browser.login(name)
+    return browser
+
+
+def opened(browser: Browser, path: str = "/chat/events", **params: Any) -> EventStream:
+    """An event stream that has begun (its reader is held from its first event on)."""
+    stream = browser.events_for(path, **params)
+    assert stream.next() is not None  # the opening cursor
+    return stream
+
+
+class Listener:
+    """An event stream read in a thread of its own, as each browser tab is its own request.
+
+    (Two streams suspended in one thread would share one app context, hence one identity.)
+    """
+
+    def __init__(self, browser: Browser, **params: Any) -> None:
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.started, self.stopped = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._read, args=(browser, params), daemon=True)
+        self.thread.start()
+        assert self.started.wait(5), "the stream did not begin"
+
+    def _read(self, browser: Browser, params: dict[str, Any]) -> None:
+        stream = opened(browser, **params)
+        self.started.set()
+        while not self.stopped.is_set():  # a heartbeat comes every WEBCHAT_HEARTBEAT
+            event = stream.next()
+            if event is None:
+                break
+            self.events.put(event)
+        stream.close()
+
+    def take(self, kinds: frozenset[str]) -> Event:
+        """The next event of ``kinds`` (within 5 s)."""
+        deadline = time.monotonic() + 5
+        while True:
+            event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            if event.type in kinds:
+                return event
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+
+
+def here(browser: Browser, room: str | None = None) -> dict[str, Any]:
+    path = f"/chat/rooms/{room}/presence" if room else "/chat/presence"
+    answer = elsewhere(lambda: browser.client.get(path))
+    assert answer.status_code == 200, answer.json
+    return answer.json  # type: ignore[no-any-return]
+
+
+def next_presence(events: EventStream, wanted: dict[str, Any]) -> None:
+    """Read ``presence`` events until one says ``wanted``; each carries no ``id:``."""
+    before = events.last_event_id
+    while True:
+        (event,) = events.take(1, kinds=PRESENCE)
+        assert event.id is None and events.last_event_id == before
+        if event.data == wanted:
+            return
+
+
+def test_signed_in_users_are_listed_once_however_many_tabs_and_guests_counted(
+    make_host: MakeHost,
+) -> None:
+    host = make_host()
+    ana = signed_in(host, "Ana")
+    tabs = [opened(ana), opened(ana)]
+    guest = host.browser()
+    stream = elsewhere(guest.open_page)
+    elsewhere(lambda: guest.poll(stream))  # a poll keeps its reader present for a while
+    lurker = host.browser()
+    elsewhere(lurker.poll)  # no cookie, no stream: nobody to count
+    wait_until(lambda: here(lurker) == {"room": "lobby", "users": ["Ana"], "guests": 1}, "both")
+    assert here(lurker, "support") == {"room": "support", "users": [], "guests": 0}
+    for tab in reversed(tabs):  # streams of one thread end in the order they nest
+        tab.close()
+
+
+def test_a_stream_hears_joins_and_leaves_as_events_that_move_no_cursor(
+    make_host: MakeHost,
+) -> None:
+    host = make_host(WEBCHAT_PRESENCE_GRACE=1.0, WEBCHAT_PRESENCE_HEARTBEAT=0.5)
+    ana, bo = signed_in(host, "Ana"), signed_in(host, "Bo")
+    events = opened(ana, after="0")
+    next_presence(events, {"users": ["Ana"], "guests": 0})
+    elsewhere(lambda: bo.poll(after="0"))  # Bo polls once, then goes
+    next_presence(events, {"users": ["Ana", "Bo"], "guests": 0})
+    next_presence(events, {"users": ["Ana"], "guests": 0})  # once the grace period is over
+    message = elsewhere(lambda: bo.say("still here?"))
+    (event,) = events.take(1)  # the history goes on where it was
+    assert (event.type, event.id, event.data["id"]) == ("message", "1", message)
+    events.close()
+
+
+def test_polls_answer_presence_only_when_asked(make_host: MakeHost) -> None:
+    host = make_host()
+    ana = signed_in(host, "Ana")
+    assert "presence" not in ana.poll(after="0")
+    wait_until(
+        lambda: ana.poll(after="0", presence="true")["presence"] == {"users": ["Ana"], "guests": 0},
+        "Ana sees herself",
+    )
+
+
+def test_a_long_poll_that_asked_answers_when_someone_joins(make_host: MakeHost) -> None:
+    host = make_host()
+    ana, bo = signed_in(host, "Ana"), signed_in(host, "Bo")
+    cursor = ana.poll(after="0")["cursor"]
+    wait_until(lambda: here(ana)["users"] == ["Ana"], "Ana present")
+    answer: dict[str, Any] = {}
+    waiting = threading.Thread(
+        target=lambda: answer.update(ana.poll(after=cursor, wait=20, presence="true"))
+    )
+    waiting.start()
+    time.sleep(0.5)
+    bo.poll(after="0")
+    waiting.join(10)
+    assert not waiting.is_alive(), "the long-poll was not told of Bo"
+    assert answer["messages"] == [] and answer["cursor"] == cursor
+    assert answer["presence"] == {"users": ["Ana", "Bo"], "guests": 0}
+
+
+def test_typing_reaches_the_others_streams_is_limited_and_a_post_clears_it(
+    make_host: MakeHost,
+) -> None:
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)
+    ana, bo = signed_in(host, "Ana"), signed_in(host, "Bo")
+    ana_events, bo_events = Listener(ana, after="0"), Listener(bo, after="0")
+
+    def typing(browser: Browser, body: Any = None) -> Any:
+        return browser.client.post("/chat/typing", json=body or {})
+
+    assert typing(bo).status_code == 204
+    event = ana_events.take(TYPING)
+    assert (event.id, event.data) == (None, {"name": "Bo", "typing": True})
+    again = typing(bo)
+    assert (again.status_code, again.json["error"]["code"]) == (429, "rate_limited")
+    assert int(again.headers["Retry-After"]) >= 1
+    assert typing(ana).status_code == 204
+    event = bo_events.take(TYPING)  # Ana's: Bo never hears his own
+    assert event.data == {"name": "Ana", "typing": True}
+
+    message = bo.say("done typing")
+    # Both come, in either order: what is not in the history is not ordered with it.
+    got = [ana_events.take(TYPING | {"message"}) for _ in range(2)]
+    assert sorted((e.type, e.data.get("id"), e.data.get("typing")) for e in got) == [
+        ("message", message, None),
+        ("typing", None, False),
+    ]
+    assert [m.content for m in host.stored_messages()] == ["done typing"]  # typing stored nothing
+    ana_events.close()
+    bo_events.close()
+
+
+def test_a_guest_types_under_the_name_they_post_under(make_host: MakeHost) -> None:
+    host = make_host()
+    ana, guest = signed_in(host, "Ana"), host.browser()
+    events = opened(ana, after="0")
+    answer = elsewhere(lambda: guest.client.post("/chat/typing", json={"username": " Zoe "}))
+    assert answer.status_code == 204
+    (event,) = events.take(1, kinds=TYPING)
+    assert event.data == {"name": "Zoe", "typing": True}
+    bad = elsewhere(lambda: guest.client.post("/chat/typing", json={"username": "x" * 65}))
+    assert (bad.status_code, list(bad.json["error"]["fields"])) == (422, ["username"])
+    events.close()
+
+
+def test_the_host_decides_who_sees_presence_and_whom_it_hides(make_host: MakeHost) -> None:
+    host = make_host()
+
+    @host.webchat.presence_permission
+    def members_only(room: str, identity: Identity | None) -> bool:
+        return identity is not None
+
+    @host.webchat.presence_hidden
+    def hide_moderators(room: str, identity: Identity | None) -> bool:
+        return identity is not None and identity.name == "Mod"
+
+    ana, mod, guest = signed_in(host, "Ana"), signed_in(host, "Mod"), host.browser()
+    tabs = [opened(ana), opened(mod)]
+    wait_until(lambda: here(ana)["users"] == ["Ana"], "Ana alone, Mod hidden")
+    refused = elsewhere(lambda: guest.client.get("/chat/presence"))
+    assert (refused.status_code, refused.json["error"]["code"]) == (403, "forbidden")
+    assert "presence" not in elsewhere(lambda: guest.poll(after="0", presence="true"))
+    assert here(ana) == {"room": "lobby", "users": ["Ana"], "guests": 0}
+    for tab in reversed(tabs):  # streams of one thread end in the order they nest
+        tab.close()
+
+
+def test_a_heartbeat_stays_within_what_postgresql_carries_and_counts_every_guest() -> None:
+    crowd = {f"u{n}": Member(f"u{n}", "名" * 80) for n in range(100)}
+    crowd |= {f"g{n}": Member(f"g{n}", None) for n in range(500)}
+    rooms = {f"room-{n}": crowd for n in range(3)} | {"quiet": {}}
+    messages = heartbeats.heartbeat("1.abc", rooms, limit=100)
+    assert all(len(text.encode()) <= heartbeats.MAX_PAYLOAD for text in messages)
+    said: dict[str, Any] = {}
+    for text in messages:
+        said |= json.loads(text)["r"]
+    assert said["quiet"] == {"u": {}, "g": []}  # a room left is said to be empty
+    for room in ("room-0", "room-1", "room-2"):
+        entry = said[room]
+        assert 0 < len(entry["u"]) <= 100  # fewer names listed, to fit
+        assert len(entry["g"]) + entry["n"] == 500  # but every guest counted
