@@ -3,7 +3,8 @@
 Each event of the room's history carries ``id:`` (its cursor), ``event:`` (``message``,
 ``update``, ``delete`` or ``cursor``) and one line of JSON ``data:``; the ephemeral ``presence``
 and ``typing`` events carry no ``id:``. The browser's ``EventSource`` sends the last ``id:`` it
-received back as ``Last-Event-ID`` when it reconnects, so a stream resumes exactly where the reader is.
+received back as ``Last-Event-ID`` when it reconnects, so a stream resumes exactly where the
+reader is.
 
 A ``cursor`` event (data ``{"cursor": "…"}``) moves that cursor and shows nothing: it comes
 first, so that a stream cut before its first message still resumes at the right place, and after
