@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,11 +73,13 @@ class Pushpin:
     #: 3 logs Pushpin's debugging detail (sequencing, recoveries).
     log_level: int = 2
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    run_folder: Path = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.first_port:
             self.first_port = free_block()
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.run_folder = Path(tempfile.mkdtemp(prefix="pushpin-"))
 
     @property
     def http_port(self) -> int:
@@ -93,8 +96,9 @@ class Pushpin:
         return f"http://127.0.0.1:{self.first_port + 1}"
 
     def write_config(self) -> Path:
-        run = self.folder / "run"
-        run.mkdir(exist_ok=True)
+        # Its sockets live in a short folder of their own: a socket path past 107 bytes (as under
+        # a test worker's tmp_path) cannot be bound.
+        run = self.run_folder
         (self.folder / "log").mkdir(exist_ok=True)
         zurl_prefix = f"ipc://{run}/zurl-"
         internal = INTERNAL_CONF.read_text().replace("ipc:///var/run/zurl/zurl-", zurl_prefix)
