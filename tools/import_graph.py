@@ -16,7 +16,13 @@ from pathlib import Path
 
 PACKAGE = "flask_webchat"
 #: Modules outside the Flask-free core: the wiring, the web layer, the CLI, the migrations.
-NOT_CORE = ("flask_webchat", "flask_webchat.extension", "flask_webchat.state", "flask_webchat.cli")
+NOT_CORE = (
+    "flask_webchat",
+    "flask_webchat.extension",
+    "flask_webchat.host_api",
+    "flask_webchat.state",
+    "flask_webchat.cli",
+)
 NOT_CORE_PACKAGES = ("flask_webchat.web", "flask_webchat.migrations")
 
 
