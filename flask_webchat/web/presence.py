@@ -152,7 +152,7 @@ def operations(
     named: Callable[[str], str], parameters: list[Any], errors: list[Any], room: str
 ) -> dict[str, dict[str, Any]]:
     """The OpenAPI operations of presence and typing (see :mod:`.openapi`), by path."""
-    from .openapi import _json, _operation  # the document's own helpers
+    from .openapi.answers import _json, _operation  # deferred: the document imports this module
 
     return {
         "/presence": {

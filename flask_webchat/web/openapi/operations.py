@@ -1,20 +1,10 @@
-"""The OpenAPI 3 document of the chat's HTTP API, generated from the marshmallow schemas.
-
-Served at ``<prefix>/openapi.json``. Bodies and answers come from :mod:`flask_webchat.schemas`,
-so the document cannot describe a field the views do not send. Each operation names the error
-classes it may raise (:mod:`flask_webchat.errors`), whose codes and docstrings describe its error
-answers; a test checks real answers against the document.
-"""
+"""The operations on one room, by path, as the document lists them for each mount of a room."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
-
-from .._version import __version__
-from ..errors import (
+from ...errors import (
     AlreadyDeleted,
     BodyTooLarge,
     CrossSiteRequest,
@@ -25,39 +15,17 @@ from ..errors import (
     MalformedJSON,
     MessageNotFound,
     MessageRejected,
-    MethodNotAllowed,
     RateLimited,
     UnknownRoom,
-    UnknownRoute,
     UnknownStream,
     UnsupportedMediaType,
     ValidationFailed,
     WebchatError,
 )
-from ..rooms import NAME_RULE
-from ..schemas import (
-    Cursor,
-    DeletionSchema,
-    EditSchema,
-    ErrorSchema,
-    EventsArgsSchema,
-    HereSchema,
-    HistoryArgsSchema,
-    HistorySchema,
-    MessageSchema,
-    NewMessageSchema,
-    PollArgsSchema,
-    PollSchema,
-    PresenceSchema,
-    ReadSchema,
-    ReadStateSchema,
-    RoomListArgsSchema,
-    RoomListSchema,
-    StreamSchema,
-    TypingSchema,
-    UTCDateTime,
-)
-from . import presence
+from ...rooms import NAME_RULE
+from ...schemas import Cursor, EventsArgsSchema, HistoryArgsSchema, PollArgsSchema
+from .. import presence
+from .answers import _json, _operation
 
 _ROOM = {
     "name": "room",
@@ -91,94 +59,6 @@ _EMOJI = {
     "description": "One emoji (one grapheme cluster), URL-encoded.",
     "schema": {"type": "string"},
 }
-
-
-def build_spec(server_url: str) -> dict[str, Any]:
-    """The document for the blueprint mounted at ``server_url`` (e.g. ``/chat``)."""
-    plugin = MarshmallowPlugin()
-    spec = APISpec(
-        title="flask-webchat",
-        version=__version__,
-        openapi_version="3.0.3",
-        plugins=[plugin],
-        servers=[
-            {
-                "url": server_url.rstrip("/") or "/",
-                "description": (
-                    "The chat's mount point, relative to the site that serves this document"
-                    " (e.g. https://example.com/chat): give a generated client that base URL."
-                ),
-            }
-        ],
-        info={
-            "description": (
-                "A chat room's messages: read from a cursor, post, delete. Every error has the"
-                f" `Error` shape, including 404 `{UnknownRoute.code}` for a path that does not"
-                f" exist (never a missing message's `{MessageNotFound.code}`) and 405"
-                f" `{MethodNotAllowed.code}` for a method a path does not take (with an `Allow`"
-                f" header). `{CsrfRefused.code}` comes only from a host using Flask-WTF."
-            )
-        },
-    )
-    plugin.map_to_openapi_type(Cursor, "string", None)
-    plugin.map_to_openapi_type(UTCDateTime, "string", "date-time")
-    spec.components.schema("Message", schema=MessageSchema)
-    spec.components.schema("NewMessage", schema=NewMessageSchema)
-    spec.components.schema("MessageEdit", schema=EditSchema)
-    spec.components.schema("Presence", schema=PresenceSchema)
-    spec.components.schema("Poll", schema=PollSchema)
-    spec.components.schema("Deletion", schema=DeletionSchema)
-    spec.components.schema("History", schema=HistorySchema)
-    spec.components.schema("RoomList", schema=RoomListSchema)
-    spec.components.schema("Error", schema=ErrorSchema)
-    spec.components.schema("Stream", schema=StreamSchema)
-    spec.components.schema("Read", schema=ReadSchema)
-    spec.components.schema("ReadState", schema=ReadStateSchema)
-    spec.components.schema("Here", schema=HereSchema)
-    spec.components.schema("Typing", schema=TypingSchema)
-    spec.components.header(
-        "Retry-After", {"description": "Seconds to wait.", "schema": {"type": "integer"}}
-    )
-
-    # The class says "required" because an anonymous poster must name themselves; a signed-in
-    # poster's name comes from the host and is not read. Generated clients must not demand it.
-    new_message = spec.components.schemas["NewMessage"]
-    new_message["required"] = [name for name in new_message["required"] if name != "username"]
-    new_message["properties"]["username"]["description"] = (
-        "Required when posting anonymously (no signed-in user: 422 without it); ignored for a"
-        " signed-in author, whose name the host supplies. 1 to 64 characters once stripped."
-    )
-
-    for scoped in (False, True):
-        prefix = "/rooms/{room}" if scoped else ""
-        for path, operations in _room_operations(scoped).items():
-            spec.path(prefix + path, operations=operations)
-    spec.path(
-        "/rooms",
-        operations={
-            "get": {
-                **_operation(
-                    "listRooms",
-                    "A page of the rooms the reader may read: size, last activity, unread count.",
-                    {200: _json("The rooms, by name, and the next page's `after`.", "RoomList")},
-                    [ValidationFailed, DatabaseUnavailable],
-                ),
-                "parameters": [{"in": "query", "schema": RoomListArgsSchema}],
-            }
-        },
-    )
-    spec.path(
-        "/openapi.json",
-        operations={
-            "get": _operation(
-                "openapi",
-                "This document.",
-                {200: {"description": "OpenAPI 3.", "content": {"application/json": {}}}},
-                [],
-            )
-        },
-    )
-    return spec.to_dict()
 
 
 def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
@@ -409,30 +289,3 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
             }
         },
     }
-
-
-def _json(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _operation(
-    operation_id: str,
-    summary: str,
-    answers: dict[int, dict[str, Any]],
-    errors: list[type[WebchatError]],
-) -> dict[str, Any]:
-    """An operation whose error answers list the codes of the ``errors`` it may raise."""
-    responses: dict[int, dict[str, Any]] = dict(answers)
-    by_status: dict[int, list[type[WebchatError]]] = {}
-    for error in errors:
-        by_status.setdefault(error.status, []).append(error)
-    for status, raised in sorted(by_status.items()):
-        described = " ".join(f"`{error.code}`: {_first_line(error)}" for error in raised)
-        responses[status] = _json(described, "Error")
-        if status in (RateLimited.status, DatabaseUnavailable.status):
-            responses[status]["headers"] = {"Retry-After": "Retry-After"}
-    return {"operationId": operation_id, "summary": summary, "responses": responses}
-
-
-def _first_line(error: type[WebchatError]) -> str:
-    return (error.__doc__ or error.default_message).strip().splitlines()[0]
