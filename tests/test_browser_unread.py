@@ -79,6 +79,8 @@ def test_two_browsers_two_rooms_badges_divider_and_marking_read(chromium, site_w
     bo.get_by_role("navigation", name="Rooms").get_by_role("link", name="#support").click()
     bo.locator("[data-webchat][data-ready]").wait_for(timeout=WAIT_MS)
     send(bo, "first in support")
+    # The page sends one draft at a time: Enter while a post is on its way sends nothing.
+    message(bo, "first in support").wait_for(timeout=WAIT_MS)
     send(bo, "second in support")
     message(bo, "second in support").wait_for(timeout=WAIT_MS)
     badge(ann, "support").wait_for(timeout=WAIT_MS)
