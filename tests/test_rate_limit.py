@@ -101,6 +101,15 @@ def test_a_first_post_counts_for_the_session_it_gives_the_browser(make_host: Mak
     assert [browser.post(f"m{n}").status_code for n in range(3)] == [201, 201, 429]
 
 
+def test_marking_read_uses_up_none_of_a_writers_posts(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_RATE_LIMIT="2/minute")
+    browser = host.browser()
+    cursor = browser.post("one").json["cursor"]
+    for _ in range(3):
+        assert browser.client.post("/chat/read", json={"cursor": cursor}).status_code == 200
+    assert browser.post("two").status_code == 201
+
+
 def test_a_new_session_for_every_post_still_meets_the_address_limit(make_host: MakeHost) -> None:
     host = make_host(WEBCHAT_RATE_LIMIT="2/minute")
     statuses = []

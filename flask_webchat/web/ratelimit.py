@@ -105,8 +105,9 @@ def _address() -> str:
 def _opening_stream() -> bool:
     # Opening a stream is what a page load does, which no limit counts; WEBCHAT_MAX_STREAMS
     # already bounds what a session can keep. Typing stores nothing and has a limit of its own
-    # (WEBCHAT_TYPING_INTERVAL): it must not use up a writer's posts.
-    return (request.endpoint or "").endswith((".open_stream", ".typing"))
+    # (WEBCHAT_TYPING_INTERVAL), and marking read is what reading does, one row per reader and
+    # room: neither may use up a writer's posts.
+    return (request.endpoint or "").endswith((".open_stream", ".typing", ".read"))
 
 
 def _signed_in() -> bool:
