@@ -52,6 +52,11 @@ def operation(method: str, uri: str) -> str:
     path = re.sub(
         r"^((?:/rooms/\{room\})?)/messages/(?!history$)[^/]+$", r"\1/messages/{message_id}", path
     )
+    path = re.sub(
+        r"^((?:/rooms/\{room\})?)/messages/[^/]+/reactions/[^/]+$",
+        r"\1/messages/{message_id}/reactions/{emoji}",
+        path,
+    )
     return f"{method} {path}"
 
 

@@ -215,7 +215,15 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                     named("editMessage"),
                     "Edit a message the reader may edit; every reader gets it as an update.",
                     {200: _json("The message as edited.", "Message")},
-                    [*writing, MessageNotFound, ValidationFailed, MessageRejected, RateLimited],
+                    [
+                        *writing,
+                        MessageNotFound,
+                        BodyTooLarge,
+                        UnsupportedMediaType,
+                        ValidationFailed,
+                        MessageRejected,
+                        RateLimited,
+                    ],
                 ),
                 "parameters": [*parameters, _MESSAGE_ID],
                 "requestBody": {
