@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from hosts import STACKS, Browser, Host, MakeHost, Stack, build_host, give_worker_its_services
+from hosts import (
+    STACKS,
+    Browser,
+    Host,
+    MakeHost,
+    Stack,
+    build_host,
+    close_leftover_streams,
+    give_worker_its_services,
+)
 
 # No deadline per example: on a loaded machine it fails tests on time, not on behaviour.
 settings.register_profile("webchat", deadline=None)
@@ -43,6 +52,7 @@ def make_host(stack: Stack, tmp_path: Path) -> Iterator[MakeHost]:
         return host
 
     yield make
+    close_leftover_streams()
     for host in hosts:
         host.close()
 

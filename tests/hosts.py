@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -218,6 +219,24 @@ class Host:
             self.redis.close()
 
 
+#: Event streams opened and not yet closed, with the thread that opened each: a test that fails
+#: midway leaves its streams open, and each holds an app context pushed in that thread.
+_open_streams: list[tuple[int, TestResponse]] = []
+
+
+def close_leftover_streams() -> None:
+    """Close the streams a test left open, newest first, as their app contexts were pushed.
+
+    Left to the garbage collector, a stream would close whenever and in whatever thread it is
+    collected, popping its context out of turn in some later test.
+    """
+    here = threading.get_ident()
+    for opened in reversed(list(_open_streams)):
+        if opened[0] == here:
+            opened[1].close()
+    _open_streams.clear()
+
+
 class Browser:
     """One browser session talking to the chat under ``prefix``."""
 
@@ -273,7 +292,15 @@ class Browser:
         response = self.events_response(last_event_id=last_event_id, path=path, **params)
         assert response.status_code == 200, response.get_data()
         assert response.mimetype == "text/event-stream"
-        return EventStream(chunk_lines(iter(response.response)), response.close)
+        opened = (threading.get_ident(), response)
+        _open_streams.append(opened)
+
+        def close() -> None:
+            if opened in _open_streams:
+                _open_streams.remove(opened)
+            response.close()
+
+        return EventStream(chunk_lines(iter(response.response)), close)
 
     def post(
         self, content: str, username: str | None = "anon", *, key: str | None = None

@@ -134,13 +134,16 @@ class RemoteBrowser:
         assert status == 200, body
         return body  # type: ignore[no-any-return]
 
-    def events(self, site: str, *, last_event_id: str | None = None, **params: Any) -> EventStream:
+    def events(
+        self, site: str, *, last_event_id: str | None = None, timeout: float = 30, **params: Any
+    ) -> EventStream:
+        """Open the event stream; a read that waits ``timeout`` seconds raises ``TimeoutError``."""
         query = urllib.parse.urlencode(params)
         headers = {"Accept": "text/event-stream"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = last_event_id
         request = urllib.request.Request(f"{site}/chat/events?{query}", headers=headers)
-        response = self.opener.open(request, timeout=30)
+        response = self.opener.open(request, timeout=timeout)
         assert response.status == 200
         lines = (line.decode() for line in iter(response.readline, b""))
         return EventStream(lines, response.close)
