@@ -106,12 +106,7 @@ def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
                 _("There is no room '%(name)s'.", name=room), param_hint="--room"
             )
     removed = purge_messages(
-        state.db.session,
-        older_than=utcnow() - older_than,
-        room_name=room,
-        dry_run=dry_run,
-        notifier=state.notifier,
-        sender=state.app,
+        state.write_context(), older_than=utcnow() - older_than, room_name=room, dry_run=dry_run
     )
     total = sum(removed.values())
     touched = sum(1 for count in removed.values() if count)

@@ -246,17 +246,11 @@ def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
     viewer = current_viewer()
     key = request.headers.get("Idempotency-Key")
     message = messages.post_message(
-        state.db.session,
+        state.write_context(),
         room=name,
         viewer=viewer,
         body=json_body(state.settings.max_body),
-        allow_anonymous=state.settings.allow_anonymous,
-        notifier=state.notifier,
-        filters=state.extension.filters,
-        sender=state.app,
         idempotency_key=None if key is None else load(IDEMPOTENCY_KEY, key, name="Idempotency-Key"),
-        key_ttl=state.settings.idempotency_ttl,
-        lookup=state.extension.lookup_mention,
     )
     presence.stopped_typing(state, name, viewer.as_author(), message.username)
     answer = MessageSchema(viewer=viewer.as_author().in_room(name)).dump(message)
@@ -284,12 +278,7 @@ def delete_message(message_id: int, room: str | None = None) -> tuple[str, int]:
     if room is not None:
         rooms.require_room(room, state.settings)
     messages.delete_message(
-        state.db.session,
-        message_id=message_id,
-        viewer=current_viewer(),
-        notifier=state.notifier,
-        sender=state.app,
-        room=room,
+        state.write_context(), message_id=message_id, viewer=current_viewer(), room=room
     )
     return "", 204
 
@@ -301,15 +290,10 @@ def edit_message(message_id: int, room: str | None = None) -> Response:
         rooms.require_room(room, state.settings)
     viewer = current_viewer()
     edited = editing.edit_message(
-        state.db.session,
+        state.write_context(),
         message_id=message_id,
         viewer=viewer,
         body=json_body(state.settings.max_body),
-        window=state.settings.edit_window,
-        filters=state.extension.filters,
-        lookup=state.extension.lookup_mention,
-        notifier=state.notifier,
-        sender=state.app,
         room=room,
     )
     name = rooms.room_name(state.db.session, edited.room_id)
@@ -334,15 +318,7 @@ def _react(message_id: int, emoji: str, room: str | None, *, add: bool) -> Respo
     if viewer.identity is None:
         viewer = viewer.as_author()  # an anonymous reader reacts as their browser session
     message = reactions.react(
-        state.db.session,
-        message_id=message_id,
-        emoji=emoji,
-        viewer=viewer,
-        add=add,
-        allow_anonymous=state.settings.allow_anonymous,
-        notifier=state.notifier,
-        sender=state.app,
-        room=room,
+        state.write_context(), message_id=message_id, emoji=emoji, viewer=viewer, add=add, room=room
     )
     name = rooms.room_name(state.db.session, message.room_id)
     return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(message))
