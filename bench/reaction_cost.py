@@ -21,10 +21,16 @@ from typing import Any
 from write_cost import timed
 
 from flask_webchat.identity import Viewer
-from flask_webchat.messages import post_message
+from flask_webchat.messages import WriteContext, post_message
 from flask_webchat.reactions import react
+from flask_webchat.state import get_state
 from harness import DATABASES, available_databases, print_machine
 from hosts import Host, Stack, build_host
+
+
+def quiet(host: Host) -> WriteContext:
+    """Writes that wake nobody and send no signal, in an app context: the writes' cost alone."""
+    return WriteContext(session=host.db.session, settings=get_state().settings)
 
 
 def writing_functions(
@@ -35,22 +41,20 @@ def writing_functions(
     def post(writer: int, n: int) -> None:
         with host.app.app_context():
             post_message(
-                host.db.session,
+                quiet(host),
                 room="lobby",
                 viewer=Viewer(identity=None, reader_key=f"bench-{writer}"),
                 body={"content": f"message {n}", "username": f"writer {writer}"},
-                allow_anonymous=True,
             )
 
     def reaction(writer: int, n: int) -> None:
         with host.app.app_context():
             react(
-                host.db.session,
+                quiet(host),
                 message_id=target,
                 emoji="👍",
                 viewer=Viewer(identity=None, reader_key=f"bench-{writer}"),
                 add=n % 2 == 0,
-                allow_anonymous=True,
             )
 
     return post, reaction
@@ -82,11 +86,10 @@ def main() -> None:
             )
             with host.app.app_context():
                 target = post_message(
-                    host.db.session,
+                    quiet(host),
                     room="lobby",
                     viewer=Viewer(identity=None, reader_key="bench"),
                     body={"content": "react to me", "username": "bench"},
-                    allow_anonymous=True,
                 ).id
             post, reaction = writing_functions(host, target)
             try:

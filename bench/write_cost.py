@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask_webchat.identity import Viewer
-from flask_webchat.messages import post_message
+from flask_webchat.messages import WriteContext, post_message
+from flask_webchat.state import get_state
 from harness import DATABASES, ORIGINAL_MESSAGES, available_databases, print_machine
 from hosts import Host, Stack, build_host
 
@@ -62,12 +63,13 @@ def posting_functions(host: Host) -> tuple[Callable[[int, int], None], Callable[
 
     def webchat(writer: int, n: int) -> None:
         with host.app.app_context():
+            # No notifier and no signals: the room counter's cost alone.
+            context = WriteContext(session=host.db.session, settings=get_state().settings)
             post_message(
-                host.db.session,
+                context,
                 room="lobby",
                 viewer=viewer,
                 body={"content": f"message {n}", "username": f"writer {writer}"},
-                allow_anonymous=True,
             )
 
     return original, webchat

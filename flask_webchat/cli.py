@@ -20,7 +20,7 @@ from .errors import WebchatError
 from .models import metadata, utcnow
 from .purging import purge_messages
 from .state import get_state
-from .web.locale import current_translations
+from .web.locale import current_translations, localized
 from .web.locale import gettext as _
 
 webchat_group = AppGroup(
@@ -97,21 +97,12 @@ def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
     """Remove old messages; readers still showing them see them go."""
     state = get_state()
     if room is not None:
-        if not rooms.is_valid_name(room):
-            raise click.BadParameter(
-                _("%(room)s is not a room name.", room=repr(room)), param_hint="--room"
-            )
-        if rooms.find_room(state.db.session, room) is None:
-            raise click.BadParameter(
-                _("There is no room '%(name)s'.", name=room), param_hint="--room"
-            )
+        try:
+            rooms.require_stored(state.db.session, room)
+        except WebchatError as error:
+            raise click.BadParameter(localized(error.message), param_hint="--room") from None
     removed = purge_messages(
-        state.db.session,
-        older_than=utcnow() - older_than,
-        room_name=room,
-        dry_run=dry_run,
-        notifier=state.notifier,
-        sender=state.app,
+        state.write_context(), older_than=utcnow() - older_than, room_name=room, dry_run=dry_run
     )
     total = sum(removed.values())
     touched = sum(1 for count in removed.values() if count)

@@ -7,7 +7,6 @@ the new state in order, exactly once, on every transport.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,9 +15,8 @@ from sqlalchemy.orm import Session
 from . import details, mentions, rooms, signals, updates
 from .errors import MessageNotFound
 from .identity import Viewer
-from .messages import MessageFilter, filter_content, get_message
+from .messages import WriteContext, filter_content, get_message
 from .models import ChatMessage, utcnow
-from .notifiers import Notifier
 from .schemas import EditSchema, load
 
 _messages = ChatMessage.__table__
@@ -33,34 +31,30 @@ def current_state(session: Session, message_id: int) -> ChatMessage:
 
 
 def edit_message(
-    session: Session,
+    context: WriteContext,
     *,
     message_id: int,
     viewer: Viewer | None,
     body: Any,
-    window: float | None,
-    filters: Sequence[MessageFilter] = (),
-    lookup: mentions.Lookup | None = None,
-    notifier: Notifier | None = None,
-    sender: Any = None,
     room: str | None = None,
 ) -> ChatMessage:
     """Replace a message's content, as its author (or whom the edit hook allows) may.
 
     ``body`` is ``{"content": "…"}``, validated and filtered as a post's content, and its
     mentions resolved again (no :data:`~flask_webchat.signals.user_mentioned` is sent for an
-    edit). ``viewer=None`` is the host editing as itself. Sends
-    :data:`~flask_webchat.signals.message_edited` after the commit; returns the message as
-    edited, detached.
+    edit). ``viewer=None`` is the host editing as itself; authors may edit within
+    ``WEBCHAT_EDIT_WINDOW``. Sends :data:`~flask_webchat.signals.message_edited` after the
+    commit; returns the message as edited, detached.
     """
+    session, window = context.session, context.settings.edit_window
     data = load(EditSchema(), body)
     message = get_message(session, message_id, room=room)
     name = rooms.room_name(session, message.room_id)
     identity = None if viewer is None else viewer.identity
     if viewer is not None:
         viewer.in_room(name).require_edit(message, name, window=window, now=utcnow())
-    content = filter_content(data["content"], name, identity, filters)
-    mentioned = mentions.stored(mentions.resolve(content, lookup))
+    content = filter_content(data["content"], name, identity, context.filters)
+    mentioned = mentions.stored(mentions.resolve(content, context.lookup))
     room_id = message.room_id
     rooms.lock(session, room_id)
     replies = updates.replies_to(session, room_id, [message_id])
@@ -79,5 +73,5 @@ def edit_message(
     session.expire(message)
     edited = current_state(session, message_id)
     change = signals.Change(signals.message_edited, edited, name, identity)
-    rooms.commit_event(session, notifier, name, last, changes=(change,), sender=sender, first=first)
+    context.commit(name, last, (change,), first=first)
     return edited

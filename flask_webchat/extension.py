@@ -253,7 +253,7 @@ class Webchat(HostApi):
 
 
 def _remember_mount_point(setup: BlueprintSetupState) -> None:
-    state = setup.app.extensions.get("webchat")
+    state = find_state(setup.app)
     if state is None:
         raise RuntimeError(
             "Call webchat.init_app(app, db=db) before registering the webchat blueprint."

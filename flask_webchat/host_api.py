@@ -6,7 +6,7 @@ examples. Each needs only an app context, and raises the HTTP API's errors.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from flask import has_request_context
@@ -15,8 +15,7 @@ from . import details, editing, messages, rooms, unread
 from . import rooms as chat_rooms
 from .batches import Batch
 from .errors import ValidationFailed
-from .identity import Identity, Permissions, Viewer, to_identity
-from .messages import MessageFilter
+from .identity import Permissions, Viewer, to_identity
 from .models import ChatMessage
 from .state import get_state
 from .streams import Reader
@@ -27,10 +26,9 @@ from .web.session import current_viewer
 class HostApi:
     """Posting, editing, deleting and reading from host code, as a user or as the site."""
 
-    #: Set by :class:`~flask_webchat.Webchat`: its host hooks, which every call here obeys.
+    #: Set by :class:`~flask_webchat.Webchat`: its permission hooks, which every call obeys
+    #: (its filters and mention lookup come with the app's write context).
     permissions: Permissions
-    filters: list[MessageFilter]
-    lookup_mention: Callable[[str], Identity | None]
 
     def post_message(
         self,
@@ -70,18 +68,13 @@ class HostApi:
         if username is not None:
             body["username"] = username
         return messages.post_message(
-            state.db.session,
+            state.write_context(),
             room=name,
             viewer=Viewer(identity=identity, reader_key=None, permissions=self.permissions),
             body=body,
-            allow_anonymous=True,
-            notifier=state.notifier,
-            filters=self.filters,
-            sender=state.app,
-            check=identity is not None,
+            check=identity is not None,  # a guest's name or a notice: the host posts as itself
             system=system,
             join=not commit,
-            lookup=self.lookup_mention,
         )
 
     def delete_message(self, message_id: int, *, user: Any = None) -> ChatMessage:
@@ -93,14 +86,9 @@ class HostApi:
         message go. Raises :class:`~flask_webchat.errors.MessageNotFound` for an unknown id and
         :class:`~flask_webchat.errors.Forbidden` when the user may not.
         """
-        state = get_state()
         viewer = None if user is None else self._viewer_for(user)
         return messages.delete_message(
-            state.db.session,
-            message_id=message_id,
-            viewer=viewer,
-            notifier=state.notifier,
-            sender=state.app,
+            get_state().write_context(), message_id=message_id, viewer=viewer
         )
 
     def edit_message(self, message_id: int, content: str, *, user: Any = None) -> ChatMessage:
@@ -111,18 +99,12 @@ class HostApi:
         edits as itself. Every reader gets the message's new state as an update event, and
         :data:`~flask_webchat.signals.message_edited` is sent after the commit.
         """
-        state = get_state()
         viewer = None if user is None else self._viewer_for(user)
         return editing.edit_message(
-            state.db.session,
+            get_state().write_context(),
             message_id=message_id,
             viewer=viewer,
             body={"content": content},
-            window=state.settings.edit_window,
-            filters=self.filters,
-            lookup=self.lookup_mention,
-            notifier=state.notifier,
-            sender=state.app,
         )
 
     def get_message(self, message_id: int) -> ChatMessage:

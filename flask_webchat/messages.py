@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from marshmallow import ValidationError
@@ -34,6 +35,9 @@ from .notifiers import Notifier
 from .schemas import NewMessageSchema, load
 from .text import CONTENT_RULE
 
+if TYPE_CHECKING:
+    from .config import Settings
+
 _messages = ChatMessage.__table__
 # Marks a message this module gave its room position, as opposed to one the host added itself.
 _POSITIONED = "webchat_positioned"
@@ -47,56 +51,93 @@ _LARGEST_ID = 2**63 - 1
 MessageFilter = Callable[[str, str, "Identity | None"], str]
 
 
+@dataclass(frozen=True)
+class WriteContext:
+    """What every write needs besides its own arguments: the app's wiring and the host's hooks.
+
+    The web layer and the host API build it in one place
+    (:meth:`~flask_webchat.state.WebchatState.write_context`); a script may build its own.
+    """
+
+    session: Session
+    settings: Settings
+    #: Wakes the room's readers once the write commits; ``None`` wakes nobody.
+    notifier: Notifier | None = None
+    #: The sender of the chat's signals (the app); ``None`` sends none.
+    sender: Any = None
+    #: The host's content filters, in order (see :func:`filter_content`).
+    filters: Sequence[MessageFilter] = ()
+    #: Resolves ``@names`` to host users (see :mod:`flask_webchat.mentions`).
+    lookup: mentions.Lookup | None = None
+
+    def commit(
+        self,
+        room: str,
+        position: int,
+        changes: Sequence[signals.Change],
+        *,
+        join: bool = False,
+        first: int | None = None,
+    ) -> None:
+        """:func:`flask_webchat.rooms.commit_event` with this context's notifier and sender."""
+        rooms.commit_event(
+            self.session,
+            self.notifier,
+            room,
+            position,
+            changes=changes,
+            sender=self.sender,
+            join=join,
+            first=first,
+        )
+
+
 def post_message(
-    session: Session,
+    context: WriteContext,
     *,
     room: str,
     viewer: Viewer,
     body: Any,
-    allow_anonymous: bool,
-    notifier: Notifier | None = None,
-    filters: Sequence[MessageFilter] = (),
-    sender: Any = None,
     check: bool = True,
     system: bool = False,
     join: bool = False,
     idempotency_key: str | None = None,
-    key_ttl: float = 24 * 60 * 60,
-    lookup: mentions.Lookup | None = None,
 ) -> ChatMessage:
     """Store the message ``body`` describes (see :class:`~flask_webchat.schemas.NewMessageSchema`).
 
     The author is the host's identity when there is one (the body cannot override it), else the
     name typed in the body, remembered with the browser's reader key, which is made only once
-    the post is allowed and valid. The host's ``filters`` then see the content, in order.
+    the post is allowed and valid. The host's filters then see the content, in order.
     ``check=False`` skips the permission checks (the host posting as itself); ``system`` makes
-    a message without an author, which only host code posts; ``sender`` sends
+    a message without an author, which only host code posts; the context's sender is sent
     :data:`~flask_webchat.signals.message_posted`; ``join`` leaves the commit to the host (see
     :func:`flask_webchat.rooms.commit_event`).
 
-    With an ``idempotency_key``, a repeat by the same author within ``key_ttl`` seconds returns
-    the message the first post stored, and stores nothing; so does a repeat racing the first.
-    (A post that joins the host's transaction takes no key: its commit is the host's.)
+    With an ``idempotency_key``, a repeat by the same author within ``WEBCHAT_IDEMPOTENCY_TTL``
+    returns the message the first post stored, and stores nothing; so does a repeat racing the
+    first. (A post that joins the host's transaction takes no key: its commit is the host's.)
 
-    ``reply_to`` in the body names a message of the same room that this one answers; ``lookup``
-    resolves ``@names`` to host users, each sent :data:`~flask_webchat.signals.user_mentioned`
-    once the post commits.
+    ``reply_to`` in the body names a message of the same room that this one answers; the
+    context's lookup resolves ``@names`` to host users, each sent
+    :data:`~flask_webchat.signals.user_mentioned` once the post commits.
     """
+    session, settings = context.session, context.settings
     if join and idempotency_key is not None:
         raise ValueError("A post that joins the host's transaction takes no idempotency key.")
     if check:
-        viewer.require_post(room, allow_anonymous=allow_anonymous)
+        viewer.require_post(room, allow_anonymous=settings.allow_anonymous)
     if system and viewer.identity is not None:
         raise ValueError("A system message has no author.")
     data = load(NewMessageSchema(anonymous=viewer.identity is None and not system), body)
-    content = filter_content(data["content"], room, viewer.identity, filters)
+    content = filter_content(data["content"], room, viewer.identity, context.filters)
     parent = data.get("reply_to")
     if parent is not None:
         _require_parent(session, parent, room)
-    mentioned = mentions.resolve(content, lookup)
+    mentioned = mentions.resolve(content, context.lookup)
     # Host code posting as itself has no browser to remember.
     author = viewer if viewer.make_reader_key is None else viewer.as_author()
     scope = None if idempotency_key is None else _key_scope(author, idempotency_key)
+    key_ttl = settings.idempotency_ttl
     if scope is not None:
         posted = _posted_with(session, scope, key_ttl)
         if posted is not None:
@@ -144,9 +185,7 @@ def post_message(
         signals.Change(signals.user_mentioned, message, room, viewer.identity, {"user": who})
         for _, who in mentioned
     ]
-    rooms.commit_event(
-        session, notifier, room, position, changes=(posted, *told), sender=sender, join=join
-    )
+    context.commit(room, position, (posted, *told), join=join)
     return message
 
 
@@ -252,19 +291,14 @@ def read_message(
 
 
 def delete_message(
-    session: Session,
-    *,
-    message_id: int,
-    viewer: Viewer | None,
-    notifier: Notifier | None = None,
-    sender: Any = None,
-    room: str | None = None,
+    context: WriteContext, *, message_id: int, viewer: Viewer | None, room: str | None = None
 ) -> ChatMessage:
     """Delete a message the viewer may delete, and record the deletion for every reader.
 
     ``viewer=None`` is the host deleting as itself: no permission is asked. With ``room``, only
     a message of that room (see :func:`get_message`). Returns the message as it was, detached.
     """
+    session = context.session
     message = get_message(session, message_id, room=room)
     room = rooms.room_name(session, message.room_id)
     if viewer is not None:
@@ -286,7 +320,5 @@ def delete_message(
     updates.record(session, room_id, first + 1, replies)
     identity = viewer.identity if viewer is not None else None
     deleted = signals.Change(signals.message_deleted, message, room, identity)
-    rooms.commit_event(
-        session, notifier, room, position, changes=(deleted,), sender=sender, first=first
-    )
+    context.commit(room, position, (deleted,), first=first)
     return message

@@ -9,14 +9,12 @@ never had it is told about an id it can ignore.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from . import rooms, signals, updates
+from .messages import WriteContext
 from .models import ChatDeletion, ChatMessage, ChatReaction, ChatRoom
-from .notifiers import Notifier
 
 _messages = ChatMessage.__table__
 _reactions = ChatReaction.__table__
@@ -25,19 +23,18 @@ BATCH = 500
 
 
 def purge_messages(
-    session: Session,
+    context: WriteContext,
     *,
     older_than: datetime,
     room_name: str | None = None,
     dry_run: bool = False,
-    notifier: Notifier | None = None,
-    sender: Any = None,
 ) -> dict[str, int]:
     """Remove the messages posted before ``older_than``; how many, by room name.
 
-    With ``dry_run``, only count them. With a ``sender``, each removal sends
+    With ``dry_run``, only count them. With the context's sender, each removal sends
     :data:`~flask_webchat.signals.message_deleted` (with no identity) after its batch commits.
     """
+    session = context.session
     query = sa.select(ChatRoom.id, ChatRoom.name).order_by(ChatRoom.name)
     if room_name is not None:
         query = query.where(ChatRoom.name == room_name)
@@ -54,19 +51,12 @@ def purge_messages(
                 or 0
             )
         else:
-            removed[name] = _purge_room(session, room_id, name, older_than, notifier, sender)
+            removed[name] = _purge_room(context, room_id, name, older_than)
     return removed
 
 
-def _purge_room(
-    session: Session,
-    room_id: int,
-    name: str,
-    older_than: datetime,
-    notifier: Notifier | None,
-    sender: Any,
-) -> int:
-    total = 0
+def _purge_room(context: WriteContext, room_id: int, name: str, older_than: datetime) -> int:
+    session, total = context.session, 0
     while True:
         # Lock the room first: then no delete can remove a message this batch is about to.
         rooms.lock(session, room_id)
@@ -96,7 +86,5 @@ def _purge_room(
         for message in found:
             session.expunge(message)
         changes = [signals.Change(signals.message_deleted, message, name) for message in found]
-        rooms.commit_event(
-            session, notifier, name, last, changes=changes, sender=sender, first=first
-        )
+        context.commit(name, last, changes, first=first)
         total += len(ids)

@@ -13,7 +13,6 @@ from typing import Any
 
 import regex
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from . import rooms, signals, updates
 from .details import reactor_key
@@ -21,9 +20,8 @@ from .editing import current_state
 from .errors import ValidationFailed
 from .i18n import N_
 from .identity import Viewer
-from .messages import get_message
+from .messages import WriteContext, get_message
 from .models import EMOJI_MAX_LENGTH, ChatMessage, ChatReaction
-from .notifiers import Notifier
 
 #: Distinct emoji one message may carry; a further one is refused (422).
 MAX_DISTINCT = 20
@@ -45,15 +43,12 @@ def is_emoji(text: object) -> bool:
 
 
 def react(
-    session: Session,
+    context: WriteContext,
     *,
     message_id: int,
     emoji: str,
     viewer: Viewer,
     add: bool,
-    allow_anonymous: bool,
-    notifier: Notifier | None = None,
-    sender: Any = None,
     room: str | None = None,
 ) -> Any:
     """Add (``add=True``) or remove the viewer's ``emoji`` on a message; return the message.
@@ -61,12 +56,13 @@ def react(
     Whoever may post in the message's room may react. Sends
     :data:`~flask_webchat.signals.reaction_changed` when something changed.
     """
+    session = context.session
     if not is_emoji(emoji):
         raise ValidationFailed({"emoji": [N_("Not one emoji.")]})
     message = get_message(session, message_id, room=room)
     name = rooms.room_name(session, message.room_id)
     viewer.require_visible(message, name)
-    viewer.require_post(name, allow_anonymous=allow_anonymous)
+    viewer.require_post(name, allow_anonymous=context.settings.allow_anonymous)
     reactor = reactor_key(viewer.as_author())
     assert reactor is not None
     room_id = message.room_id
@@ -101,5 +97,5 @@ def react(
     change = signals.Change(
         signals.reaction_changed, state, name, viewer.identity, extra={"emoji": emoji, "added": add}
     )
-    rooms.commit_event(session, notifier, name, position, changes=(change,), sender=sender)
+    context.commit(name, position, (change,))
     return state

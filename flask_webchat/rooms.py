@@ -56,6 +56,28 @@ def require_room(name: str | None, settings: Settings) -> str:
     """
     if name is None:
         return settings.default_room
+    _require_name(name)
+    allowed = settings.rooms
+    if allowed is None or (allowed(name) if callable(allowed) else name in allowed):
+        return name
+    raise UnknownRoom(N_("There is no room '%(name)s'.", name=name))
+
+
+def require_stored(session: Session, name: str) -> ChatRoom:
+    """The stored room called ``name``, whatever ``WEBCHAT_ROOMS`` allows now.
+
+    For commands that manage what is stored (a purge of a room since dropped from the list).
+    Raises :class:`~flask_webchat.errors.UnknownRoom` for a name that breaks the rule or that
+    no room has.
+    """
+    _require_name(name)
+    room = find_room(session, name)
+    if room is None:
+        raise UnknownRoom(N_("There is no room '%(name)s'.", name=name))
+    return room
+
+
+def _require_name(name: str) -> None:
     if not is_valid_name(name):
         raise UnknownRoom(
             N_(
@@ -64,10 +86,6 @@ def require_room(name: str | None, settings: Settings) -> str:
                 max=ROOM_NAME_MAX_LENGTH,
             )
         )
-    allowed = settings.rooms
-    if allowed is None or (allowed(name) if callable(allowed) else name in allowed):
-        return name
-    raise UnknownRoom(N_("There is no room '%(name)s'.", name=name))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 
 from .config import Settings
+from .messages import WriteContext
 from .notifiers import Notifier
 from .presence import PresenceHub
 from .sharing import SharedReads
@@ -41,6 +42,19 @@ class WebchatState:
     presence: PresenceHub | None = None
     #: Reads of a room's range shared by the readers woken together (see :mod:`.sharing`).
     shared_reads: SharedReads = field(default_factory=SharedReads)
+
+    def write_context(self) -> WriteContext:
+        """What the chat's writes need from this app: ``db.session``, the settings, the
+        notifier, the host's filters and mention lookup, and the app as the signals' sender."""
+        extension = self.extension
+        return WriteContext(
+            session=self.db.session,
+            settings=self.settings,
+            notifier=self.notifier,
+            sender=self.app,
+            filters=extension.filters,
+            lookup=extension.lookup_mention,
+        )
 
     def is_chat_path(self, path: str) -> bool:
         """Whether ``path`` falls under one of the blueprint's mount points."""

@@ -116,7 +116,7 @@ CONTENT_RULE = _TextRule(
     inner_space=r"\t\n" + _INNER_SPACE,
     crlf=True,
 )
-NAME_RULE = _TextRule(
+AUTHOR_NAME_RULE = _TextRule(
     (
         N_("A name cannot be empty."),
         N_("A name can be at most %(max)s characters long."),

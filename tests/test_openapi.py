@@ -15,6 +15,7 @@ from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
 from flask_webchat import MessageRejected
+from flask_webchat.errors import error_classes
 from flask_webchat.schemas import ErrorSchema
 from hosts import Browser, Host, MakeHost
 
@@ -150,6 +151,11 @@ def test_real_answers_match_the_document(host: Host) -> None:
             ErrorSchema().load(answer.json)
             continue
         openapi.validate_response(WerkzeugOpenAPIRequest(request), WerkzeugOpenAPIResponse(answer))
+
+
+def test_every_error_code_is_in_the_document(host: Host) -> None:
+    text = json.dumps(document(host))
+    assert [cls.code for cls in error_classes() if f"`{cls.code}`" not in text] == []
 
 
 def test_the_document_is_served_as_json_and_not_stored_by_caches(host: Host) -> None:

@@ -14,7 +14,12 @@ from marshmallow import ValidationError
 
 from flask_webchat.models import CONTENT_MAX_LENGTH
 from flask_webchat.schemas import NewMessageSchema
-from flask_webchat.text import _WHITESPACE, ANONYMOUS_NAME_MAX_LENGTH, CONTENT_RULE, NAME_RULE
+from flask_webchat.text import (
+    _WHITESPACE,
+    ANONYMOUS_NAME_MAX_LENGTH,
+    AUTHOR_NAME_RULE,
+    CONTENT_RULE,
+)
 from hosts import Host
 
 # Everything a message may hold: any code point but surrogates and control characters other
@@ -110,7 +115,7 @@ def accepted(field: str, value: str) -> bool:
     return not NewMessageSchema().validate(body)
 
 
-@pytest.mark.parametrize("field, rule", [("content", CONTENT_RULE), ("username", NAME_RULE)])
+@pytest.mark.parametrize("field, rule", [("content", CONTENT_RULE), ("username", AUTHOR_NAME_RULE)])
 @given(prefix=st.sampled_from([0, 1, 2, 3, 4, 6, 8]), text=EDGY)
 def test_the_documented_pattern_accepts_exactly_what_the_server_accepts(
     field: str, rule: object, prefix: int, text: str

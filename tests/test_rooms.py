@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from flask_webchat.models import ChatStream
 from hosts import Browser, Host, MakeHost
 
 
@@ -233,6 +234,21 @@ def test_the_read_hook_closes_a_room_everywhere(host: Host) -> None:
     for path in ["/", "/messages", "/events"]:  # HEAD says no more than GET
         assert guest.client.head(f"/chat/rooms/staff{path}").status_code == 403, path
     assert [m.content for m in host.stored_messages()] == ["staff only"]
+
+
+def test_a_forbidden_page_leaves_the_browser_unremembered(host: Host) -> None:
+    _hooks(host, read_permission=lambda room, identity: room != "staff")
+    visitor = host.browser()
+    for method in ("GET", "HEAD"):
+        page = visitor.client.open("/chat/rooms/staff/", method=method)
+        assert page.status_code == 403, method
+        assert "Set-Cookie" not in page.headers, method  # no reader key was made for it
+    # Still a browser the chat does not know: its page of an open room opens no stream.
+    lobby = visitor.client.get("/chat/")
+    assert lobby.status_code == 200 and 'data-stream=""' in lobby.text
+    assert "Set-Cookie" not in lobby.headers
+    with host.app.app_context():
+        assert host.db.session.scalar(sa.select(sa.func.count()).select_from(ChatStream)) == 0
 
 
 def test_the_post_hook_makes_a_room_read_only(host: Host) -> None:

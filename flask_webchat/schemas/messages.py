@@ -10,7 +10,7 @@ from ..details import details_of, mentions_of, reactor_key
 from ..i18n import N_
 from ..identity import Viewer
 from ..models import ChatMessage
-from ..text import CONTENT_RULE, NAME_RULE
+from ..text import AUTHOR_NAME_RULE, CONTENT_RULE
 from .fields import Cursor, UTCDateTime
 
 #: What a client may send as ``Idempotency-Key``: 1 to 64 visible ASCII characters.
@@ -138,9 +138,9 @@ class NewMessageSchema(Schema):
         metadata={"description": "The id of the message of the same room this one answers."},
     )
     username = fields.String(
-        validate=NAME_RULE,
+        validate=AUTHOR_NAME_RULE,
         metadata={
-            "pattern": NAME_RULE.pattern,
+            "pattern": AUTHOR_NAME_RULE.pattern,
             "description": "1 to 64 characters once stripped. Ignored for a signed-in author.",
         },
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, pre_load
 
-from ..text import NAME_RULE
+from ..text import AUTHOR_NAME_RULE
 
 
 class PresenceSchema(Schema):
@@ -35,9 +35,9 @@ class TypingSchema(Schema):
         unknown = EXCLUDE
 
     username = fields.String(
-        validate=NAME_RULE,
+        validate=AUTHOR_NAME_RULE,
         metadata={
-            "pattern": NAME_RULE.pattern,
+            "pattern": AUTHOR_NAME_RULE.pattern,
             "description": "The name a guest types under. Ignored for a signed-in user.",
         },
     )

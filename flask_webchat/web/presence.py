@@ -10,23 +10,11 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify
 
-from ..errors import (
-    BodyTooLarge,
-    CrossSiteRequest,
-    CsrfRefused,
-    DatabaseUnavailable,
-    Forbidden,
-    IdentityRequired,
-    MalformedJSON,
-    RateLimited,
-    UnsupportedMediaType,
-    ValidationFailed,
-)
+from ..errors import Forbidden, RateLimited
 from ..i18n import N_
 from ..identity import Viewer
 from ..presence import Member, PresenceHub, Summary
@@ -146,50 +134,3 @@ def stopped_typing(state: WebchatState, room: str, viewer: Viewer, name: str) ->
             hub(state).typing(room, typist, name, on=False)
     except Exception:
         logger.exception("webchat: could not clear the author's typing")
-
-
-def operations(
-    named: Callable[[str], str], parameters: list[Any], errors: list[Any], room: str
-) -> dict[str, dict[str, Any]]:
-    """The OpenAPI operations of presence and typing (see :mod:`.openapi`), by path."""
-    from .openapi.answers import _json, _operation  # deferred: the document imports this module
-
-    return {
-        "/presence": {
-            "get": {
-                **_operation(
-                    named("getPresence"),
-                    f"Who is in the room now{room}: signed-in users by name, and guests counted.",
-                    {200: _json("The room's name, its users and its number of guests.", "Here")},
-                    [*errors, DatabaseUnavailable],
-                ),
-                "parameters": [*parameters],
-            }
-        },
-        "/typing": {
-            "post": {
-                **_operation(
-                    named("postTyping"),
-                    "Tell the room's other event streams that the reader is typing; stores"
-                    " nothing. At most once per WEBCHAT_TYPING_INTERVAL seconds.",
-                    {204: {"description": "Told; streams show it for a few seconds."}},
-                    [
-                        MalformedJSON,
-                        CsrfRefused,
-                        *errors,
-                        IdentityRequired,
-                        CrossSiteRequest,
-                        BodyTooLarge,
-                        UnsupportedMediaType,
-                        ValidationFailed,
-                        RateLimited,
-                    ],
-                ),
-                "parameters": [*parameters],
-                "requestBody": {
-                    "required": False,
-                    "content": {"application/json": {"schema": "Typing"}},
-                },
-            }
-        },
-    }

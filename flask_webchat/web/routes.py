@@ -18,7 +18,7 @@ from ..batches import Batch
 from ..errors import UnknownRoom, WebchatError
 from ..i18n import N_
 from ..identity import Viewer
-from ..presence import Inbox
+from ..presence import Inbox, Member
 from ..schemas import (
     IDEMPOTENCY_KEY,
     Cursor,
@@ -137,60 +137,75 @@ def stream_events(room: str | None) -> Response:
         return grip.hold_stream(state, name, replace(viewer, reader_key=reader.owner), first)
 
     sees = presence.may_see(state, name, viewer)
-    inboxes: list[Inbox] = []  # the stream's, once it has begun
-    waiter = waiting.Waiter(
-        reader,
-        notifier=state.notifier,
-        fallback=settings.fallback_poll,
-        pending=lambda: any(inbox.pending() for inbox in inboxes),
-    )
-
-    def next_batch(cursor: int) -> Batch:
-        # From here on the stream's own cursor is the truth about what this reader was sent.
-        return waiter.next_batch(cursor, settings.heartbeat)
-
-    checked_at = time.monotonic()
-
-    def still_allowed() -> bool:
-        # Access can end while the stream is open (a logout, a hook's answer changing): ask
-        # again, with the session as the store has it now, once per heartbeat interval.
-        nonlocal checked_at
-        if time.monotonic() - checked_at < settings.heartbeat:
-            return True
-        checked_at = time.monotonic()
-        reload_session()
-        return current_viewer(reload=True).may_read(name)
+    retry_ms = int(settings.poll_interval * 1000)
 
     def events() -> Any:
         # Flask runs this after the request's teardown closed db.session, and with it the user
         # object the host's loader returned: load the identity again, for the permission hooks.
-        viewer = current_viewer(reload=True).in_room(name)
-        hub = presence.hub(state)
-        held = hub.hold(name, here) if here is not None else None
-        key = here.key if here is not None else ""
-        inbox = hub.subscribe(name, key, presence=True) if sees else None
-        inboxes.extend([inbox] if inbox is not None else [])
-        try:
-            yield from encode_stream(
-                first,
-                next_batch,
-                dump_message=MessageSchema(viewer=viewer).dump,
-                retry_ms=int(settings.poll_interval * 1000),
-                allowed=still_allowed,
-                ephemeral=inbox.take if inbox is not None else list,
-            )
-        except (SQLAlchemyError, WebchatError) as error:
-            # Too late for an error answer: end the stream; the browser reconnects by itself.
-            current_app.logger.warning("webchat: event stream ended: %s", error)
-        finally:
-            if inbox is not None:
-                hub.unsubscribe(inbox)
-            if held is not None:
-                hub.release(held)
+        dump = MessageSchema(viewer=current_viewer(reload=True).in_room(name)).dump
+        with _Feed(state, name, reader, here, sees=sees) as feed:
+            try:
+                yield from encode_stream(first, feed, dump_message=dump, retry_ms=retry_ms)
+            except (SQLAlchemyError, WebchatError) as error:
+                # Too late for an error answer: end the stream; the browser reconnects by itself.
+                current_app.logger.warning("webchat: event stream ended: %s", error)
 
     response = Response(stream_with_context(events()), mimetype="text/event-stream")
     response.headers["X-Accel-Buffering"] = "no"  # nginx: send each event as it comes
     return response
+
+
+class _Feed:
+    """An open event stream, as :func:`~.sse.encode_stream` asks it (an :class:`.sse.Feed`).
+
+    While it is entered, the reader counts as present in the room, and the room's presence and
+    typing events, if the reader may see them, wait in its inbox.
+    """
+
+    def __init__(
+        self, state: WebchatState, room: str, reader: Reader, here: Member | None, *, sees: bool
+    ) -> None:
+        self.room, self.here, self.sees = room, here, sees
+        self.hub, self.heartbeat = presence.hub(state), state.settings.heartbeat
+        fallback = state.settings.fallback_poll
+        self.waiter = waiting.Waiter(
+            reader, notifier=state.notifier, fallback=fallback, pending=self.pending
+        )
+        self.inbox: Inbox | None = None
+        self.held: int | None = None
+        self.checked_at = time.monotonic()
+
+    def __enter__(self) -> _Feed:
+        if self.here is not None:
+            self.held = self.hub.hold(self.room, self.here)
+        key = self.here.key if self.here is not None else ""
+        self.inbox = self.hub.subscribe(self.room, key, presence=True) if self.sees else None
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        if self.inbox is not None:
+            self.hub.unsubscribe(self.inbox)
+        if self.held is not None:
+            self.hub.release(self.held)
+
+    def next_batch(self, cursor: int) -> Batch:
+        # From here on the stream's own cursor is the truth about what this reader was sent.
+        return self.waiter.next_batch(cursor, self.heartbeat)
+
+    def allowed(self) -> bool:
+        # Access can end while the stream is open (a logout, a hook's answer changing): ask
+        # again, with the session as the store has it now, once per heartbeat interval.
+        if time.monotonic() - self.checked_at < self.heartbeat:
+            return True
+        self.checked_at = time.monotonic()
+        reload_session()
+        return current_viewer(reload=True).may_read(self.room)
+
+    def ephemeral(self) -> list[tuple[str, dict[str, Any]]]:
+        return self.inbox.take() if self.inbox is not None else []
+
+    def pending(self) -> bool:
+        return self.inbox is not None and self.inbox.pending()
 
 
 def open_stream(room: str | None) -> tuple[Response, int, dict[str, str]]:
@@ -246,17 +261,11 @@ def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
     viewer = current_viewer()
     key = request.headers.get("Idempotency-Key")
     message = messages.post_message(
-        state.db.session,
+        state.write_context(),
         room=name,
         viewer=viewer,
         body=json_body(state.settings.max_body),
-        allow_anonymous=state.settings.allow_anonymous,
-        notifier=state.notifier,
-        filters=state.extension.filters,
-        sender=state.app,
         idempotency_key=None if key is None else load(IDEMPOTENCY_KEY, key, name="Idempotency-Key"),
-        key_ttl=state.settings.idempotency_ttl,
-        lookup=state.extension.lookup_mention,
     )
     presence.stopped_typing(state, name, viewer.as_author(), message.username)
     answer = MessageSchema(viewer=viewer.as_author().in_room(name)).dump(message)
@@ -284,12 +293,7 @@ def delete_message(message_id: int, room: str | None = None) -> tuple[str, int]:
     if room is not None:
         rooms.require_room(room, state.settings)
     messages.delete_message(
-        state.db.session,
-        message_id=message_id,
-        viewer=current_viewer(),
-        notifier=state.notifier,
-        sender=state.app,
-        room=room,
+        state.write_context(), message_id=message_id, viewer=current_viewer(), room=room
     )
     return "", 204
 
@@ -301,15 +305,10 @@ def edit_message(message_id: int, room: str | None = None) -> Response:
         rooms.require_room(room, state.settings)
     viewer = current_viewer()
     edited = editing.edit_message(
-        state.db.session,
+        state.write_context(),
         message_id=message_id,
         viewer=viewer,
         body=json_body(state.settings.max_body),
-        window=state.settings.edit_window,
-        filters=state.extension.filters,
-        lookup=state.extension.lookup_mention,
-        notifier=state.notifier,
-        sender=state.app,
         room=room,
     )
     name = rooms.room_name(state.db.session, edited.room_id)
@@ -334,15 +333,7 @@ def _react(message_id: int, emoji: str, room: str | None, *, add: bool) -> Respo
     if viewer.identity is None:
         viewer = viewer.as_author()  # an anonymous reader reacts as their browser session
     message = reactions.react(
-        state.db.session,
-        message_id=message_id,
-        emoji=emoji,
-        viewer=viewer,
-        add=add,
-        allow_anonymous=state.settings.allow_anonymous,
-        notifier=state.notifier,
-        sender=state.app,
-        room=room,
+        state.write_context(), message_id=message_id, emoji=emoji, viewer=viewer, add=add, room=room
     )
     name = rooms.room_name(state.db.session, message.room_id)
     return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(message))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from ..batches import Batch, Deletion, Update
 from ..errors import Forbidden
@@ -31,42 +31,53 @@ _DELETION = DeletionSchema()
 _REVOKED = N_("You may no longer read this room.")
 
 
+class Feed(Protocol):
+    """What :func:`encode_stream` asks the stream it writes."""
+
+    def next_batch(self, cursor: int) -> Batch:
+        """The batch after ``cursor``, waiting up to one heartbeat interval for one."""
+
+    def allowed(self) -> bool:
+        """Whether the reader may still read the room."""
+
+    def ephemeral(self) -> list[tuple[str, dict[str, Any]]]:
+        """The events waiting that are not in the room's history, as ``(kind, data)``."""
+
+
 def encode_stream(
     first: Batch,
-    next_batch: Callable[[int], Batch],
+    feed: Feed,
     *,
     dump_message: Callable[[ChatMessage], dict[str, Any]],
     retry_ms: int,
-    allowed: Callable[[], bool] = lambda: True,
-    ephemeral: Callable[[], list[tuple[str, dict[str, Any]]]] = list,
 ) -> Iterator[str]:
-    """The text of an event stream: ``first``, then ``next_batch(cursor)`` for ever.
+    """The text of an event stream: ``first``, then ``feed.next_batch(cursor)`` for ever.
 
-    ``next_batch`` waits up to one heartbeat interval; an empty batch becomes a heartbeat
-    comment line, which also lets the server notice a reader that has gone away. Before each
-    batch after the first, ``allowed()`` says whether the reader may still read the room; once it
-    says no, a ``revoked`` event (no ``id:``, its data the error's JSON) ends the stream.
+    An empty batch becomes a heartbeat comment line, which also lets the server notice a reader
+    that has gone away. Before each batch after the first, ``feed.allowed()`` says whether the
+    reader may still read the room; once it says no, a ``revoked`` event (no ``id:``, its data
+    the error's JSON) ends the stream.
 
-    ``ephemeral()`` gives the events waiting that are not in the room's history (``presence``,
-    ``typing``): each is written after the batch, with no ``id:``, so that it is never replayed
-    and never moves the cursor; a batch woken only for them writes no heartbeat.
+    ``feed.ephemeral()`` gives the events waiting that are not in the room's history
+    (``presence``, ``typing``): each is written after the batch, with no ``id:``, so that it is
+    never replayed and never moves the cursor; a batch woken only for them writes no heartbeat.
     """
     yield opening(first, retry_ms)
     batch = first
     while True:
-        if batch is not first and not allowed():
+        if batch is not first and not feed.allowed():
             message = localized(_REVOKED)
             revoked = {"status": Forbidden.status, "code": Forbidden.code, "message": message}
             yield f"event: revoked\ndata: {json.dumps(revoked)}\n\n"
             return
-        extra = "".join(_ephemeral(kind, data) for kind, data in ephemeral())
+        extra = "".join(_ephemeral(kind, data) for kind, data in feed.ephemeral())
         if not batch.empty:
             yield encode_batch(batch, dump_message) + extra
         elif extra and batch.cursor == batch.start:
             yield extra
         else:
             yield _gap_or_heartbeat(batch) + extra
-        batch = next_batch(batch.cursor)
+        batch = feed.next_batch(batch.cursor)
 
 
 def opening(first: Batch, retry_ms: int) -> str:

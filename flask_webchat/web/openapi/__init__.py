@@ -19,6 +19,7 @@ from ..._version import __version__
 from ...errors import (
     CsrfRefused,
     DatabaseUnavailable,
+    InternalError,
     MessageNotFound,
     MethodNotAllowed,
     UnknownRoute,
@@ -70,7 +71,9 @@ def build_spec(server_url: str) -> dict[str, Any]:
                 f" `Error` shape, including 404 `{UnknownRoute.code}` for a path that does not"
                 f" exist (never a missing message's `{MessageNotFound.code}`) and 405"
                 f" `{MethodNotAllowed.code}` for a method a path does not take (with an `Allow`"
-                f" header). `{CsrfRefused.code}` comes only from a host using Flask-WTF."
+                f" header), and 500 `{InternalError.code}` for a bug on the server (logged"
+                f" there, never shown as a traceback). `{CsrfRefused.code}` comes only from a"
+                " host using Flask-WTF."
             )
         },
     )

@@ -24,7 +24,7 @@ from ...errors import (
 )
 from ...rooms import NAME_RULE
 from ...schemas import Cursor, EventsArgsSchema, HistoryArgsSchema, PollArgsSchema
-from .. import presence
+from . import presence
 from .answers import _json, _operation
 
 _ROOM = {
