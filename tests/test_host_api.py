@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import request, session
 
 from flask_webchat import Identity, MessageRejected, WebchatError
 from flask_webchat.errors import Forbidden, MessageNotFound, UnknownRoom, ValidationFailed
@@ -57,6 +59,48 @@ def test_a_post_from_a_worker_thread_wakes_a_waiting_long_poll(host: Host) -> No
     worker.start()
     worker.join(10)
     assert contents(waiting.result()) == ["from a job"]
+
+
+def test_a_host_view_posts_as_its_signed_in_user_within_the_request(host: Host) -> None:
+    ann = user(host, "ann")
+    heard: list[tuple[str, str, str | None, int]] = []
+
+    def receiver(sender: object, *, message: ChatMessage, room: str, identity: Any) -> None:
+        # Counted with a connection of its own: only what has committed.
+        with host.db.engine.connect() as connection:
+            stored = connection.scalar(sa.select(sa.func.count()).select_from(ChatMessage))
+        heard.append((message.content, room, identity.name if identity else None, stored))
+
+    @host.app.post("/tickets")
+    def open_ticket() -> tuple[dict[str, object], int]:
+        # What a host's own form does: store its row, then tell the support room.
+        signed_in = host.db.session.get(host.user_model, session["user_id"])
+        message = host.webchat.post_message(
+            f"Opened ticket: {request.json['title']}", user=signed_in, room="support"
+        )
+        return {"message": message.id}, 201
+
+    browser, reader = host.browser(), host.browser()
+    browser.login("ann")
+    with message_posted.connected_to(receiver, sender=host.app):
+        answer = browser.client.post("/tickets", json={"title": "Printer on fire"})
+    assert answer.status_code == 201
+    [stored] = host.stored_messages()
+    assert (stored.id, stored.content, stored.username) == (
+        answer.json["message"],
+        "Opened ticket: Printer on fire",
+        "ann",
+    )
+    assert (stored.author_id, stored.author_session, stored.system) == (
+        str(ann.id),  # type: ignore[attr-defined]
+        None,
+        False,
+    )
+    assert heard == [("Opened ticket: Printer on fire", "support", "ann", 1)]
+    shown = reader.client.get("/chat/rooms/support/messages", query_string={"after": "0"}).json
+    assert [(m["id"], m["username"], m["anonymous"]) for m in shown["messages"]] == [
+        (stored.id, "ann", False)
+    ]
 
 
 def test_posting_as_a_host_user_names_them_and_asks_the_post_hook(host: Host) -> None:
