@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +18,10 @@ from flask_webchat.errors import Forbidden, MessageNotFound, UnknownRoom, Valida
 from flask_webchat.models import ChatMessage, ChatRoom
 from flask_webchat.signals import message_posted
 from hosts import Host, MakeHost, Stack
+from processes import ROOT
 from test_realtime import LONG_WAIT, Waiting, contents
+
+TYPED_HOST = ROOT / "docs" / "examples" / "typed_host.py"
 
 
 def user(host: Host, name: str) -> object:
@@ -313,3 +320,40 @@ def test_a_message_added_straight_to_the_session_is_announced_through_postgres(
         host.db.session.add(ChatMessage(room_id=lobby.id, username="bot", content="added"))
         host.db.session.commit()
     assert contents(waiting.result()) == ["added"]
+
+
+def test_a_typed_host_program_passes_mypy_strict_and_runs(tmp_path: Path) -> None:
+    pytest.importorskip("mypy", reason="needs mypy (test extra)")
+    # The package as a host's mypy finds it installed: on the path, where only its py.typed
+    # marker makes mypy read its annotations (the editable install's import hook it cannot see).
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "flask_webchat").symlink_to(ROOT / "flask_webchat", target_is_directory=True)
+    mypy = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache")]
+    checked = subprocess.run(
+        [*mypy, str(TYPED_HOST)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site), "PATH": os.defpath},
+        timeout=300,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    ran = subprocess.run(
+        [sys.executable, str(TYPED_HOST)], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert ran.stdout.splitlines() == [
+        "refused: 422 message_rejected Sign in to post links.",
+        "refused: 403 forbidden",
+        "deleted: It's **** slow",
+        "On it",
+        "{'lobby': '1', 'support': '2'}",
+        "lobby ['notice: Deploy finished at 14:02'] 2 False",
+        "support ['Ann: On it', 'bot: Added', 'deleted 2'] 4 False",
+        "posted 1 to lobby",
+        "posted 2 to support",
+        "posted 3 to support",
+        "deleted in support",
+        "posted 4 to support",
+    ]
