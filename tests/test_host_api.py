@@ -141,6 +141,20 @@ def test_posting_under_a_typed_name_is_anonymous(host: Host) -> None:
     assert [(m.username, m.system, m.author_session) for m in stored] == [("Guest", False, None)]
 
 
+def test_a_post_under_a_name_is_the_host_speaking_even_where_guests_may_not(
+    make_host: MakeHost,
+) -> None:
+    host = make_host(WEBCHAT_ALLOW_ANONYMOUS=False)
+    refused = host.browser().client.post("/chat/messages", json={"content": "hi", "username": "x"})
+    assert (refused.status_code, refused.json["error"]["code"]) == (403, "identity_required")
+    with host.app.app_context():
+        host.webchat.post_message("Back in five minutes", username="Ops")
+    stored = host.stored_messages()
+    assert [(m.content, m.username, m.author_id) for m in stored] == [
+        ("Back in five minutes", "Ops", None)
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "username"),
     [("", "ann"), ("x" * 1025, "ann"), ("bell\x07", "ann"), ("hi", None), ("hi", "n" * 65)],
