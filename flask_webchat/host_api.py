@@ -45,8 +45,9 @@ class HostApi:
         As the host ``user`` (anything the identity loader may return; the post permission
         hook is asked), as a system message (``system=True``: no author, shown as a notice),
         or anonymously under ``username``. Needs only an app context: a CLI command, a worker
-        thread or a task-queue job can post, and every waiting reader, on any process, gets the
-        message at once. ``room`` defaults to ``WEBCHAT_DEFAULT_ROOM``::
+        thread or a task-queue job can post. Waiting readers on any process get the message at
+        once with the ``'redis'`` or ``'postgres'`` notifier; with ``'memory'``, those of other
+        processes within ``WEBCHAT_FALLBACK_POLL``. ``room`` defaults to ``WEBCHAT_DEFAULT_ROOM``::
 
             webchat.post_message("Deploy finished", system=True)
             webchat.post_message("I'm on it", user=current_user, room="support")

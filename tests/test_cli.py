@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 import flask_webchat.purging
+from flask_webchat import Identity, MessageRejected
 from flask_webchat.models import ChatMessage, ChatReaction, utcnow
 from hosts import Browser, Host
 
@@ -150,6 +151,26 @@ def test_post_refuses_bad_arguments_with_exit_code_2(
     assert code == 2
     assert complaint in output
     assert host.stored_messages() == []
+
+
+def test_post_goes_through_the_hosts_message_filters(host: Host) -> None:
+    @host.webchat.message_filter
+    def no_links(content: str, room: str, identity: Identity | None) -> str:
+        if "://" in content:
+            raise MessageRejected("No links, please.")
+        return content
+
+    @host.webchat.message_filter
+    def mask(content: str, room: str, identity: Identity | None) -> str:
+        return content.replace("darn", "****")
+
+    code, output = run(host, "post", "--as", "Ops", "see https://spam.example")
+    assert code == 2
+    assert "No links, please." in output
+    assert host.stored_messages() == []
+    code, _ = run(host, "post", "The darn deploy finished")
+    assert code == 0
+    assert [m.content for m in host.stored_messages()] == ["The **** deploy finished"]
 
 
 def test_purging_a_parent_updates_the_replies_that_stay(host: Host) -> None:

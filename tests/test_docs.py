@@ -110,7 +110,7 @@ def test_the_host_api_page_runs_as_written(
         exec(compile(block, "host-api.rst", "exec"), namespace)
     printed = capsys.readouterr().out
     assert "422 invalid_fields {'content': ['A message cannot be empty.']}" in printed
-    assert "notice: Deploy finished" in printed
+    assert "notice: Deploy finished at 14:02" in printed  # posted, then edited
 
     webhook = HTTPServer(("127.0.0.1", 0), _Collector)
     threading.Thread(target=webhook.serve_forever, daemon=True).start()

@@ -63,16 +63,21 @@ def test_a_refusal_answers_422_message_rejected_and_stores_nothing(
 def test_filters_run_in_order_for_the_python_api(
     host: Host, filtered: list[tuple[str, str, str | None]]
 ) -> None:
+    # Appending does not commute: "ab" shows each filter got the previous one's text, in order.
     @host.webchat.message_filter
-    def shout(content: str, room: str, identity: Identity | None) -> str:
-        return content.upper()
+    def append_a(content: str, room: str, identity: Identity | None) -> str:
+        return content + "a"
+
+    @host.webchat.message_filter
+    def append_b(content: str, room: str, identity: Identity | None) -> str:
+        return content + "b"
 
     with host.app.app_context():
-        assert host.webchat.post_message("darn", system=True).content == "****"
-        assert host.webchat.post_message("ok", username="bo").content == "OK"
+        assert host.webchat.post_message("darn", system=True).content == "****ab"
+        assert host.webchat.post_message("ok", username="bo").content == "okab"
         with pytest.raises(MessageRejected, match="Links are not allowed"):
             host.webchat.post_message("https://x.example", system=True)
-    assert [m.content for m in host.stored_messages()] == ["****", "OK"]
+    assert [m.content for m in host.stored_messages()] == ["****ab", "okab"]
 
 
 def test_text_a_filter_empties_is_invalid(host: Host) -> None:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import request, session
 
 from flask_webchat import Identity, MessageRejected, WebchatError
 from flask_webchat.errors import Forbidden, MessageNotFound, UnknownRoom, ValidationFailed
 from flask_webchat.models import ChatMessage, ChatRoom
 from flask_webchat.signals import message_posted
 from hosts import Host, MakeHost, Stack
+from processes import ROOT
 from test_realtime import LONG_WAIT, Waiting, contents
+
+TYPED_HOST = ROOT / "docs" / "examples" / "typed_host.py"
 
 
 def user(host: Host, name: str) -> object:
@@ -59,6 +68,48 @@ def test_a_post_from_a_worker_thread_wakes_a_waiting_long_poll(host: Host) -> No
     assert contents(waiting.result()) == ["from a job"]
 
 
+def test_a_host_view_posts_as_its_signed_in_user_within_the_request(host: Host) -> None:
+    ann = user(host, "ann")
+    heard: list[tuple[str, str, str | None, int]] = []
+
+    def receiver(sender: object, *, message: ChatMessage, room: str, identity: Any) -> None:
+        # Counted with a connection of its own: only what has committed.
+        with host.db.engine.connect() as connection:
+            stored = connection.scalar(sa.select(sa.func.count()).select_from(ChatMessage))
+        heard.append((message.content, room, identity.name if identity else None, stored))
+
+    @host.app.post("/tickets")
+    def open_ticket() -> tuple[dict[str, object], int]:
+        # What a host's own form does: store its row, then tell the support room.
+        signed_in = host.db.session.get(host.user_model, session["user_id"])
+        message = host.webchat.post_message(
+            f"Opened ticket: {request.json['title']}", user=signed_in, room="support"
+        )
+        return {"message": message.id}, 201
+
+    browser, reader = host.browser(), host.browser()
+    browser.login("ann")
+    with message_posted.connected_to(receiver, sender=host.app):
+        answer = browser.client.post("/tickets", json={"title": "Printer on fire"})
+    assert answer.status_code == 201
+    [stored] = host.stored_messages()
+    assert (stored.id, stored.content, stored.username) == (
+        answer.json["message"],
+        "Opened ticket: Printer on fire",
+        "ann",
+    )
+    assert (stored.author_id, stored.author_session, stored.system) == (
+        str(ann.id),  # type: ignore[attr-defined]
+        None,
+        False,
+    )
+    assert heard == [("Opened ticket: Printer on fire", "support", "ann", 1)]
+    shown = reader.client.get("/chat/rooms/support/messages", query_string={"after": "0"}).json
+    assert [(m["id"], m["username"], m["anonymous"]) for m in shown["messages"]] == [
+        (stored.id, "ann", False)
+    ]
+
+
 def test_posting_as_a_host_user_names_them_and_asks_the_post_hook(host: Host) -> None:
     ann = user(host, "ann")
     asked: list[tuple[str, str | None]] = []
@@ -88,6 +139,20 @@ def test_posting_under_a_typed_name_is_anonymous(host: Host) -> None:
     assert (shown["username"], shown["anonymous"], shown["mine"]) == ("Guest", True, False)
     stored = host.stored_messages()
     assert [(m.username, m.system, m.author_session) for m in stored] == [("Guest", False, None)]
+
+
+def test_a_post_under_a_name_is_the_host_speaking_even_where_guests_may_not(
+    make_host: MakeHost,
+) -> None:
+    host = make_host(WEBCHAT_ALLOW_ANONYMOUS=False)
+    refused = host.browser().client.post("/chat/messages", json={"content": "hi", "username": "x"})
+    assert (refused.status_code, refused.json["error"]["code"]) == (403, "identity_required")
+    with host.app.app_context():
+        host.webchat.post_message("Back in five minutes", username="Ops")
+    stored = host.stored_messages()
+    assert [(m.content, m.username, m.author_id) for m in stored] == [
+        ("Back in five minutes", "Ops", None)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -269,3 +334,40 @@ def test_a_message_added_straight_to_the_session_is_announced_through_postgres(
         host.db.session.add(ChatMessage(room_id=lobby.id, username="bot", content="added"))
         host.db.session.commit()
     assert contents(waiting.result()) == ["added"]
+
+
+def test_a_typed_host_program_passes_mypy_strict_and_runs(tmp_path: Path) -> None:
+    pytest.importorskip("mypy", reason="needs mypy (test extra)")
+    # The package as a host's mypy finds it installed: on the path, where only its py.typed
+    # marker makes mypy read its annotations (the editable install's import hook it cannot see).
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "flask_webchat").symlink_to(ROOT / "flask_webchat", target_is_directory=True)
+    mypy = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache")]
+    checked = subprocess.run(
+        [*mypy, str(TYPED_HOST)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site), "PATH": os.defpath},
+        timeout=300,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    ran = subprocess.run(
+        [sys.executable, str(TYPED_HOST)], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert ran.stdout.splitlines() == [
+        "refused: 422 message_rejected Sign in to post links.",
+        "refused: 403 forbidden",
+        "deleted: It's **** slow",
+        "On it",
+        "{'lobby': '1', 'support': '2'}",
+        "lobby ['notice: Deploy finished at 14:02'] 2 False",
+        "support ['Ann: On it', 'bot: Added', 'deleted 2'] 4 False",
+        "posted 1 to lobby",
+        "posted 2 to support",
+        "posted 3 to support",
+        "deleted in support",
+        "posted 4 to support",
+    ]
