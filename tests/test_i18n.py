@@ -301,3 +301,14 @@ def test_the_cli_speaks_the_configured_language(make_host: MakeHost) -> None:
     purge = runner.invoke(args=["webchat", "purge", "--older-than", "30d", "--dry-run"])
     assert purge.output.splitlines()[0] == "将从 0 个聊天室删除 0 条消息。"
     assert runner.invoke(args=["webchat", "stats", "--json"]).output.startswith('{"rooms"')
+    posted = runner.invoke(args=["webchat", "post", "部署完成"])
+    [*_, notice] = host.stored_messages()
+    assert posted.output == f"已在聊天室 lobby 发布消息 {notice.id}。\n"
+    both = runner.invoke(args=["webchat", "post", "--system", "--as", "Ann", "hi"])
+    assert "--system 和 --as NAME 只能二选一。" in both.output
+    # The core's refusals, and their field messages, in Chinese too (field names stay).
+    empty = runner.invoke(args=["webchat", "post", "   "])
+    assert "消息不能为空。" in empty.output and "content: " in empty.output
+    long_name = runner.invoke(args=["webchat", "post", "--as", "n" * 65, "hi"])
+    assert "昵称最多 64 个字。" in long_name.output
+    assert (empty.exit_code, long_name.exit_code) == (2, 2)
