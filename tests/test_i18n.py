@@ -118,6 +118,22 @@ def test_a_broken_placeholder_falls_back_to_english() -> None:
     assert i18n.translate(message, Broken()) == "There is no message 7."
 
 
+def test_the_chinese_catalog_calls_each_thing_by_one_name() -> None:
+    # A reader who sees 聊天室 on one line and 房间 on the next wonders whether they differ.
+    one_word = {"房间": "聊天室", "名字": "昵称"}
+    with (CATALOGS / "zh_Hans" / "LC_MESSAGES" / "webchat.po").open("rb") as file:
+        catalog = read_po(file)
+    for message in catalog:
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for avoided, used in one_word.items():
+            assert not any(avoided in string for string in strings), (
+                f"{message.id!r}: say {used}, not {avoided}"
+            )
+    # "Ann and 2 others": 2 counts the others, so not "Ann 等 2 人" (two people, Ann included).
+    others = catalog.get("%(name)s and %(count)s others are typing…")
+    assert others is not None and "另外 %(count)s 人" in others.string
+
+
 # -- choosing the language ------------------------------------------------------------------------
 
 
