@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
+from babel.messages.extract import extract as babel_extract
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
@@ -23,6 +24,7 @@ from hosts import Host, MakeHost
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ROOT / "flask_webchat" / "translations"
 TEMPLATE = CATALOGS / "webchat.pot"
+SCRIPTS = ROOT / "flask_webchat" / "static" / "webchat"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 ZH_CN = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
 
@@ -71,6 +73,14 @@ def test_the_template_lists_every_string_the_code_marks(tmp_path: Path, monkeypa
         "webchat.pot is out of date: run the extract and update steps of docs/i18n.rst"
     )
     assert set(script_ids()) <= fresh  # what the page hands to its scripts is in the catalogs
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS.glob("*.js")), ids=lambda path: path.name)
+def test_the_page_hands_over_the_strings_of_every_script(script: Path) -> None:
+    with script.open("rb") as file:
+        marked = {str(entry[1]) for entry in babel_extract("javascript", file, {"_": None})}
+    missing = marked - set(script_ids())
+    assert not missing, f"{script.name}'s strings never reach the page: list it in web/locale.py"
 
 
 @pytest.mark.parametrize("po", po_files(), ids=lambda path: path.parent.parent.name)
