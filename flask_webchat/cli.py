@@ -70,18 +70,20 @@ def create_tables() -> None:
 def post(room: str | None, as_system: bool, name: str | None, text: str) -> None:
     """Post TEXT to the chat: every reader, on every process, gets it at once."""
     if as_system and name is not None:
-        raise click.UsageError("Give --system or --as NAME, not both.")
+        raise click.UsageError(_("Give --system or --as NAME, not both."))
     state = get_state()
     try:
         message = state.extension.post_message(text, room=room, system=name is None, username=name)
     except WebchatError as error:
+        # The core wrote these in English with their ids: the reader gets them in their language;
+        # field names stay the API's identifiers.
         details = "; ".join(
-            f"{field}: {' '.join(map(str, problems))}"
+            f"{field}: {' '.join(map(str, localized(problems)))}"
             for field, problems in (error.fields or {}).items()
         )
-        raise click.UsageError(f"{error.message} {details}".strip()) from None
+        raise click.UsageError(f"{localized(error.message)} {details}".strip()) from None
     where = rooms.room_name(state.db.session, message.room_id)
-    click.echo(f"Posted message {message.id} to {where}.")
+    click.echo(_("Posted message %(id)s to %(room)s.", id=message.id, room=where))
 
 
 @webchat_group.command("purge")

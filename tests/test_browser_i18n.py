@@ -10,7 +10,7 @@ import pytest
 from babel.messages.frontend import CommandLineInterface
 from flask_babel import Babel
 
-from browsing import WAIT_MS, serving
+from browsing import WAIT_MS, message, serving
 from example_app import create_app
 from flask_webchat.i18n import TRANSLATIONS
 from hosts import build_host
@@ -19,14 +19,23 @@ from test_browser_page import post_over_http
 pytestmark = pytest.mark.browser
 
 
-def open_chinese_chat(chromium, site: str, **context):  # type: ignore[no-untyped-def]
+def open_chinese_chat(chromium, site: str, signed_in_as: str | None = None, **context):  # type: ignore[no-untyped-def]
     errors: list[str] = []
     browser_context = chromium.new_context(locale="zh-CN", **context)  # Accept-Language: zh-CN
+    if signed_in_as is not None:  # one of the example's demo users
+        form = {"next": "/"}
+        assert browser_context.request.post(f"{site}/sign-in/{signed_in_as}", form=form).ok
     page = browser_context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{site}/chat/")
     page.locator("[data-webchat][data-ready]").wait_for(timeout=WAIT_MS)
     return page, errors
+
+
+def send(page, text: str) -> None:  # type: ignore[no-untyped-def]
+    box = page.get_by_label("消息", exact=True)
+    box.fill(text)
+    box.press("Enter")
 
 
 def test_a_chinese_reader_gets_the_page_states_and_refusals_in_chinese(chromium, site_with) -> None:  # type: ignore[no-untyped-def]
@@ -64,6 +73,63 @@ def test_a_chinese_reader_gets_the_page_states_and_refusals_in_chinese(chromium,
     page.unroute("**/chat/messages?*")
     page.locator("[data-webchat][data-state=live]").wait_for(timeout=3 * WAIT_MS)
     assert errors == []
+
+
+def test_presence_typing_replies_and_edits_read_in_chinese_names_isolated(chromium, site) -> None:  # type: ignore[no-untyped-def]
+    layla, layla_errors = open_chinese_chat(chromium, site)
+    layla.get_by_label("你的昵称").fill("ليلى")
+    ana, errors = open_chinese_chat(chromium, site, signed_in_as="Ana")
+    isolated = "e => [...e.querySelectorAll('bdi')].map(b => b.textContent)"
+    direction = "e => getComputedStyle(e).direction"
+    presence = ana.locator(".webchat-presence", has_text="在线：Ana和1 位访客")
+    presence.wait_for(timeout=WAIT_MS)  # the names listed as Chinese lists them
+    assert presence.evaluate(isolated) == ["Ana"]
+
+    box = layla.get_by_label("消息", exact=True)
+    box.press_sequentially("مرحبا بالجميع")
+    typing = ana.locator(".webchat-typing", has_text="ليلى 正在输入…")
+    typing.wait_for(timeout=WAIT_MS)
+    # The Arabic name in its own <bdi>, so it never swallows the Chinese around it.
+    assert typing.locator("bdi").evaluate(direction) == "rtl"
+    box.press("Enter")
+    hers = message(ana, "مرحبا")
+    hers.wait_for(timeout=WAIT_MS)
+
+    reply = hers.get_by_role("button", name="回复 ليلى")
+    assert reply.text_content() == "回复"
+    reply.click()
+    bar = ana.locator(".webchat-context-text")
+    assert bar.text_content() == "正在回复 ليلى：مرحبا بالجميع"
+    assert bar.evaluate(isolated) == ["ليلى", "مرحبا بالجميع"]
+    send(ana, "大家好")
+    mine = message(ana, "大家好")
+    quote = mine.locator(".webchat-quote")
+    quote.wait_for(timeout=WAIT_MS)
+    assert quote.text_content() == "ليلى：مرحبا بالجميع"
+    assert quote.evaluate(isolated) == ["ليلى", "مرحبا بالجميع"]
+
+    edit = mine.get_by_role("button", name="编辑你的消息")
+    assert edit.text_content() == "编辑"
+    edit.click()
+    assert bar.text_content() == "正在编辑你的消息"
+    send(ana, "大家好！")
+    mine.get_by_text("（已编辑）").wait_for(timeout=WAIT_MS)
+    assert errors == [] and layla_errors == []
+
+
+def test_a_notice_is_announced_to_a_chinese_reader_in_chinese(chromium, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host = build_host(tmp_path)
+    try:
+        with serving(host.app) as site:
+            page, errors = open_chinese_chat(chromium, site)
+            page.locator("[data-webchat][data-state=live]").wait_for(timeout=WAIT_MS)
+            with host.app.app_context():
+                host.webchat.post_message("今晚维护", system=True)
+            announced = "() => document.querySelector('.webchat-announcer').textContent"
+            page.wait_for_function(f"{announced} === '通知：今晚维护'", timeout=WAIT_MS)
+            assert errors == []
+    finally:
+        host.close()
 
 
 def test_right_to_left_messages_read_right_inside_a_left_to_right_page(chromium, site) -> None:  # type: ignore[no-untyped-def]

@@ -36,7 +36,7 @@ def test_each_room_shows_who_is_there_and_who_is_typing(chromium, site: str) -> 
 
     # Ana once, however many tabs; the guest counted, never named; each room its own.
     for page in (ana_lobby, zoe):
-        shows(page, ".webchat-presence", "Here: Ana, 1 guest")
+        shows(page, ".webchat-presence", "Here: Ana and 1 guest")
     shows(ana_support, ".webchat-presence", "Here: Ana")
     assert "guest" not in (ana_support.locator(".webchat-presence").text_content() or "")
 
@@ -69,7 +69,7 @@ def test_polling_pages_show_who_is_there_too(chromium, site_with, transport: str
     # is counted once the chat knows the browser (after its first post).
     send(zoe, "hello")
     for page in (ana, zoe):
-        shows(page, ".webchat-presence", "Here: Ana, 1 guest")
+        shows(page, ".webchat-presence", "Here: Ana and 1 guest")
     assert errors == []
     zoe.context.close()
     ana.context.close()

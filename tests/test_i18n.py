@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
+from babel.messages.extract import extract as babel_extract
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
@@ -23,6 +24,7 @@ from hosts import Host, MakeHost
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ROOT / "flask_webchat" / "translations"
 TEMPLATE = CATALOGS / "webchat.pot"
+SCRIPTS = ROOT / "flask_webchat" / "static" / "webchat"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 ZH_CN = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
 
@@ -73,6 +75,14 @@ def test_the_template_lists_every_string_the_code_marks(tmp_path: Path, monkeypa
     assert set(script_ids()) <= fresh  # what the page hands to its scripts is in the catalogs
 
 
+@pytest.mark.parametrize("script", sorted(SCRIPTS.glob("*.js")), ids=lambda path: path.name)
+def test_the_page_hands_over_the_strings_of_every_script(script: Path) -> None:
+    with script.open("rb") as file:
+        marked = {str(entry[1]) for entry in babel_extract("javascript", file, {"_": None})}
+    missing = marked - set(script_ids())
+    assert not missing, f"{script.name}'s strings never reach the page: list it in web/locale.py"
+
+
 @pytest.mark.parametrize("po", po_files(), ids=lambda path: path.parent.parent.name)
 def test_each_catalog_is_complete_with_the_same_placeholders(po: Path) -> None:
     with po.open("rb") as file:
@@ -116,6 +126,22 @@ def test_a_broken_placeholder_falls_back_to_english() -> None:
 
     message = i18n.N_("There is no message %(id)s.", id=7)
     assert i18n.translate(message, Broken()) == "There is no message 7."
+
+
+def test_the_chinese_catalog_calls_each_thing_by_one_name() -> None:
+    # A reader who sees 聊天室 on one line and 房间 on the next wonders whether they differ.
+    one_word = {"房间": "聊天室", "名字": "昵称"}
+    with (CATALOGS / "zh_Hans" / "LC_MESSAGES" / "webchat.po").open("rb") as file:
+        catalog = read_po(file)
+    for message in catalog:
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for avoided, used in one_word.items():
+            assert not any(avoided in string for string in strings), (
+                f"{message.id!r}: say {used}, not {avoided}"
+            )
+    # "Ann and 2 others": 2 counts the others, so not "Ann 等 2 人" (two people, Ann included).
+    others = catalog.get("%(name)s and %(count)s others are typing…")
+    assert others is not None and "另外 %(count)s 人" in others.string
 
 
 # -- choosing the language ------------------------------------------------------------------------
@@ -301,3 +327,14 @@ def test_the_cli_speaks_the_configured_language(make_host: MakeHost) -> None:
     purge = runner.invoke(args=["webchat", "purge", "--older-than", "30d", "--dry-run"])
     assert purge.output.splitlines()[0] == "将从 0 个聊天室删除 0 条消息。"
     assert runner.invoke(args=["webchat", "stats", "--json"]).output.startswith('{"rooms"')
+    posted = runner.invoke(args=["webchat", "post", "部署完成"])
+    [*_, notice] = host.stored_messages()
+    assert posted.output == f"已在聊天室 lobby 发布消息 {notice.id}。\n"
+    both = runner.invoke(args=["webchat", "post", "--system", "--as", "Ann", "hi"])
+    assert "--system 和 --as NAME 只能二选一。" in both.output
+    # The core's refusals, and their field messages, in Chinese too (field names stay).
+    empty = runner.invoke(args=["webchat", "post", "   "])
+    assert "消息不能为空。" in empty.output and "content: " in empty.output
+    long_name = runner.invoke(args=["webchat", "post", "--as", "n" * 65, "hi"])
+    assert "昵称最多 64 个字。" in long_name.output
+    assert (empty.exit_code, long_name.exit_code) == (2, 2)

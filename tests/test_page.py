@@ -29,7 +29,7 @@ def test_the_page_carries_its_stream_and_needs_no_inline_script(browser: Browser
 
 
 def test_the_static_client_is_served(browser: Browser) -> None:
-    for name in ["webchat.js", "client.js", "conversation.js"]:
+    for name in ["webchat.js", "client.js", "conversation.js", "unread.js", "presence.js"]:
         script = browser.client.get(f"/chat/static/webchat/{name}")
         assert script.status_code == 200
         assert script.mimetype in {"text/javascript", "application/javascript"}

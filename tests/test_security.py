@@ -132,6 +132,11 @@ def test_a_host_using_flask_wtf_csrf_protect_gets_its_token_checked(make_host: M
     refused = browser.client.post("/chat/messages", json=body)
     assert refused.status_code == 400
     assert "CSRF" in refused.json["error"]["message"]
+    assert refused.json["error"]["code"] == "csrf_failed"
+    # The chat's own message, in the reader's language, rather than Flask-WTF's English one.
+    chinese = browser.client.post("/chat/messages", json=body, headers={"Accept-Language": "zh-CN"})
+    assert chinese.status_code == 400
+    assert chinese.json["error"]["message"] == "CSRF 令牌缺失或无效，请刷新页面。"  # noqa: RUF001
     assert host.stored_messages() == []
 
     headers = {"X-CSRFToken": token.group(1)}

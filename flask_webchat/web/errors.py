@@ -23,7 +23,7 @@ from .locale import localized
 from .ratelimit import add_retry_after
 
 # Werkzeug's own sentences for the routing errors the chat answers, in the chat's words, so that
-# they are translated too; any other description (Flask-WTF's, say) is kept as it is.
+# they are translated too; any other description is kept as it is.
 _HTTP_MESSAGES = {
     404: N_("There is nothing at this address."),
     405: N_("This address does not accept this method."),
@@ -74,6 +74,10 @@ def handle_http_exception(error: HTTPException) -> Response:
         code = re.sub(r"[^a-z0-9]+", "_", (error.name or "error").lower()).strip("_")
     generic = error.description == type(error).description or status == RateLimited.status
     message = _HTTP_MESSAGES.get(status) if generic else None
+    if known is errors.CsrfRefused:
+        # Flask-WTF's own sentence ("The CSRF token has expired.") is English only (Flask-WTF
+        # logs it); the chat's says the same to the reader, in their language.
+        message = known.default_message
     response = error_response(status, code, message or error.description or error.name)
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(sorted(error.valid_methods))

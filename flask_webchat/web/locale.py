@@ -24,8 +24,9 @@ from ..state import get_state
 
 _LOCALE = "_webchat_locale"
 _STATIC = Path(__file__).resolve().parent.parent / "static" / "webchat"
-# The client's scripts: every string they pass to _() reaches the page in its language.
-_SCRIPTS = ("client.js", "webchat.js", "conversation.js", "unread.js")
+# The client's scripts: every string they pass to _() reaches the page in its language (a test
+# fails when a script with strings is missing here).
+_SCRIPTS = ("client.js", "webchat.js", "conversation.js", "unread.js", "presence.js")
 
 
 def catalog_directories(app: Flask | None = None) -> tuple[Path, ...]:

@@ -14,6 +14,24 @@ export function element(tag, className, text) {
   return node;
 }
 
+/** `text` (a name, an excerpt: someone's words) isolated, so its direction never reorders ours. */
+export function isolated(text) {
+  const node = element("bdi", "", text);
+  node.dir = "auto";
+  return node;
+}
+
+/**
+ * A translated `template`'s `%(name)s` placeholders filled from `parts`: text, a node (an
+ * isolated name) or a list of them. Returns what to append(), in the catalog's word order.
+ */
+export function fillWith(template, parts) {
+  return template
+    .split(/%\((\w+)\)s/)
+    .flatMap((piece, index) => (index % 2 === 0 ? piece : (parts[piece] ?? `%(${piece})s`)))
+    .filter((piece) => piece !== "");
+}
+
 /** The buttons of one message: Reply and React (for posters), Edit (own), Delete (if allowed). */
 export function messageTools(message, { _, mayPost, onReply, onReact, onEdit, onDelete }) {
   const box = element("span", "webchat-tools");
@@ -55,7 +73,8 @@ export function quoteOf(reply, { _, shown }) {
     node.disabled = true;
     return node;
   }
-  node.append(element("bdi", "", reply.username), `: ${reply.excerpt}`);
+  const parts = { name: isolated(reply.username), text: isolated(reply.excerpt) };
+  node.append(...fillWith(_("%(name)s: %(text)s"), parts));
   node.setAttribute("aria-label", _("Show the message from %(name)s", { name: reply.username }));
   node.addEventListener("click", () => {
     const parent = shown.get(reply.id);

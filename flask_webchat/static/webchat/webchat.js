@@ -1,8 +1,17 @@
 // flask-webchat page: renders every [data-webchat] element with a WebchatClient. No dependencies.
 // Message text is only ever placed with textContent, never parsed as HTML.
 
-import { newPostKey, TYPING_SHOWN, WebchatClient } from "./client.js";
-import { element, messageTools, quoteOf, reactions, toggleEmojiPicker } from "./conversation.js";
+import { newPostKey, WebchatClient } from "./client.js";
+import {
+  element,
+  fillWith,
+  isolated,
+  messageTools,
+  quoteOf,
+  reactions,
+  toggleEmojiPicker,
+} from "./conversation.js";
+import { showWhoIsHere } from "./presence.js";
 import { trackReading } from "./unread.js";
 
 const NAME_KEY = "webchat.username";
@@ -50,7 +59,6 @@ function start(root) {
   const mayPost = !content.disabled;
   const presence = root.querySelector(".webchat-presence");
   const typingLine = root.querySelector(".webchat-typing");
-  const typists = new Map(); // name -> the timer that forgets them
   const shown = new Map(); // message id -> list item
   const states = new Map(); // message id -> the message as last received
   let replyTo = null; // the message the next post answers
@@ -81,6 +89,7 @@ function start(root) {
   // The switcher's other rooms are counted again every few polls' worth of time.
   const pollMs = Number(data.pollInterval || 2) * 1000;
   const reading = trackReading({ root, list, client, _, roomsEvery: 5 * pollMs });
+  showWhoIsHere({ client, presence, typingLine, _, lang });
 
   if (nameInput) {
     nameInput.value = localStorage.getItem(NAME_KEY) || "";
@@ -113,8 +122,8 @@ function start(root) {
     } else {
       author = element("span", "webchat-author");
       // Isolated, so that a name's or a message's own direction never reorders its neighbours.
-      const name = element("bdi", "webchat-username", message.username);
-      name.dir = "auto";
+      const name = isolated(message.username);
+      name.className = "webchat-username";
       author.append(name);
     }
     if (message.anonymous) author.append(" ", element("span", "webchat-guest", _("guest")));
@@ -156,9 +165,9 @@ function start(root) {
     }
   }
 
-  function setContext(text) {
-    context.hidden = text === null;
-    contextText.textContent = text || "";
+  function setContext(parts) {
+    context.hidden = parts === null;
+    contextText.replaceChildren(...(parts || []));
   }
 
   function startReply(id, focus = true) {
@@ -166,8 +175,9 @@ function start(root) {
     if (!message) return;
     editing = null;
     replyTo = id;
-    const from = message.system ? _("the site") : message.username;
-    setContext(_("Replying to %(name)s: %(text)s", { name: from, text: message.content }));
+    const from = message.system ? _("the site") : isolated(message.username);
+    const parts = { name: from, text: isolated(message.content) };
+    setContext(fillWith(_("Replying to %(name)s: %(text)s"), parts));
     if (focus) content.focus();
   }
 
@@ -176,7 +186,7 @@ function start(root) {
     if (!message) return;
     replyTo = null;
     editing = id;
-    setContext(_("Editing your message"));
+    setContext([_("Editing your message")]);
     content.value = message.content;
     updateComposer();
     content.focus();
@@ -214,8 +224,8 @@ function start(root) {
     if (pinned || message.mine) toBottom();
     else jump.hidden = false; // the reader is reading back: say there is more, do not jump
     if (loaded && !message.mine) {
-      const from = message.system ? "Notice" : message.username;
-      announcer.textContent = `${from}: ${message.content}`;
+      const from = message.system ? _("Notice") : message.username;
+      announcer.textContent = _("%(name)s: %(text)s", { name: from, text: message.content });
       announced = message.id;
     }
   }
@@ -316,42 +326,7 @@ function start(root) {
     }
   }
 
-  function showPresence({ users, guests }) {
-    const who = [...users];
-    if (guests === 1) who.push(_("1 guest"));
-    else if (guests > 1) who.push(_("%(count)s guests", { count: guests }));
-    presence.textContent = _("Here: %(who)s", { who: who.join(", ") });
-    presence.hidden = who.length === 0;
-  }
-
-  function showTyping() {
-    const names = [...typists.keys()];
-    let text = "";
-    if (names.length === 1) text = _("%(name)s is typing…", { name: names[0] });
-    else if (names.length === 2) {
-      text = _("%(name)s and %(other)s are typing…", { name: names[0], other: names[1] });
-    } else if (names.length > 2) {
-      text = _("%(name)s and %(count)s others are typing…", { name: names[0], count: names.length - 1 });
-    }
-    typingLine.textContent = text;
-  }
-
-  function typing({ name, typing: on }) {
-    const shownAs = name || _("A guest");
-    clearTimeout(typists.get(shownAs));
-    typists.delete(shownAs);
-    if (on) typists.set(shownAs, setTimeout(() => typing({ name, typing: false }), TYPING_SHOWN));
-    showTyping();
-  }
-
-  client.addEventListener("presence", (event) => showPresence(event.detail));
-  client.addEventListener("typing", (event) => typing(event.detail));
-  client.addEventListener("message", (event) => {
-    // Whoever posted has stopped typing that message.
-    const { username, system } = event.detail;
-    if (!system && typists.has(username)) typing({ name: username, typing: false });
-    render(event.detail);
-  });
+  client.addEventListener("message", (event) => render(event.detail));
   client.addEventListener("update", (event) => update(event.detail));
   client.addEventListener("delete", (event) => forget(event.detail.id));
   client.addEventListener("state", (event) => {
