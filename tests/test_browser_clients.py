@@ -64,6 +64,39 @@ def test_two_tabs_of_our_client_off_our_page_each_get_every_message(  # type: ig
     context.close()
 
 
+def test_two_tabs_still_get_every_message_when_opening_a_stream_first_fails(  # type: ignore[no-untyped-def]
+    chromium, site: str
+) -> None:
+    # A refused POST /streams (here a 503) is retried: reading meanwhile without a stream would
+    # read the session's default stream, and the two tabs would take each other's messages.
+    context = chromium.new_context()
+    tabs = [context.new_page() for _ in range(2)]
+    refused = []
+
+    def refuse_once(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.method == "POST" and len(refused) < len(tabs):
+            refused.append(route.request.url)
+            body = {"error": {"status": 503, "code": "database_unavailable", "message": "Down."}}
+            route.fulfill(status=503, json=body, headers={"Retry-After": "1"})
+            return
+        route.continue_()
+
+    streams = []
+    for tab in tabs:
+        tab.route("**/chat/streams", refuse_once)
+        tab.goto(f"{site}/")
+        streams.append(tab.evaluate(_TAB, "long-poll"))
+    assert len(refused) == 2
+    assert streams[0] and streams[1] and streams[0] != streams[1]
+    sent = [f"message {n}" for n in range(3)]
+    for content in sent:
+        post_over_http(site, content)
+    for tab in tabs:
+        tab.wait_for_function(f"window.seen.length >= {len(sent)}", timeout=10000)
+        assert tab.evaluate("window.seen") == sent
+    context.close()
+
+
 def test_our_client_tells_a_gone_message_from_a_wrong_url(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
     page = chromium.new_context().new_page()
     page.goto(f"{site}/")
