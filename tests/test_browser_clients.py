@@ -98,6 +98,33 @@ def test_two_tabs_still_get_every_message_when_opening_a_stream_first_fails(  # 
     context.close()
 
 
+def test_our_client_gets_a_stream_of_its_own_in_a_room_nobody_posted_to(  # type: ignore[no-untyped-def]
+    chromium, site_with
+) -> None:
+    site = site_with(WEBCHAT_ROOMS=None)  # any room name: "fresh" has no row until opened
+    page = chromium.new_context().new_page()
+    page.goto(f"{site}/")
+    state = page.evaluate(
+        """async () => {
+            const { WebchatClient } = await import("/chat/static/webchat/client.js");
+            const url = "/chat/rooms/fresh/messages";
+            window.chat = new WebchatClient({ url, transport: "poll" });
+            window.seen = [];
+            chat.addEventListener("message", (e) => window.seen.push(e.detail.content));
+            chat.start();
+            for (let n = 0; n < 250 && chat.state !== "live"; n++) {
+                await new Promise((r) => setTimeout(r, 20));
+            }
+            return [chat.state, chat.stream, chat.cursor];
+        }"""
+    )
+    # Not refused (unknown_room), and not read by cursor 0 apart: a stream of its own.
+    assert state[0] == "live" and state[1]
+    post_over_http(site, "the first words", room="fresh")
+    page.wait_for_function("window.seen.length >= 1", timeout=10000)
+    assert page.evaluate("window.seen") == ["the first words"]
+
+
 def test_our_client_tells_a_gone_message_from_a_wrong_url(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
     page = chromium.new_context().new_page()
     page.goto(f"{site}/")
