@@ -91,7 +91,10 @@ class UnknownStream(WebchatError):
     """The reader stream named does not belong to this session, or was dropped."""
 
     status, code = 404, "unknown_stream"
-    default_message = N_("This stream does not exist or has expired; reload the page.")
+    default_message = N_(
+        "This stream does not exist or has expired; read on from your last cursor, or open a new"
+        " stream."
+    )
 
 
 class UnknownRoom(WebchatError):

@@ -157,8 +157,9 @@ def list_rooms(
 ) -> tuple[list[RoomSummary], str | None]:
     """A page of the rooms there are, by name, after the name ``after``; and the next page's.
 
-    The rooms are every configured one (``WEBCHAT_ROOMS`` as a list), or every stored one; the
-    default and the configured rooms show as empty until created. The second value is the
+    The rooms are every configured one (``WEBCHAT_ROOMS`` as a list), or every stored one that
+    ever had an event (a stream opened in a room creates it, and must not list it for everyone);
+    the default and the configured rooms show as empty until created. The second value is the
     ``after`` of the next page, ``None`` on the last.
     """
     query = sa.select(
@@ -170,6 +171,7 @@ def list_rooms(
     if isinstance(listed, tuple):
         query = query.where(_rooms.c.name.in_(shown))
     else:
+        query = query.where(_rooms.c.last_seq > 0)
         if after is not None:
             query = query.where(_rooms.c.name > after)
         query = query.limit(limit + 1)

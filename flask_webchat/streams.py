@@ -165,14 +165,26 @@ def open_stream(
 
 
 def open_stream_with_cursor(
-    session: Session, settings: Settings, *, owner: str, room: str, default: bool = False
+    session: Session,
+    settings: Settings,
+    *,
+    owner: str,
+    room: str,
+    default: bool = False,
+    create: bool = False,
 ) -> OpenedStream | None:
     """:func:`open_stream`, also returning the position the stream's first read starts after.
 
     ``POST /streams`` answers both: a client that also keeps the cursor can read on with
-    ``after`` should the server drop the stream. ``None`` for a room that does not exist yet.
+    ``after`` should the server drop the stream. ``None`` for a room that does not exist yet,
+    unless ``create``: a client that asks for a stream writes anyway, so its first stream in a
+    room nobody posted to creates the room (empty, cursor 0) rather than having it read apart.
     """
-    found = rooms.open_room(session, room, settings)
+    found = (
+        rooms.get_or_create_room(session, room)
+        if create
+        else rooms.open_room(session, room, settings)
+    )
     if found is None:
         return None
     idle_since = utcnow() - timedelta(seconds=settings.stream_ttl)

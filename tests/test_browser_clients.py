@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.request
 from pathlib import Path
 
@@ -62,6 +63,66 @@ def test_two_tabs_of_our_client_off_our_page_each_get_every_message(  # type: ig
         tab.wait_for_function(f"window.seen.length >= {len(sent)}", timeout=10000)
         assert tab.evaluate("window.seen") == sent
     context.close()
+
+
+def test_two_tabs_still_get_every_message_when_opening_a_stream_first_fails(  # type: ignore[no-untyped-def]
+    chromium, site: str
+) -> None:
+    # A refused POST /streams (here a 503) is retried: reading meanwhile without a stream would
+    # read the session's default stream, and the two tabs would take each other's messages.
+    context = chromium.new_context()
+    tabs = [context.new_page() for _ in range(2)]
+    refused = []
+
+    def refuse_once(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.method == "POST" and len(refused) < len(tabs):
+            refused.append(route.request.url)
+            body = {"error": {"status": 503, "code": "database_unavailable", "message": "Down."}}
+            route.fulfill(status=503, json=body, headers={"Retry-After": "1"})
+            return
+        route.continue_()
+
+    streams = []
+    for tab in tabs:
+        tab.route("**/chat/streams", refuse_once)
+        tab.goto(f"{site}/")
+        streams.append(tab.evaluate(_TAB, "long-poll"))
+    assert len(refused) == 2
+    assert streams[0] and streams[1] and streams[0] != streams[1]
+    sent = [f"message {n}" for n in range(3)]
+    for content in sent:
+        post_over_http(site, content)
+    for tab in tabs:
+        tab.wait_for_function(f"window.seen.length >= {len(sent)}", timeout=10000)
+        assert tab.evaluate("window.seen") == sent
+    context.close()
+
+
+def test_our_client_gets_a_stream_of_its_own_in_a_room_nobody_posted_to(  # type: ignore[no-untyped-def]
+    chromium, site_with
+) -> None:
+    site = site_with(WEBCHAT_ROOMS=None)  # any room name: "fresh" has no row until opened
+    page = chromium.new_context().new_page()
+    page.goto(f"{site}/")
+    state = page.evaluate(
+        """async () => {
+            const { WebchatClient } = await import("/chat/static/webchat/client.js");
+            const url = "/chat/rooms/fresh/messages";
+            window.chat = new WebchatClient({ url, transport: "poll" });
+            window.seen = [];
+            chat.addEventListener("message", (e) => window.seen.push(e.detail.content));
+            chat.start();
+            for (let n = 0; n < 250 && chat.state !== "live"; n++) {
+                await new Promise((r) => setTimeout(r, 20));
+            }
+            return [chat.state, chat.stream, chat.cursor];
+        }"""
+    )
+    # Not refused (unknown_room), and not read by cursor 0 apart: a stream of its own.
+    assert state[0] == "live" and state[1]
+    post_over_http(site, "the first words", room="fresh")
+    page.wait_for_function("window.seen.length >= 1", timeout=10000)
+    assert page.evaluate("window.seen") == ["the first words"]
 
 
 def test_our_client_tells_a_gone_message_from_a_wrong_url(chromium, site: str) -> None:  # type: ignore[no-untyped-def]
@@ -143,6 +204,10 @@ def test_the_backbone_recipes_in_chromium(chromium, site: str) -> None:  # type:
     page.evaluate("async () => { window.room = new ChatRoom([], { room: 'support' }); }")
     page.evaluate("async () => { await room.open(); await room.poll(); }")
     assert page.evaluate("room.pluck('id')") == [someone_elses, *posted]
+    # An edit made after loading: the next poll sets it on the model the collection holds.
+    assert bob.request("PATCH", f"{url}/{posted[1]}", {"content": "b2, edited"})[0] == 200
+    page.evaluate("async () => { await room.poll(); }")
+    assert page.evaluate("room.pluck('content')") == ["from Bob", "b1", "b2, edited"]
     for message_id in posted:
         assert bob.request("DELETE", f"{url}/{message_id}")[0] == 204
     # Erasing a message someone deleted meanwhile: no error, and it is not put back.
@@ -163,15 +228,25 @@ def test_the_fetch_loop_gives_two_tabs_every_message(chromium, site: str) -> Non
             """() => {
                 window.seen = [];
                 window.stop = new AbortController();
+                window.edits = [];
                 followRoom("support", { onMessage: (m) => seen.push(m.content),
+                                        onUpdate: (m) => edits.push(m.content),
                                         onDelete: () => {}, signal: stop.signal });
             }"""
         )
         tab.wait_for_function("window.seen.length === 1", timeout=WAIT_MS)
-    tabs[0].evaluate("say('support', 'from the first tab', 'Ann')")
+    said = tabs[0].evaluate("say('support', 'from the first tab', 'Ann')")
     for tab in tabs:
         tab.wait_for_function("window.seen.length === 2", timeout=WAIT_MS)
         assert tab.evaluate("window.seen") == ["the backlog", "from the first tab"]
+    # An edit made after loading reaches both tabs as an update.
+    edit = """async ([id]) => (await fetch(`/chat/rooms/support/messages/${id}`, {
+        method: "PATCH", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ content: "edited" }) })).status"""
+    assert tabs[0].evaluate(edit, [said["id"]]) == 200
+    for tab in tabs:
+        tab.wait_for_function("window.edits.length === 1", timeout=WAIT_MS)
+        assert tab.evaluate("window.edits") == ["edited"]
         tab.evaluate("stop.abort()")
     context.close()
 
@@ -207,3 +282,31 @@ def test_backbone_with_wait_shows_a_slowly_answered_post_once(chromium, site: st
     route.fulfill(response=answer)
     page.evaluate("async () => { await saying; }")
     assert page.evaluate("room.pluck('content')") == ["slow"]
+
+
+def test_the_event_source_snippet_of_the_http_docs_shows_posts_edits_and_deletes(  # type: ignore[no-untyped-def]
+    chromium, site: str
+) -> None:
+    text = (ROOT / "docs" / "http.rst").read_text()
+    snippet = re.search(r"(const events = new EventSource\(.*?)\n\n", text, re.DOTALL)
+    assert snippet, "docs/http.rst shows an EventSource snippet"
+    page = chromium.new_context().new_page()
+    page.goto(f"{site}/")
+    page.evaluate(
+        """(snippet) => {
+            window.shown = {};
+            const show = (m) => { shown[m.id] = m.content; };
+            const replace = show;
+            const hide = (id) => { delete shown[id]; };
+            eval(snippet.replace(/^ {3}/gm, ""));
+        }""",
+        snippet.group(1),
+    )
+    bob = RemoteBrowser()
+    url = f"{site}/chat/messages"
+    kept, gone = (bob.request("POST", url, {"content": c, "username": "B"})[1]["id"] for c in "ab")
+    page.wait_for_function("Object.keys(window.shown).length === 2", timeout=WAIT_MS)
+    assert bob.request("PATCH", f"{url}/{kept}", {"content": "a, edited"})[0] == 200
+    assert bob.request("DELETE", f"{url}/{gone}")[0] == 204
+    page.wait_for_function(f"!window.shown[{gone}]", timeout=WAIT_MS)
+    assert page.evaluate("window.shown") == {str(kept): "a, edited"}

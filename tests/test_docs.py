@@ -146,3 +146,14 @@ def test_the_host_api_page_runs_as_written(
             ("posted", posted.json["id"]),
             ("deleted", posted.json["id"]),
         ]
+
+
+def test_the_http_errors_table_lists_every_error_code() -> None:
+    from flask_webchat.errors import error_classes
+
+    text = (DOCS / "http.rst").read_text()
+    section = text.split("\nErrors\n------\n", 1)[1]
+    table = section.split("\n\n==========", 1)[1].split("\n\n", 1)[0]
+    listed = re.findall(r"^(\d{3})\s+``(\w+)``", table, re.MULTILINE)
+    documented = [(int(status), code) for status, code in listed]
+    assert sorted(documented) == [(cls.status, cls.code) for cls in error_classes()]

@@ -216,3 +216,35 @@ def test_cursors_sort_as_numbers_as_the_docs_say(host: Host) -> None:
     cursors = [m["cursor"] for m in messages]
     assert sorted(cursors) != cursors  # "10" < "9" as strings
     assert sorted(messages, key=lambda m: int(m["cursor"])) == messages
+
+
+# Clients are generated from these names (openapi-python-client makes modules and classes of
+# them): each may be joined by new ones, never renamed or removed.
+STABLE_OPERATION_IDS = {
+    "addReaction", "chatPage", "deleteMessage", "editMessage", "getMessage", "getPresence",
+    "listRooms", "markRead", "messageHistory", "openStream", "openapi", "pollMessages",
+    "postMessage", "postTyping", "removeReaction", "roomAddReaction", "roomChatPage",
+    "roomDeleteMessage", "roomEditMessage", "roomGetMessage", "roomGetPresence", "roomMarkRead",
+    "roomMessageHistory", "roomOpenStream", "roomPollMessages", "roomPostMessage",
+    "roomPostTyping", "roomRemoveReaction", "roomStreamEvents", "streamEvents",
+}  # fmt: skip
+STABLE_SCHEMA_NAMES = {
+    "Deletion", "Error", "ErrorDetail", "Here", "History", "Mention", "Message", "MessageEdit",
+    "NewMessage", "Poll", "Presence", "Quote", "Reaction", "Read", "ReadState", "Room",
+    "RoomList", "Stream", "Typing",
+}  # fmt: skip
+
+
+def test_operation_ids_and_schema_names_stay_what_clients_were_generated_from(
+    host: Host,
+) -> None:
+    spec = document(host)
+    operation_ids = [
+        operation["operationId"]
+        for path in spec["paths"].values()
+        for operation in path.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    ]
+    assert len(operation_ids) == len(set(operation_ids))
+    assert STABLE_OPERATION_IDS - set(operation_ids) == set()
+    assert STABLE_SCHEMA_NAMES - set(spec["components"]["schemas"]) == set()

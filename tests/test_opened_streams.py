@@ -46,9 +46,6 @@ def test_the_cursor_it_answers_reads_the_streams_first_batch_statelessly(
 
 def test_a_rooms_stream_reads_that_room_only(host: Host) -> None:
     reader, writer = host.browser(), host.browser()
-    # A room nobody posted to has no streams (opening one creates no room): read it from "0".
-    unused = reader.client.post("/chat/rooms/support/streams")
-    assert unused.status_code == 404 and unused.json["error"]["code"] == "unknown_room"
     first = writer.client.post(
         "/chat/rooms/support/messages", json={"content": "first", "username": "a"}
     )
@@ -102,3 +99,35 @@ def test_a_room_that_may_not_be_read_opens_no_stream(make_host: MakeHost) -> Non
     answer = host.browser().client.post("/chat/rooms/elsewhere/streams")
     assert answer.status_code == 404
     assert answer.json["error"]["code"] == "unknown_room"
+
+
+def test_a_stream_opened_in_a_room_nobody_posted_to_gets_its_first_post(host: Host) -> None:
+    reader, writer = host.browser(), host.browser()
+    answer = reader.client.post("/chat/rooms/fresh/streams")
+    assert answer.status_code == 201
+    assert answer.json["cursor"] == "0"
+    stream = answer.json["stream"]
+    assert (
+        reader.client.get("/chat/rooms/fresh/messages", query_string={"stream": stream}).json[
+            "messages"
+        ]
+        == []
+    )
+    first = writer.client.post(
+        "/chat/rooms/fresh/messages", json={"content": "first", "username": "a"}
+    ).json["id"]
+    batch = reader.client.get("/chat/rooms/fresh/messages", query_string={"stream": stream}).json
+    assert ids(batch) == [first]
+    # The room its stream created is listed only once something happened in it.
+    reader.client.post("/chat/rooms/unused/streams")
+    listed = [room["name"] for room in reader.client.get("/chat/rooms").json["rooms"]]
+    assert "fresh" in listed and "unused" not in listed
+
+
+def test_opening_a_stream_that_creates_a_room_counts_as_a_write(make_host: MakeHost) -> None:
+    host = make_host(WEBCHAT_RATE_LIMIT="2 per minute")
+    reader = host.browser()
+    for name in ("a", "b"):
+        assert reader.client.post(f"/chat/rooms/{name}/streams").status_code == 201
+    assert reader.client.post("/chat/rooms/c/streams").status_code == 429
+    assert reader.client.post("/chat/rooms/a/streams").status_code == 201  # exists: not counted

@@ -47,6 +47,11 @@ def test_the_httpx_example_follows_a_room_and_resumes(live_site: str) -> None:
         missed = [chat.say(writer, "support", f"missed {n}", "Ann")["id"] for n in range(2)]
         resumed = chat.follow(reader, "support", stream, last_event_id=live.id)
         assert [next(resumed).json()["id"] for _ in missed] == missed
+        # An edit made after loading comes as an update, with the message's new content.
+        chat.edit(writer, "support", missed[0], "missed 0, edited")
+        update = next(resumed)
+        assert (update.event, update.json()["id"]) == ("update", missed[0])
+        assert update.json()["content"] == "missed 0, edited"
         resumed.close()
 
 

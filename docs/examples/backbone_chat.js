@@ -11,6 +11,7 @@ window.ChatRoom = Backbone.Collection.extend({
     this.stream = null;
     this.cursor = null;
     this.deleted = [];
+    this.updated = [];
   },
 
   // Models live at /chat/rooms/<room>/messages/<id>: GET, DELETE.
@@ -23,11 +24,12 @@ window.ChatRoom = Backbone.Collection.extend({
     return Number(message.get("cursor"));
   },
 
-  // Recipe 1: a poll answers an envelope, not an array. Keep its cursor and deleted ids, and
-  // hand Backbone the messages.
+  // Recipe 1: a poll answers an envelope, not an array. Keep its cursor, its deleted ids and
+  // its updated messages (edits, reactions), and hand Backbone the new messages.
   parse(answer) {
     this.cursor = answer.cursor;
     this.deleted = answer.deleted;
+    this.updated = answer.updated || [];
     return answer.messages;
   },
 
@@ -44,12 +46,17 @@ window.ChatRoom = Backbone.Collection.extend({
   },
 
   // Recipe 3: fetch with remove: false (a poll brings what is new, not the whole room), then
-  // remove the ids it says were deleted.
+  // give the models we hold their updated state, then remove the ids it says were deleted (in
+  // this order: a message in several lists ends as the last says).
   async poll({ wait = 0 } = {}) {
     const data = { after: this.cursor };
     if (this.stream) data.stream = this.stream;
     if (wait) data.wait = wait;
     await this.fetch({ remove: false, data });
+    this.updated.forEach((message) => {
+      const model = this.get(message.id);
+      if (model) model.set(message); // one we never showed (older than the backlog): skip it
+    });
     this.remove(this.deleted);
   },
 

@@ -1,9 +1,10 @@
 // Follow a chat room with fetch alone: a stream of this tab's own, then long-polls.
 //
 //   const stop = new AbortController();
-//   followRoom("support", { onMessage: show, onDelete: hide, signal: stop.signal });
+//   followRoom("support", { onMessage: show, onUpdate: replace, onDelete: hide,
+//                           signal: stop.signal });
 //   await say("support", "Hello!", "Ann");
-window.followRoom = async function followRoom(room, { onMessage, onDelete, signal }) {
+window.followRoom = async function followRoom(room, { onMessage, onUpdate, onDelete, signal }) {
   const base = `/chat/rooms/${room}`;
   const json = { Accept: "application/json" };
   let stream = null;
@@ -27,7 +28,9 @@ window.followRoom = async function followRoom(room, { onMessage, onDelete, signa
         continue;
       }
       const batch = await answer.json();
+      // New messages, then the current state of changed ones (edits, reactions), then deletions.
       batch.messages.forEach(onMessage);
+      batch.updated.forEach(onUpdate);
       batch.deleted.forEach(onDelete);
       cursor = batch.cursor;
       failures = 0;

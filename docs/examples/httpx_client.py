@@ -35,10 +35,19 @@ def say(client: httpx.Client, room: str, content: str, username: str) -> dict[st
     return dict(answer.json())
 
 
+def edit(client: httpx.Client, room: str, message_id: int, content: str) -> dict[str, Any]:
+    """Edit one of this client's own messages; its readers get an ``update`` event."""
+    answer = client.patch(f"/rooms/{room}/messages/{message_id}", json={"content": content})
+    answer.raise_for_status()
+    return dict(answer.json())
+
+
 def follow(
     client: httpx.Client, room: str, stream: str, last_event_id: str | None = None
 ) -> Iterator[ServerSentEvent]:
-    """Each ``message`` and ``delete`` event, for as long as the connection lasts.
+    """Each ``message``, ``update`` and ``delete`` event, for as long as the connection lasts.
+
+    An ``update`` carries a message's whole current state (an edit, a reaction): replace yours.
 
     Pass the ``id`` of the last event you handled as ``last_event_id`` to resume after it.
     """
@@ -47,5 +56,5 @@ def follow(
     with connect_sse(client, "GET", f"/rooms/{room}/events", params=params, headers=headers) as s:
         for event in s.iter_sse():
             # A "cursor" event only moves the cursor (its id is still a place to resume from).
-            if event.event in ("message", "delete"):
+            if event.event in ("message", "update", "delete"):
                 yield event

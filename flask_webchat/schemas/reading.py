@@ -25,7 +25,10 @@ class EventsArgsSchema(Schema):
 
     stream = fields.String(
         validate=validate.Regexp(_TOKEN, error=N_("Not a valid stream id.")),
-        metadata={"description": "A tab's stream (the page's `data-stream`)."},
+        metadata={
+            "description": "A tab's stream: the page's `data-stream`, or the `stream` that"
+            " `POST /streams` answered."
+        },
     )
     after = Cursor(
         metadata={

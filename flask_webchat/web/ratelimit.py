@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, request
 
+from .. import rooms
 from ..errors import RateLimited
 from ..state import get_state
 from .session import current_viewer, upcoming_reader_key
@@ -107,7 +108,20 @@ def _opening_stream() -> bool:
     # already bounds what a session can keep. Typing stores nothing and has a limit of its own
     # (WEBCHAT_TYPING_INTERVAL), and marking read is what reading does, one row per reader and
     # room: neither may use up a writer's posts.
-    return (request.endpoint or "").endswith((".open_stream", ".typing", ".read"))
+    endpoint = request.endpoint or ""
+    if endpoint.endswith(".open_stream"):
+        return not _creates_room()
+    return endpoint.endswith((".typing", ".read"))
+
+
+def _creates_room() -> bool:
+    # A stream opened in a room nobody posted to creates the room, a row that stays: that
+    # counts as a write, so that creating rooms stays bounded by the limit, as posts are.
+    state = get_state()
+    name = (request.view_args or {}).get("room") or state.settings.default_room
+    if rooms.is_configured(name, state.settings):
+        return False
+    return rooms.find_room(state.db.session, name) is None
 
 
 def _signed_in() -> bool:

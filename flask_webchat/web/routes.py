@@ -15,8 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import details, editing, history, messages, reactions, rooms, streams, waiting
 from ..batches import Batch
-from ..errors import UnknownRoom, WebchatError
-from ..i18n import N_
+from ..errors import WebchatError
 from ..identity import Viewer
 from ..presence import Inbox, Member
 from ..schemas import (
@@ -212,13 +211,12 @@ def open_stream(room: str | None) -> tuple[Response, int, dict[str, str]]:
     """Open a reader stream for one tab or client, as a load of the chat page does."""
     state = get_state()
     name, viewer = enter_room(room)
-    if rooms.open_room(state.db.session, name, state.settings) is None:
-        # Opening a stream creates no room: until its first post, read it from cursor 0.
-        raise UnknownRoom(N_("Nobody has posted in this room yet: read it with after=0."))
     viewer = viewer.remembered()  # a stream belongs to this browser session
     assert viewer.reader_key is not None
+    # An explicit write: in a room nobody posted to, it creates the room (counted as a write
+    # by the rate limit, see web/ratelimit.py) and answers cursor 0.
     opened = streams.open_stream_with_cursor(
-        state.db.session, state.settings, owner=viewer.reader_key, room=name
+        state.db.session, state.settings, owner=viewer.reader_key, room=name, create=True
     )
     assert opened is not None
     in_room = {"room": room if room != state.settings.default_room else None}

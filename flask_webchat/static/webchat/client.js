@@ -419,17 +419,13 @@ export class WebchatClient extends EventTarget {
       method: "POST",
       headers: { ...this.headers, Accept: "application/json" },
     });
-    this._mustOpen = false;
-    if (!response.ok) {
-      const error = await refusal(response, this._);
-      // Nobody has posted in this room yet, so it has no streams: read it from the start.
-      if (error.code !== "unknown_room") throw error;
-      this.cursor = "0";
-      return;
-    }
+    // A refusal (503, 429, a CSRF failure …) is retried: reading without a stream or a cursor
+    // would read the session's default stream, which every tab of this browser shares.
+    if (!response.ok) throw await refusal(response, this._);
     const opened = await response.json();
     this.stream = opened.stream;
     this.cursor = opened.cursor;
+    this._mustOpen = false;
   }
 
   _closeSource() {

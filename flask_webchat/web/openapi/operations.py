@@ -142,7 +142,9 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                         201: {
                             **_json(
                                 "The stream, and the cursor its first read starts after. Give"
-                                " each tab its own: a stream delivers each event once.",
+                                " each tab its own: a stream delivers each event once. In a room"
+                                ' nobody posted to yet, it creates the room (cursor "0"), which'
+                                " counts as a write under the rate limit.",
                                 "Stream",
                             ),
                             "headers": {
@@ -153,7 +155,7 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
                             },
                         }
                     },
-                    [CsrfRefused, *errors, CrossSiteRequest, DatabaseUnavailable],
+                    [CsrfRefused, *errors, CrossSiteRequest, RateLimited, DatabaseUnavailable],
                 ),
                 "parameters": [*parameters],
             }
