@@ -6,7 +6,10 @@ Every message is one JSON object with a kind ``k``:
   a heartbeat, the readers a process holds per room (users by key and name, guests by key, and
   how many guests more than the limit); a room with none says that the process left it;
 * ``{"k": "t", "r": <room>, "m": <key>, "n": <name>, "on": true|false}``: typing;
-* ``{"k": "h", "p": <process>}``: a process started, and asks to hear from the others soon.
+* ``{"k": "h", "p": <process>}``: a process started, and asks to hear from the others soon;
+* ``{"k": "g", "r": <room>, "m": <key>}``: the reader ``key`` has gone from the room: it came
+  back under another key (a guest's first post gave it a session), so every process drops it now
+  rather than when its old connection is noticed closed.
 
 A message stays under :data:`MAX_PAYLOAD` bytes, below PostgreSQL's 8,000-byte ``NOTIFY``: a
 heartbeat is cut into several messages of whole rooms, and a room too large for one message
@@ -44,6 +47,11 @@ def dumps(message: dict[str, Any]) -> str:
 def typing_message(room: str, key: str, name: str, *, on: bool) -> str:
     """``name`` (the reader ``key``) started or stopped typing in ``room``."""
     return dumps({"k": "t", "r": room, "m": key, "n": name, "on": on})
+
+
+def gone(room: str, key: str) -> str:
+    """The reader ``key`` is no longer in ``room``: it is counted under another key now."""
+    return dumps({"k": "g", "r": room, "m": key})
 
 
 def hello(process: str) -> str:

@@ -132,31 +132,61 @@ class PresenceHub:
         """The opaque key of ``"user:<id>"`` or ``"reader:<key>"``."""
         return member_key(self.secret, principal)
 
-    def hold(self, room: str, member: Member) -> int:
-        """Count ``member`` present in ``room`` until :meth:`release` (a stream, a long-poll)."""
+    def hold(self, room: str, member: Member, *, replaces: str | None = None) -> int:
+        """Count ``member`` present in ``room`` until :meth:`release` (a stream, a long-poll),
+        instead of the key ``replaces`` (see :meth:`drop`)."""
         self._start()
         token = secrets.randbits(63)
         with self._lock:
             self._holds[token] = (room, member)
+            self._drop(room, member.key, replaces)
         self._dirty.set()
+        self._tell_gone(room, member.key, replaces)
         return token
 
-    def release(self, token: int) -> None:
-        """End a :meth:`hold`; the reader stays present for the grace period, as after a poll."""
+    def release(self, token: int, *, linger: bool = True) -> None:
+        """End a :meth:`hold`; the reader stays present for the grace period, as after a poll,
+        unless not ``linger`` (a key nobody comes back under: one connection's)."""
         with self._lock:
             held = self._holds.pop(token, None)
-            if held is not None:
+            if held is not None and linger:
                 room, member = held
                 self._touches[(room, member.key)] = (member, time.monotonic() + self.grace)
+        if held is not None and not linger:
+            self._dirty.set()
 
-    def touch(self, room: str, member: Member) -> None:
+    def touch(self, room: str, member: Member, *, replaces: str | None = None) -> None:
         """Count ``member`` present in ``room`` for the grace period (a poll, a long-poll)."""
         self._start()
         with self._lock:
             known = (room, member.key) in self._touches
             self._touches[(room, member.key)] = (member, time.monotonic() + self.grace)
-        if not known:
+            dropped = self._drop(room, member.key, replaces)
+        if not known or dropped:
             self._dirty.set()
+        self._tell_gone(room, member.key, replaces)
+
+    def drop(self, room: str, key: str) -> None:
+        """Count the reader ``key`` no longer in ``room``, on this process: it came back under
+        another key (a guest's first post made a session), and its old connection, noticed
+        closed only when next written to, would count it twice."""
+        with self._lock:
+            dropped = self._drop(room, "", key)
+        if dropped:
+            self._dirty.set()
+
+    def _drop(self, room: str, keep: str, key: str | None) -> bool:  # with the lock held
+        if key is None or key == keep:
+            return False
+        held = [t for t, (r, m) in self._holds.items() if r == room and m.key == key]
+        for token in held:
+            del self._holds[token]
+        return bool(held) | (self._touches.pop((room, key), None) is not None)
+
+    def _tell_gone(self, room: str, keep: str, key: str | None) -> None:
+        # The old connection may be held by another process: it drops it when it hears this.
+        if key is not None and key != keep:
+            self._publish(heartbeats.gone(room, key))
 
     def summary(self, room: str) -> Summary:
         """Who is in ``room`` now, across every process heard from."""
@@ -229,6 +259,8 @@ class PresenceHub:
             self._dirty.set()  # a process started: let it hear from us soon
         elif kind == "p":
             self._hear(message)
+        elif kind == "g":
+            self.drop(str(message.get("r")), str(message.get("m")))
 
     def _deliver_typing(self, message: dict[str, Any]) -> None:
         room, key = str(message.get("r")), str(message.get("m"))

@@ -11,6 +11,8 @@ from typing import Any
 from eventstream import Event, EventStream
 from flask_webchat import Identity, heartbeats
 from flask_webchat.heartbeats import Member
+from flask_webchat.notifiers.memory import MemoryNotifier
+from flask_webchat.presence import PresenceHub
 from hosts import Browser, Host, MakeHost
 from processes import wait_until
 from test_realtime import _in_another_thread as elsewhere
@@ -116,6 +118,65 @@ def test_a_stream_hears_joins_and_leaves_as_events_that_move_no_cursor(
     (event,) = events.take(1)  # the history goes on where it was
     assert (event.type, event.id, event.data["id"]) == ("message", "1", message)
     events.close()
+
+
+def test_a_first_visit_that_posts_and_reopens_its_stream_is_one_guest(
+    make_host: MakeHost,
+) -> None:
+    # The page's client on a first visit: it reads by cursor with no session, pauses reading
+    # for its first post (which makes the session), then reopens its stream from the same
+    # cursor. The server notices the old connection closed only when it next writes to it: here
+    # it stays open throughout, as it may for a while in a browser.
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)  # so that a Listener closes within 0.2 s
+    lurker, guest = host.browser(), host.browser()
+    named = {"after": "0", "presence_id": "tab-0123456789abcdef"}
+    sessionless = Listener(guest, **named)
+    wait_until(lambda: here(lurker)["guests"] == 1, "the first visit counted")
+    elsewhere(lambda: guest.say("hello"))
+    reopened = Listener(guest, **named)
+    seen = set()
+    deadline = time.monotonic() + 2.5  # beyond a heartbeat's MIN_GAP: any double count shows
+    while time.monotonic() < deadline:
+        seen.add(here(lurker)["guests"])
+        time.sleep(0.05)
+    assert seen == {1}
+    sessionless.close()  # noticed closed at last: the guest is still there, once
+    assert here(lurker) == {"room": "lobby", "users": [], "guests": 1}
+    reopened.close()
+
+
+def test_a_connection_of_a_guest_without_a_session_or_presence_id_leaves_when_it_ends(
+    make_host: MakeHost,
+) -> None:
+    # Nobody can come back under a one-connection key: kept for the grace period (30 s), it
+    # would only count the reader twice once it reconnects.
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)
+    lurker = host.browser()
+    stream = Listener(host.browser(), after="0")
+    wait_until(lambda: here(lurker)["guests"] == 1, "the connection counted")
+    stream.close()
+    wait_until(lambda: here(lurker)["guests"] == 0, "gone with its connection", within=3)
+
+
+def test_a_reader_replaced_on_another_process_is_dropped_there_too() -> None:
+    # The old sessionless stream may be held by one process, the reopened one by another.
+    def hub(notifier: MemoryNotifier) -> PresenceHub:
+        return PresenceHub(notifier, grace=30.0, interval=10.0, limit=100, secret=b"s" * 32)
+
+    def guests(of: PresenceHub) -> set[str]:
+        return {g for text in of.heartbeat() for g in json.loads(text)["r"]["lobby"]["g"]}
+
+    told: list[str] = []
+    first, second = MemoryNotifier(), MemoryNotifier()
+    second.publish_ephemeral = told.append  # type: ignore[method-assign]
+    old, new = hub(first), hub(second)
+    old.hold("lobby", Member("sessionless", None))
+    new.hold("lobby", Member("with-session", None), replaces="sessionless")
+    for payload in told:
+        old.receive(payload)
+    assert (guests(old), guests(new)) == (set(), {"with-session"})
+    first.close()
+    second.close()
 
 
 def test_polls_answer_presence_only_when_asked(make_host: MakeHost) -> None:

@@ -15,6 +15,7 @@ from .messages import MessageSchema
 from .presence import PresenceSchema
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_PRESENCE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class EventsArgsSchema(Schema):
@@ -36,10 +37,24 @@ class EventsArgsSchema(Schema):
             " `Last-Event-ID` takes precedence."
         }
     )
+    presence_id = fields.String(
+        validate=validate.Regexp(_PRESENCE_ID, error=N_("Not a valid presence id.")),
+        metadata={
+            "description": "The client's own random name for itself in the room's presence (8 to"
+            " 64 letters, digits, `-` or `_`). Without a session, the stream counts as this one"
+            " guest; with one, it replaces that guest (a first post made the session), so that"
+            " a client reopening its stream after that post is counted once."
+        },
+    )
 
 
 class PollArgsSchema(EventsArgsSchema):
     """The query string of ``GET /messages``."""
+
+    class Meta:
+        unknown = EXCLUDE
+        # Polls of a browser without a session count nobody (see GET /presence).
+        exclude = ("presence_id",)
 
     # Only event streams take Last-Event-ID: the poll's own description says so.
     after = Cursor(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Response, jsonify
 
@@ -63,13 +63,34 @@ def member(
     return None
 
 
-def connection_member(state: WebchatState, room: str, viewer: Viewer) -> Member | None:
-    """Who an event stream counts as: a cookie-less guest is one per connection."""
+class Seat(NamedTuple):
+    """Who an event stream counts as (``None``: nobody), the key it replaces, if any, and
+    whether it stays present for the grace period once closed (a one-connection key does not:
+    nobody can come back under it)."""
+
+    member: Member | None
+    replaces: str | None = None
+    lingers: bool = True
+
+
+def connection_member(
+    state: WebchatState, room: str, viewer: Viewer, presence_id: str | None = None
+) -> Seat:
+    """Who an event stream counts as: a cookie-less guest is one per ``presence_id`` (the
+    client's own random name for itself while it has no session), or else per connection.
+
+    A stream with a session that gives the ``presence_id`` it used before replaces that guest:
+    the client's first post made the session and it reopened its stream, and its old stream,
+    which the server notices closed only when it next writes to it, would count it twice.
+    """
+    named = hub(state).key("client:" + presence_id) if presence_id else None
     if viewer.identity is None and viewer.reader_key is None:
         if state.extension.presence_rules.hidden(room, None):
-            return None
-        return Member(hub(state).key("connection:" + secrets.token_hex(8)), None)
-    return member(state, room, viewer)
+            return Seat(None)
+        if named is not None:
+            return Seat(Member(named, None))
+        return Seat(Member(hub(state).key("connection:" + secrets.token_hex(8)), None), None, False)
+    return Seat(member(state, room, viewer), named)
 
 
 def touch(state: WebchatState, room: str, viewer: Viewer, token: str | None) -> None:

@@ -17,7 +17,7 @@ from .. import details, editing, history, messages, reactions, rooms, streams, w
 from ..batches import Batch
 from ..errors import WebchatError
 from ..identity import Viewer
-from ..presence import Inbox, Member
+from ..presence import Inbox
 from ..schemas import (
     IDEMPOTENCY_KEY,
     Cursor,
@@ -127,12 +127,12 @@ def stream_events(room: str | None) -> Response:
     _, reader = _reader(state, name, viewer, {**args, "limit": settings.poll_limit})
     # The first read happens now, so that a bad stream or cursor gets its JSON error.
     first = reader.read(args.get("after"))
-    here = presence.connection_member(state, name, viewer)
+    seat = presence.connection_member(state, name, viewer, args.get("presence_id"))
     if edge and grip.may_hold(viewer):
         # Pushpin holds the stream, not this process: its reader counts as present for the
         # grace period from each (re)connection, and gets no presence or typing events.
-        if here is not None:
-            presence.hub(state).touch(name, here)
+        if seat.member is not None:
+            presence.hub(state).touch(name, seat.member, replaces=seat.replaces)
         return grip.hold_stream(state, name, replace(viewer, reader_key=reader.owner), first)
 
     sees = presence.may_see(state, name, viewer)
@@ -142,7 +142,7 @@ def stream_events(room: str | None) -> Response:
         # Flask runs this after the request's teardown closed db.session, and with it the user
         # object the host's loader returned: load the identity again, for the permission hooks.
         dump = MessageSchema(viewer=current_viewer(reload=True).in_room(name)).dump
-        with _Feed(state, name, reader, here, sees=sees) as feed:
+        with _Feed(state, name, reader, seat, sees=sees) as feed:
             try:
                 yield from encode_stream(first, feed, dump_message=dump, retry_ms=retry_ms)
             except (SQLAlchemyError, WebchatError) as error:
@@ -162,9 +162,9 @@ class _Feed:
     """
 
     def __init__(
-        self, state: WebchatState, room: str, reader: Reader, here: Member | None, *, sees: bool
+        self, state: WebchatState, room: str, reader: Reader, seat: presence.Seat, *, sees: bool
     ) -> None:
-        self.room, self.here, self.sees = room, here, sees
+        self.room, self.seat, self.here, self.sees = room, seat, seat.member, sees
         self.hub, self.heartbeat = presence.hub(state), state.settings.heartbeat
         fallback = state.settings.fallback_poll
         self.waiter = waiting.Waiter(
@@ -176,7 +176,7 @@ class _Feed:
 
     def __enter__(self) -> _Feed:
         if self.here is not None:
-            self.held = self.hub.hold(self.room, self.here)
+            self.held = self.hub.hold(self.room, self.here, replaces=self.seat.replaces)
         key = self.here.key if self.here is not None else ""
         self.inbox = self.hub.subscribe(self.room, key, presence=True) if self.sees else None
         return self
@@ -185,7 +185,7 @@ class _Feed:
         if self.inbox is not None:
             self.hub.unsubscribe(self.inbox)
         if self.held is not None:
-            self.hub.release(self.held)
+            self.hub.release(self.held, linger=self.seat.lingers)
 
     def next_batch(self, cursor: int) -> Batch:
         # From here on the stream's own cursor is the truth about what this reader was sent.

@@ -125,6 +125,9 @@ export class WebchatClient extends EventTarget {
     // Reading by cursor, the browser may have no session yet (a first visit): see _write.
     this._sessionless = !stream && !this._mustOpen;
     this._writing = Promise.resolve(); // the sessionless writes, one after another
+    // Our name in the room's presence while sessionless: the stream reopened after the first
+    // write gives it again, so the server replaces that guest instead of counting us twice.
+    this._presenceId = this._sessionless ? newPostKey() : null;
     this.streamsUrl = streamsUrl;
     this.pollInterval = pollInterval;
     this.headers = headers;
@@ -358,7 +361,8 @@ export class WebchatClient extends EventTarget {
 
   _listen() {
     const generation = this._generation;
-    const source = new EventSource(this.eventsUrl + this._query());
+    const named = this._presenceId ? { presence_id: this._presenceId } : {};
+    const source = new EventSource(this.eventsUrl + this._query(named));
     this._source = source;
     const receive = (type) => (event) => {
       if (generation !== this._generation) return;
