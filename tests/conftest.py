@@ -31,6 +31,26 @@ give_worker_its_services()
 pytest_plugins = ["browsing", "servers"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the stacks a ``stacks`` mark does not name.
+
+    Translations, routing or the OpenAPI document read the same on every database: such a module
+    runs on SQLite and on one server stack, and the whole matrix keeps its time for storage.
+    """
+    kept, dropped = [], []
+    for item in items:
+        mark = item.get_closest_marker("stacks")
+        callspec = getattr(item, "callspec", None)
+        stack = callspec.params.get("stack") if callspec is not None else None
+        if mark is not None and isinstance(stack, Stack) and stack.name not in mark.args:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(params=STACKS, ids=lambda stack: stack.name)
 def stack(request: pytest.FixtureRequest) -> Stack:
     """Each database and session backend of the matrix; one whose service is absent skips."""

@@ -79,6 +79,9 @@ STACKS = [
     Stack("mysql", "redis"),
 ]
 SQLITE = STACKS[0]
+#: The stacks for behaviour that storage cannot change (a ``stacks`` mark): SQLite with signed
+#: cookies, and the production pairing.
+SAMPLE_STACKS = ("sqlite+signed-cookie", "postgres+redis")
 
 
 def give_worker_its_services() -> None:

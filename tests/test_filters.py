@@ -7,7 +7,10 @@ import re
 import pytest
 
 from flask_webchat import Identity, MessageRejected
-from hosts import Host
+from hosts import SAMPLE_STACKS, Host
+
+# Behaviour decided before storage, the same on every database and session backend.
+pytestmark = pytest.mark.stacks(*SAMPLE_STACKS)
 
 
 @pytest.fixture

@@ -19,7 +19,10 @@ from flask import Flask
 
 from flask_webchat import i18n
 from flask_webchat.web.locale import script_ids
-from hosts import Host, MakeHost
+from hosts import SAMPLE_STACKS, Host, MakeHost
+
+# Behaviour decided before storage, the same on every database and session backend.
+pytestmark = pytest.mark.stacks(*SAMPLE_STACKS)
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ROOT / "flask_webchat" / "translations"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from flask import request
 from flask_login import LoginManager, UserMixin, current_user, login_user
 
-from hosts import Host, MakeHost
+from hosts import SAMPLE_STACKS, Host, MakeHost
+
+# Behaviour decided before storage, the same on every database and session backend.
+pytestmark = pytest.mark.stacks(*SAMPLE_STACKS)
 
 
 @dataclass

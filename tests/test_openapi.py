@@ -17,7 +17,10 @@ from werkzeug.wrappers import Request
 from flask_webchat import MessageRejected
 from flask_webchat.errors import error_classes
 from flask_webchat.schemas import ErrorSchema
-from hosts import Browser, Host, MakeHost
+from hosts import SAMPLE_STACKS, Browser, Host, MakeHost
+
+# Behaviour decided before storage, the same on every database and session backend.
+pytestmark = pytest.mark.stacks(*SAMPLE_STACKS)
 
 
 def document(host: Host, prefix: str = "/chat") -> dict:

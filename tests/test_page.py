@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from flask import render_template_string
 
 from example_app import create_app
-from hosts import Browser, Host, MakeHost
+from hosts import SAMPLE_STACKS, Browser, Host, MakeHost
+
+# Behaviour decided before storage, the same on every database and session backend.
+pytestmark = pytest.mark.stacks(*SAMPLE_STACKS)
 
 
 def test_the_page_carries_its_stream_and_needs_no_inline_script(browser: Browser) -> None:

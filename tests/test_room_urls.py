@@ -6,10 +6,14 @@ A Backbone collection at ``/chat/rooms/support/messages`` reads, deletes and sav
 
 from __future__ import annotations
 
+import pytest
 from flask_wtf.csrf import CSRFProtect
 
 from flask_webchat.errors import error_classes
-from hosts import Host, MakeHost
+from hosts import SAMPLE_STACKS, Host, MakeHost
+
+# Behaviour decided before storage, the same on every database and session backend.
+pytestmark = pytest.mark.stacks(*SAMPLE_STACKS)
 
 SUPPORT = "/chat/rooms/support/messages"
 

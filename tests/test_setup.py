@@ -14,7 +14,10 @@ from flask_sqlalchemy import SQLAlchemy
 
 from flask_webchat import Webchat
 from flask_webchat.config import DEFAULTS
-from hosts import Browser, MakeHost, build_host
+from hosts import SAMPLE_STACKS, Browser, MakeHost, build_host
+
+# Behaviour decided before storage, the same on every database and session backend.
+pytestmark = pytest.mark.stacks(*SAMPLE_STACKS)
 
 CHAT_TABLES = {
     "webchat_rooms",
