@@ -107,3 +107,10 @@ def message(page, text: str):  # type: ignore[no-untyped-def]
 def send(page, text: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("Message", exact=True).fill(text)
     page.get_by_label("Message", exact=True).press("Enter")
+
+
+def wait_for_value(field, value: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until an input holds ``value``: the page changes it once a request is answered."""
+    from playwright.sync_api import expect
+
+    expect(field).to_have_value(value, timeout=WAIT_MS)

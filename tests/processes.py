@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Generous: catches a server that never starts, not a slow machine.
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0
 # Generous bounds that catch a hang; speed is measured in bench/.
 DELIVERED_WITHIN = 5.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from browsing import WAIT_MS, message, open_chat, send
+from browsing import WAIT_MS, message, open_chat, send, wait_for_value
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +33,7 @@ def test_an_edit_shows_live_and_up_arrow_edits_the_last_message(chromium, site: 
     edited.get_by_text("(edited)").wait_for(timeout=WAIT_MS)
     message(bob, "See you at 5").wait_for(state="detached", timeout=WAIT_MS)
     message(alice, "See you at 6").wait_for(timeout=WAIT_MS)
-    assert box.input_value() == ""
+    wait_for_value(box, "")
     assert errors == []
 
 

@@ -19,7 +19,7 @@ from workload import run_stress
 
 WRITERS, READERS = 8, 4
 # Enough for the writers to overlap all the way through; the long soak is bench/stress.py's.
-POSTS_PER_WRITER = 40
+POSTS_PER_WRITER = 25
 
 
 @pytest.fixture(autouse=True)
