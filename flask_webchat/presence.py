@@ -24,21 +24,19 @@ import os
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from . import heartbeats
 from .heartbeats import Member
+from .inbox import Inbox
 from .notifiers import Notifier
 
 logger = logging.getLogger("flask_webchat.presence")
 
 #: A change is published at most this often (seconds), however many readers come and go.
 MIN_GAP = 1.0
-#: Ephemeral events a stream keeps while it has not written them (older ones are dropped).
-INBOX_SIZE = 32
 #: How long a page shows "… is typing" after the last ``POST /typing`` (seconds).
 TYPING_SHOWN = 6.0
 
@@ -58,31 +56,6 @@ class Summary:
 def member_key(secret: bytes, principal: str) -> str:
     """The opaque key of a principal (``"user:<id>"``, ``"reader:<key>"``), for heartbeats."""
     return hashlib.blake2b(principal.encode(), key=secret[:64], digest_size=8).hexdigest()
-
-
-class Inbox:
-    """The ephemeral events waiting for one event stream: presence changes and typing."""
-
-    def __init__(self, room: str, key: str, *, presence: bool, typing: bool = True) -> None:
-        self.room, self.key, self.presence, self.typing = room, key, presence, typing
-        self._events: deque[tuple[str, dict[str, Any]]] = deque(maxlen=INBOX_SIZE)
-        self._lock = threading.Lock()
-
-    def put(self, kind: str, data: dict[str, Any]) -> None:
-        with self._lock:
-            if kind == "presence":  # only the latest presence matters
-                self._events = deque((e for e in self._events if e[0] != kind), INBOX_SIZE)
-            self._events.append((kind, data))
-
-    def pending(self) -> bool:
-        """Whether events wait to be taken."""
-        return bool(self._events)
-
-    def take(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every event waiting, oldest first; the inbox is then empty."""
-        with self._lock:
-            events, self._events = list(self._events), deque(maxlen=INBOX_SIZE)
-        return events
 
 
 @dataclass

@@ -17,7 +17,7 @@ from .. import details, editing, history, messages, reactions, rooms, streams, w
 from ..batches import Batch
 from ..errors import WebchatError
 from ..identity import Viewer
-from ..presence import Inbox
+from ..inbox import Inbox
 from ..schemas import (
     IDEMPOTENCY_KEY,
     Cursor,
