@@ -179,6 +179,51 @@ class Reader:
         self.stopped.set()
 
 
+class Poller:
+    """A long-polling reader from a bare cursor through the edge, as a script polls: it keeps
+    every message it gets, and asks again from where it is after an answer or a failure."""
+
+    WAIT = 9  # tells its polls apart in Pushpin's log
+
+    def __init__(self, browser: RemoteBrowser, url: str) -> None:
+        self.browser, self.url = browser, url
+        self.contents: list[str] = []
+        self.cursor = "0"
+        self._stopped = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            query = f"after={self.cursor}&wait={self.WAIT}"
+            try:
+                status, body = self.browser.request("GET", f"{self.url}/chat/messages?{query}")
+            except OSError:
+                status, body = 0, None
+            if status != 200:
+                time.sleep(0.2)
+                continue
+            self.contents += [message["content"] for message in body["messages"]]
+            self.cursor = body["cursor"]
+
+    def held(self, proxy: pushpin.Pushpin) -> Poller:
+        """Wait until Pushpin holds a poll of this reader at its cursor, then return it."""
+        deadline = time.monotonic() + DELIVERED_WITHIN
+        while _proxy_lines(proxy, f"?after={self.cursor}&wait={self.WAIT} ", "accept") == 0:
+            assert time.monotonic() < deadline, "the long-poll was never held"
+            time.sleep(0.05)
+        return self
+
+    def wait_for(self, count: int) -> list[str]:
+        deadline = time.monotonic() + DELIVERED_WITHIN
+        while len(self.contents) < count:
+            assert time.monotonic() < deadline, f"{len(self.contents)} of {count} messages came"
+            time.sleep(0.05)
+        return self.contents
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
 def _held(reader: Reader) -> Reader:
     """Wait until the edge holds the reader (its first answer came), then return it."""
     deadline = time.monotonic() + DELIVERED_WITHIN
@@ -191,6 +236,17 @@ def _held(reader: Reader) -> Reader:
 def _grip_subscriptions(proxy: pushpin.Pushpin) -> int:
     log = (proxy.folder / "log" / "out.log").read_text(errors="replace")
     return log.count("[handler] subscribe ")
+
+
+def _proxy_lines(proxy: pushpin.Pushpin, url_part: str, outcome: str) -> int:
+    """How many requests for a URL containing ``url_part`` Pushpin's proxy logged with
+    ``outcome`` (``accept`` for a hold, ``code=200`` for an answer from the app)."""
+    log = (proxy.folder / "log" / "out.log").read_text(errors="replace")
+    return sum(
+        1
+        for line in log.splitlines()
+        if "[proxy] GET " in line and url_part in line and outcome in line
+    )
 
 
 def test_events_through_the_edge_show_each_viewer_what_the_app_shows(edge) -> None:  # type: ignore[no-untyped-def]
@@ -254,6 +310,50 @@ def test_a_long_poll_through_the_edge_answers_with_the_next_event(edge) -> None:
     }
 
 
+def test_a_long_poll_from_a_cursor_is_answered_by_the_edge_in_each_viewers_view(edge) -> None:  # type: ignore[no-untyped-def]
+    chat = edge()
+    ann, bob = RemoteBrowser(), RemoteBrowser()
+    ann.say(chat.url, "before")
+    cursor = bob.poll(chat.url, after="0")["cursor"]
+    answers: dict[str, dict[str, Any]] = {}
+    # Different waits tell the two polls apart in Pushpin's log.
+    polls = {"ann": (ann, 21), "bob": (bob, 20)}
+
+    def poll(name: str) -> None:
+        browser, wait = polls[name]
+        answers[name] = browser.poll(chat.url, after=cursor, wait=wait)
+
+    pollers = [threading.Thread(target=poll, args=(name,)) for name in polls]
+    for poller in pollers:
+        poller.start()
+    deadline = time.monotonic() + DELIVERED_WITHIN
+    while _grip_subscriptions(chat.proxy) < 3:  # the shared channel twice, ann's own once
+        assert time.monotonic() < deadline, "the long-polls were never held"
+        time.sleep(0.05)
+    posted = ann.say(chat.url, "for the edge")
+    for poller in pollers:
+        poller.join(DELIVERED_WITHIN)
+    for name, (browser, _) in polls.items():
+        _, direct = browser.request("GET", f"{chat.site(0)}/chat/messages/{posted}")
+        assert answers[name] == {
+            "messages": [direct],
+            "deleted": [],
+            "updated": [],
+            "cursor": str(direct["cursor"]),
+            "more": False,
+            "stream": None,
+        }
+    assert answers["ann"]["messages"][0]["mine"] is True
+    assert answers["bob"]["messages"][0]["mine"] is False
+    # Pushpin answered Bob itself: the app only ever held his poll. Ann, the author, was
+    # woken, and the app answered her in her own view.
+    answered_by_app = {
+        name: _proxy_lines(chat.proxy, f"?after={cursor}&wait={wait} ", "code=200")
+        for name, (_, wait) in polls.items()
+    }
+    assert answered_by_app == {"ann": 1, "bob": 0}
+
+
 def test_a_reader_resumes_through_the_edge_with_last_event_id(edge) -> None:  # type: ignore[no-untyped-def]
     chat = edge()
     ann, bob = RemoteBrowser(), RemoteBrowser()
@@ -294,26 +394,29 @@ def test_a_lost_publish_is_recovered_without_a_repeat(edge) -> None:  # type: ig
     chat = edge(2, broken_publisher=1)
     ann = RemoteBrowser()
     readers = [_held(Reader(RemoteBrowser(), chat.url, after="0")) for _ in range(2)]
+    poller = Poller(RemoteBrowser(), chat.url).held(chat.proxy)
     ann.say(chat.site(1), "its publish is lost")  # committed; Pushpin never hears of it
     ann.say(chat.site(0), "its publish shows the gap")
+    both = ["its publish is lost", "its publish shows the gap"]
     for reader in readers:
         reader.wait_for(2)
         time.sleep(0.5)  # anything repeated would arrive now
         assert reader.ids() == ["1", "2"]
-        assert [data["content"] for _, _, data in reader.events] == [
-            "its publish is lost",
-            "its publish shows the gap",
-        ]
+        assert [data["content"] for _, _, data in reader.events] == both
         reader.stop()
+    assert poller.wait_for(2) == both
+    poller.stop()
 
 
 def test_pushpin_restarted_under_readers_loses_and_repeats_nothing(edge) -> None:  # type: ignore[no-untyped-def]
     chat = edge()
     ann = RemoteBrowser()
     readers = [_held(Reader(RemoteBrowser(), chat.url, after="0")) for _ in range(3)]
+    poller = Poller(RemoteBrowser(), chat.url).held(chat.proxy)
     ann.say(chat.url, "before the restart")
     for reader in readers:
         reader.wait_for(1)
+    poller.wait_for(1)
     chat.proxy.stop()
     ann.say(chat.site(0), "while Pushpin is down")  # the app publishes into the void
     chat.proxy.start()
@@ -325,6 +428,12 @@ def test_pushpin_restarted_under_readers_loses_and_repeats_nothing(edge) -> None
         assert reader.ids() == ["1", "2", "3"]
         assert reader.connections >= 2  # the restart dropped them; they resumed by Last-Event-ID
         reader.stop()
+    assert poller.wait_for(3) == [
+        "before the restart",
+        "while Pushpin is down",
+        "after the restart",
+    ]
+    poller.stop()
 
 
 @pytest.mark.browser

@@ -9,7 +9,8 @@ Channels, per room:
 
 * ``<site>.<room>``: everyone who may not delete others' messages gets the events here;
 * ``<site>.<room>.mod``: moderators of the room, for whom every message shows ``can_delete``;
-* ``<site>.<room>.@<tag>``: one viewer's own messages, with ``mine`` and ``can_delete``.
+* ``<site>.<room>.@<tag>``: one viewer's own messages, with ``mine`` and ``can_delete``;
+* ``<site>.<room>.wake``: a hint per event, for long-polls that only the app can answer.
 
 A room's two shared channels carry every position of the room, each publish naming the one
 before it (GRIP's ``prev-id``), so Pushpin notices a gap. A message is published to the shared
@@ -41,8 +42,6 @@ logger = logging.getLogger("flask_webchat.edge")
 # A publish is a few kilobytes to a process next door: a slow one means Pushpin is in trouble.
 _TIMEOUT = 2.0
 _ATTEMPTS = 2
-# More events than this in one commit (a big purge) are published as several items.
-_ITEM_EVENTS = 200
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,10 @@ class Channels:
     def shared(self, room: str, *, moderator: bool = False) -> str:
         """The channel of everyone in ``room`` (or of its moderators)."""
         return f"{self.site}.{room}.mod" if moderator else f"{self.site}.{room}"
+
+    def wake(self, room: str) -> str:
+        """The channel of long-polls that the app answers when woken (a stream's polls)."""
+        return f"{self.site}.{room}.wake"
 
     def own(self, room: str, tag: str) -> str:
         """The channel of one viewer's own messages in ``room``."""
@@ -84,10 +87,13 @@ class EdgePublisher:
     committed, and Pushpin recovers it from the database at the next publish or idle check.
     """
 
-    def __init__(self, url: str, channels: Channels, render: Render) -> None:
+    def __init__(self, url: str, channels: Channels, render: Render, *, item_events: int) -> None:
         parsed = urllib.parse.urlsplit(url)
         self.channels = channels
         self.render = render
+        #: Events per item: a commit with more (a big purge) is published as several items,
+        #: each no bigger than a poll's answer (``WEBCHAT_POLL_LIMIT``).
+        self.item_events = item_events
         self._https = parsed.scheme == "https"
         self._netloc = parsed.netloc
         self._path = parsed.path.rstrip("/") + "/publish/"
@@ -101,7 +107,7 @@ class EdgePublisher:
             items: list[dict[str, Any]] = []
             start = first - 1
             while start < last:
-                batch = read_range(reader, found[0], start, last, _ITEM_EVENTS)
+                batch = read_range(reader, found[0], start, last, self.item_events)
                 items += self.render(room, batch, start)
                 start = batch.cursor
         self.send(items)

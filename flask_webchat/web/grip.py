@@ -12,9 +12,10 @@ each publish names the one before it (``prev-id``). When Pushpin sees a gap (a l
 when a new hold may have raced a publish, or when a stream idles past :data:`IDLE_RECOVERY`,
 it asks the stream's *recovery link*, saying in ``Grip-Last`` the last position it delivered;
 the app holds the stream again if nothing is missing, and otherwise ends it, so that the client
-resumes with ``Last-Event-ID`` and reads what it missed from the database. A long-poll is woken
-by a *hint*: Pushpin repeats the client's own request, which reads from the database like any
-poll. ``docs/design.rst`` explains it all.
+resumes with ``Last-Event-ID`` and reads what it missed from the database. A long-poll from a
+bare cursor is answered by Pushpin itself, with the published answer; one that reads a stream
+(whose cursor only the app moves) is woken by a *hint*: Pushpin repeats the client's own
+request, which reads from the database like any poll. ``docs/design.rst`` explains it all.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ..config import Settings
 from ..errors import ValidationFailed
 from ..identity import Viewer
 from ..notifiers.edge import Channels, EdgePublisher
-from ..schemas import MessageSchema
+from ..schemas import MessageSchema, PollSchema
 from ..state import WebchatState
 from .sse import encode_batch, opening
 
@@ -47,9 +48,11 @@ IDLE_RECOVERY = 120
 _SETTLE = 3.0
 # The position an author's own channel always stands at (see _hold).
 _OWN_ID = "0"
-# GRIP's "wake up and ask the origin again", for a stream (its recovery link) or a long-poll
-# (the client's own request, repeated).
+# GRIP's "wake up and ask the origin again": a long-poll's own request, repeated.
 _HINT = {"action": "hint"}
+_WAKE = {"http-response": _HINT}
+# An empty poll's answer, which is also what a held long-poll answers when its wait ends.
+_EMPTY = PollSchema()
 # Views of an event as the classes of viewers see it (see render_items).
 _EVERYONE = Viewer(identity=None, reader_key=None)
 _MODERATOR = Viewer(identity=None, reader_key=None, moderates=True)
@@ -63,7 +66,9 @@ def create_publisher(settings: Settings, *, database_url: Any) -> EdgePublisher:
     database = database_url.render_as_string(hide_password=True)
     site = "webchat-" + hashlib.sha1(database.encode()).hexdigest()[:10]
     channels = Channels(site=site, key=settings.grip_key.encode())
-    return EdgePublisher(settings.grip_url, channels, renderer(channels))
+    return EdgePublisher(
+        settings.grip_url, channels, renderer(channels), item_events=settings.poll_limit
+    )
 
 
 def through_edge(state: WebchatState) -> bool:
@@ -182,17 +187,36 @@ def _hold(
     )
 
 
-def hold_poll(state: WebchatState, room: str, answer: dict[str, Any], wait: float) -> Response:
+def hold_poll(
+    state: WebchatState, room: str, viewer: Viewer, batch: Batch, wait: float, *, answered: bool
+) -> Response:
     """An empty long-poll's answer through the edge: held until the room's next event.
 
-    The next publish wakes it with a hint, and Pushpin repeats the client's request, which
-    reads from the database as any poll does.
+    With ``answered`` (a poll from a bare cursor: what it reads next depends on nothing but the
+    cursor), Pushpin answers it with the next publish itself, in the view of the viewer's class,
+    and the app never sees it again. Otherwise (a stream's poll, whose cursor only the app
+    moves, or one that asked for presence) the next publish wakes it with a hint, and Pushpin
+    repeats the client's request, which reads from the database as any poll does. Either way
+    the hold names the cursor it is at (``prev-id``): Pushpin asks the app again when a publish
+    does not follow from it, and when the hold comes after a publish it did not get.
     """
-    response = Response(json.dumps(answer), mimetype="application/json")
+    response = Response(json.dumps(_EMPTY.dump(batch)), mimetype="application/json")
+    channels = _channels(state)
+    if answered:
+        subscribe = [f"{channels.shared(room, moderator=viewer.moderates)}; prev-id={batch.cursor}"]
+        tag = channels.tag(_identity_id(viewer), viewer.reader_key)
+        if tag is not None:
+            # Its author (or reactor) skips a publish there, and its own channel's hint has the
+            # app answer the poll in their view.
+            subscribe[0] += "; filter=skip-users"
+            subscribe.append(channels.own(room, tag))
+            response.headers["Grip-Set-Meta"] = f"user={tag}"
+    else:
+        subscribe = [f"{channels.wake(room)}; prev-id={batch.cursor}"]
     response.headers.update(
         {
             "Grip-Hold": "response",
-            "Grip-Channel": _channels(state).shared(room),
+            "Grip-Channel": ", ".join(subscribe),
             "Grip-Timeout": str(max(1, math.ceil(wait))),
         }
     )
@@ -212,26 +236,31 @@ def renderer(channels: Channels) -> Any:
             {tag for user, key in people if (tag := channels.tag(user, key)) is not None}
         )
         # The shared items skip the authors; their own channels end their streams, which
-        # resume from their last id and read the batch in their own view.
+        # resume from their last id, and wake their long-polls: both read the batch in their
+        # own view.
+        sequenced = {"id": str(batch.cursor), "prev-id": str(start)}
         items: list[dict[str, Any]] = [
             {
                 "channel": channels.own(room, tag),
                 "id": str(batch.cursor),
                 "prev-id": _OWN_ID,
-                "formats": {"http-stream": {"action": "close"}},
+                "formats": {"http-stream": {"action": "close"}, "http-response": _HINT},
             }
             for tag in authors
         ]
+        items.append({"channel": channels.wake(room), **sequenced, "formats": _WAKE})
         for moderator, viewer in ((False, _EVERYONE), (True, _MODERATOR)):
             item: dict[str, Any] = {
                 "channel": channels.shared(room, moderator=moderator),
-                "id": str(batch.cursor),
-                "prev-id": str(start),
+                **sequenced,
                 "formats": {
                     "http-stream": {
                         "content": encode_batch(batch, MessageSchema(viewer=viewer).dump)
                     },
-                    "http-response": _HINT,
+                    "http-response": {
+                        "headers": {"Content-Type": "application/json"},
+                        "body": json.dumps(PollSchema(viewer=viewer).dump(batch)),
+                    },
                 },
             }
             if authors:

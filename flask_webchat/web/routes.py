@@ -72,7 +72,15 @@ def poll_messages(room: str | None) -> Response:
             presence.hub(state).touch(name, here)
         batch = reader.read(args.get("after"))
         if batch.empty:
-            return grip.hold_poll(state, name, _EMPTY_POLL.dump(batch), wait)
+            # A full-sized poll from a bare cursor reads nothing but the room: Pushpin can
+            # answer it with the publish.
+            answered = (
+                reader.token is None
+                and "after" in args
+                and reader.limit == settings.poll_limit
+                and not args.get("presence")
+            )
+            return grip.hold_poll(state, name, viewer, batch, wait, answered=answered)
         answer = PollSchema(viewer=viewer).dump(batch)
         return _poll_answer(state, name, viewer, answer, args.get("presence", False))
     # A long-poll holds its reader present while it waits, and for the grace period after;
