@@ -18,6 +18,7 @@ Goals: every reader gets every post, p99 <= 1 s, app-process RSS <= 250 MB, at 1
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import sys
 import tempfile
@@ -57,7 +58,7 @@ def loader(
         arrivals = crowd.arrivals[marker]
         fanout.wait_for(lambda: len(arrivals) >= crowd.ready, _DELIVERED_WITHIN)  # noqa: B023
         gevent.sleep(0.05)
-        pipe.send(("times", list(arrivals), crowd.errors[:3]))
+        pipe.send(("times", list(arrivals), crowd.errors[:3], crowd.refused))
 
 
 def run(
@@ -89,12 +90,13 @@ def run(
         started, answered, _ = fanout.post(worker_port(port), marker)
         for pipe in pipes:
             pipe.send(("collect", marker))
-        times = []
+        times, refused = [], 0
         for pipe in pipes:
-            _, arrivals, problems = pipe.recv()
+            _, arrivals, problems, refused_here = pipe.recv()
             times += [arrived - started for arrived in arrivals]
             errors += problems
-        rows.append({"times": times, "post": answered - started})
+            refused += refused_here
+        rows.append({"times": times, "post": answered - started, "refused": refused})
         time.sleep(0.3)
         wait_until_idle(worker)
     for pipe in pipes:
@@ -129,9 +131,10 @@ def summary(label: str, readers: int, result: dict, rss: float) -> list[str]:
     times = [t for row in rows for t in row["times"]]
     p50, p99 = percentile(times, 0.5), percentile(times, 0.99)
     post_ms = max(row["post"] for row in rows) * 1000
+    refused = rows[-1]["refused"]  # polls refused (and asked again) over the whole run
     return [
         f"{label:<24}{readers:>8}{delivered:>11}{p50 * 1000:>9.0f}{p99 * 1000:>9.0f}"
-        f"{post_ms:>10.0f}{rss:>9.0f}  {'ok' if p99 <= GOAL_P99_S else 'over'}"
+        f"{post_ms:>10.0f}{rss:>9.0f}{refused:>9}  {'ok' if p99 <= GOAL_P99_S else 'over'}"
     ]
 
 
@@ -145,6 +148,7 @@ def main() -> None:
     parser.add_argument("--transports", nargs="+", default=["sse", "long-poll"])
     parser.add_argument("--single", action="store_true", help="one load process, to size it")
     parser.add_argument("--ramp", type=float, default=0.0, help="seconds to spread joins over")
+    parser.add_argument("--keep", action="store_true", help="keep the logs' folder, and say where")
     args = parser.parse_args()
     import pushpin  # tests/pushpin.py, on the path through harness
 
@@ -154,8 +158,11 @@ def main() -> None:
     raise_open_files()
     loaders = 1 if args.single else args.loaders
     lines = []
-    with tempfile.TemporaryDirectory() as folder:
+    kept = contextlib.nullcontext(tempfile.mkdtemp(prefix="edge-fanout-"))
+    with kept if args.keep else tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
+        if args.keep:
+            print(f"# logs: {tmp}")
         print_machine(["sqlite"], tmp)
         for transport in args.transports:
             direct = args.direct if transport == "sse" else args.direct_long_poll
@@ -194,7 +201,7 @@ def main() -> None:
                     print(f"  {result['errors'][0][:160]}")
     print(f"\nFan-out, {args.posts} posts, {loaders} load process(es); times from POST to delivery")
     print(f"{'':<24}{'held':>8}{'delivered':>11}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'POST ms':>10}{'RSS MB':>9}")  # fmt: skip
+          f"{'POST ms':>10}{'RSS MB':>9}{'refused':>9}")  # fmt: skip
     print("\n".join(lines))
     print(f"goals: p99 <= {GOAL_P99_S * 1000:.0f} ms, app RSS <= {GOAL_RSS_MB:.0f} MB")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import resource
 import statistics
@@ -91,7 +92,7 @@ class Crowd:
     def __init__(self, port: int, transport: str, wait: float) -> None:
         self.port, self.transport, self.wait = port, transport, wait
         self.arrivals: dict[str, list[float]] = defaultdict(list)
-        self.requests = self.bytes = self.ready = self.empty = 0
+        self.requests = self.bytes = self.ready = self.empty = self.refused = 0
         self.errors: list[str] = []
         self.greenlets: list[gevent.Greenlet] = []
 
@@ -104,26 +105,33 @@ class Crowd:
 
     def _run(self, cursor: str) -> None:
         try:
-            with socket.create_connection(("127.0.0.1", self.port)) as sock:
-                if self.transport == "long-poll":
-                    self._long_poll(sock, cursor)
-                else:
-                    self._events(sock, cursor)
+            joined = False
+            while True:
+                with socket.create_connection(("127.0.0.1", self.port)) as sock:
+                    if self.transport != "long-poll":
+                        self._events(sock, cursor)
+                    self.ready += not joined
+                    joined = True
+                    cursor = self._long_poll(sock, cursor)
+                # Refused for now (a proxy's 502 or 503 under a burst): ask again after a
+                # moment, from the same cursor, as a client that retries does.
+                self.refused += 1
+                gevent.sleep(0.5 + random.random())
         except (OSError, RuntimeError, ValueError) as error:
             self.errors.append(repr(error))
 
-    def _long_poll(self, sock: socket.socket, cursor: str) -> None:
+    def _long_poll(self, sock: socket.socket, cursor: str) -> str:
+        """Poll on ``sock`` until an answer refuses the poll; return the cursor reached."""
         with sock.makefile("rb") as stream:
-            first = True
             while True:
                 request = f"GET /chat/messages?after={cursor}&wait={self.wait:g} HTTP/1.1\r\n"
                 sock.sendall(f"{request}Host: 127.0.0.1\r\n\r\n".encode())
                 self.requests += 1
-                self.ready += first
-                first = False
                 status, body, size = _read_answer(stream)
                 now = time.perf_counter()
                 self.bytes += size
+                if any(code in status for code in (b" 500 ", b" 502 ", b" 503 ")):
+                    return cursor
                 if b" 200 " not in status:
                     raise RuntimeError(f"long-poll answered {status!r}: {body[:300]!r}")
                 batch = json.loads(body)

@@ -112,6 +112,7 @@ class Pushpin:
             f"in_spec={zurl_prefix}in\nin_stream_spec={zurl_prefix}in-stream\n"
             f"out_spec={zurl_prefix}out\nin_req_spec={zurl_prefix}req\n"
             "defpolicy=allow\nmax_open_requests=20000\nbuffer_size=200000\ntimeout=600\n"
+            "in_hwm=100000\nout_hwm=100000\n"
         )
         config = self.folder / "pushpin.conf"
         config.write_text(
@@ -144,7 +145,9 @@ class Pushpin:
         config = self.write_config()
         log = (self.folder / "log" / "out.log").open("ab")
         zurl = subprocess.Popen(
-            [ZURL, f"--config={self.folder / 'zurl.conf'}"], stdout=log, stderr=log
+            [ZURL, f"--config={self.folder / 'zurl.conf'}", *(["--verbose"] if self.log_level > 2 else [])],
+            stdout=log,
+            stderr=log,
         )
         pushpin = subprocess.Popen(
             [PUSHPIN, f"--config={config}", "--merge-output"],
