@@ -25,6 +25,7 @@ import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import harness  # noqa: F401  (puts tests/ on the path)
 from harness import print_machine
@@ -38,13 +39,13 @@ _DELIVERED_WITHIN = 60.0
 
 
 def loader(
-    port: int, transport: str, count: int, cursor: str, ramp: float, pipe: Connection
+    port: int, transport: str, count: int, cursor: str, ramp: float, wait: float, pipe: Connection
 ) -> None:
     """One load process: hold ``count`` readers, then report each post's arrival times."""
     import fanout
     import gevent  # in the child only: the parent never starts a gevent hub
 
-    crowd = fanout.Crowd(port, transport, 25.0)
+    crowd = fanout.Crowd(port, transport, wait)
     crowd.add(count, cursor, spread=ramp)
     fanout.wait_for(lambda: crowd.ready + len(crowd.errors) >= count, ramp + 120)
     pipe.send(("ready", crowd.ready, crowd.errors[:3]))
@@ -61,20 +62,19 @@ def loader(
         pipe.send(("times", list(arrivals), crowd.errors[:3], crowd.refused))
 
 
-def run(
-    port: int, worker: int, transport: str, readers: int, loaders: int, posts: int, ramp: float
-) -> dict:
+def run(port: int, worker: int, transport: str, readers: int, args: argparse.Namespace) -> dict:
     """Readers on ``port`` (the edge, or the worker itself); ``posts`` posts to the worker."""
     import fanout
 
     cursor = fanout_post(port, f"{transport}: start")
     pipes, children = [], []
+    loaders, posts = 1 if args.single else args.loaders, args.posts
+    ramp = args.ramp if port in _WORKER_PORT else 0.0
     shares = [readers // loaders + (n < readers % loaders) for n in range(loaders)]
     for share in shares:
         mine, theirs = multiprocessing.Pipe()
-        child = multiprocessing.Process(
-            target=loader, args=(port, transport, share, cursor, ramp, theirs), daemon=True
-        )
+        work = (port, transport, share, cursor, ramp, args.wait, theirs)
+        child = multiprocessing.Process(target=loader, args=work, daemon=True)
         child.start()
         pipes.append(mine)
         children.append(child)
@@ -148,6 +148,9 @@ def main() -> None:
     parser.add_argument("--transports", nargs="+", default=["sse", "long-poll"])
     parser.add_argument("--single", action="store_true", help="one load process, to size it")
     parser.add_argument("--ramp", type=float, default=0.0, help="seconds to spread joins over")
+    parser.add_argument(
+        "--wait", type=float, default=25, help="the long-polls' wait= (and WEBCHAT_MAX_WAIT)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the logs' folder, and say where")
     args = parser.parse_args()
     import pushpin  # tests/pushpin.py, on the path through harness
@@ -158,8 +161,11 @@ def main() -> None:
     raise_open_files()
     loaders = 1 if args.single else args.loaders
     lines = []
-    kept = contextlib.nullcontext(tempfile.mkdtemp(prefix="edge-fanout-"))
-    with kept if args.keep else tempfile.TemporaryDirectory() as folder:
+    if args.keep:
+        logs: Any = contextlib.nullcontext(tempfile.mkdtemp(prefix="edge-fanout-"))
+    else:
+        logs = tempfile.TemporaryDirectory()
+    with logs as folder:
         tmp = Path(folder)
         if args.keep:
             print(f"# logs: {tmp}")
@@ -168,7 +174,12 @@ def main() -> None:
             direct = args.direct if transport == "sse" else args.direct_long_poll
             edge = pushpin.Pushpin(tmp / f"pushpin-{transport}", [], KEY)
             env = site_env(
-                "sqlite", "memory", tmp, WEBCHAT_GRIP_URL=edge.publish_url, WEBCHAT_GRIP_KEY=KEY
+                "sqlite",
+                "memory",
+                tmp,
+                WEBCHAT_GRIP_URL=edge.publish_url,
+                WEBCHAT_GRIP_KEY=KEY,
+                WEBCHAT_MAX_WAIT=f"{args.wait:g}",
             )
             connections = max(args.readers, direct) + 1000
             with gunicorn(tmp / f"app-{transport}", env, connections=connections) as site:
@@ -177,15 +188,7 @@ def main() -> None:
                 edge.start()
                 try:
                     _WORKER_PORT[edge.http_port] = site.port
-                    through = run(
-                        edge.http_port,
-                        worker,
-                        transport,
-                        args.readers,
-                        loaders,
-                        args.posts,
-                        args.ramp,
-                    )
+                    through = run(edge.http_port, worker, transport, args.readers, args)
                     lines += summary(
                         f"edge {transport}", args.readers, through, peak_rss_mb(worker)
                     )
@@ -193,7 +196,7 @@ def main() -> None:
                     edge.stop()
             with gunicorn(tmp / f"direct-{transport}", env, connections=connections) as site:
                 (worker,) = site.worker_pids()
-                straight = run(site.port, worker, transport, direct, loaders, args.posts, 0.0)
+                straight = run(site.port, worker, transport, direct, args)
                 lines += summary(f"direct {transport}", direct, straight, peak_rss_mb(worker))
             for label, result in (("edge", through), ("direct", straight)):
                 if result["errors"]:

@@ -144,8 +144,9 @@ class Pushpin:
         """Start zurl and Pushpin, and wait until both ports answer."""
         config = self.write_config()
         log = (self.folder / "log" / "out.log").open("ab")
+        verbose = ["--verbose"] if self.log_level > 2 else []
         zurl = subprocess.Popen(
-            [ZURL, f"--config={self.folder / 'zurl.conf'}", *(["--verbose"] if self.log_level > 2 else [])],
+            [ZURL, f"--config={self.folder / 'zurl.conf'}", *verbose],
             stdout=log,
             stderr=log,
         )
