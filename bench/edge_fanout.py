@@ -36,6 +36,7 @@ GOAL_P99_S = 1.0
 GOAL_RSS_MB = 250.0
 KEY = "bench-edge-key"
 _DELIVERED_WITHIN = 60.0
+_SETTLE_WITHIN = 180.0
 
 
 def loader(
@@ -56,6 +57,11 @@ def loader(
         if command == "stop":
             crowd.close()
             return
+        if command == "settle":  # every long-poll held again after the last post
+            alive = crowd.ready - len(crowd.errors)
+            fanout.wait_for(lambda: crowd.waiting() >= alive, _SETTLE_WITHIN)  # noqa: B023
+            pipe.send(("settled", crowd.waiting(), alive))
+            continue
         arrivals = crowd.arrivals[marker]
         fanout.wait_for(lambda: len(arrivals) >= crowd.ready, _DELIVERED_WITHIN)  # noqa: B023
         gevent.sleep(0.05)
@@ -98,6 +104,14 @@ def run(port: int, worker: int, transport: str, readers: int, args: argparse.Nam
             refused += refused_here
         rows.append({"times": times, "post": answered - started, "refused": refused})
         time.sleep(0.3)
+        if transport == "long-poll":
+            # Each long-poller asks again after a post: the next post waits until they are
+            # all held again (the app is idle between those requests while Pushpin refuses).
+            for pipe in pipes:
+                pipe.send(("settle", ""))
+            settled = [pipe.recv() for pipe in pipes]
+            if any(held < alive for _, held, alive in settled):
+                print(f"# after post {number}: held again / readers: {settled}")
         wait_until_idle(worker)
     for pipe in pipes:
         pipe.send(("stop", ""))

@@ -93,6 +93,8 @@ class Crowd:
         self.port, self.transport, self.wait = port, transport, wait
         self.arrivals: dict[str, list[float]] = defaultdict(list)
         self.requests = self.bytes = self.ready = self.empty = self.refused = 0
+        #: When each reader's current long-poll was sent (by its socket), until answered.
+        self.asked: dict[int, float] = {}
         self.errors: list[str] = []
         self.greenlets: list[gevent.Greenlet] = []
 
@@ -127,8 +129,10 @@ class Crowd:
                 request = f"GET /chat/messages?after={cursor}&wait={self.wait:g} HTTP/1.1\r\n"
                 sock.sendall(f"{request}Host: 127.0.0.1\r\n\r\n".encode())
                 self.requests += 1
+                self.asked[sock.fileno()] = time.perf_counter()
                 status, body, size = _read_answer(stream)
                 now = time.perf_counter()
+                del self.asked[sock.fileno()]
                 self.bytes += size
                 if any(code in status for code in (b" 500 ", b" 502 ", b" 503 ")):
                     return cursor
@@ -160,6 +164,11 @@ class Crowd:
                     self.arrivals[match.group(1).decode()].append(now)
             tail = window[-100:]
         raise ConnectionError("the server ended the event stream")
+
+    def waiting(self, longer_than: float = 2.0) -> int:
+        """How many long-polls have waited longer than ``longer_than`` seconds: held."""
+        now = time.perf_counter()
+        return sum(1 for sent in self.asked.values() if now - sent > longer_than)
 
     def close(self) -> None:
         gevent.killall(self.greenlets)
