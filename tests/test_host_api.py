@@ -336,14 +336,14 @@ def test_a_message_added_straight_to_the_session_is_announced_through_postgres(
     assert contents(waiting.result()) == ["added"]
 
 
-def test_a_typed_host_program_passes_mypy_strict_and_runs(tmp_path: Path) -> None:
+def test_a_typed_host_program_passes_mypy_strict_and_runs(tmp_path: Path, mypy_cache: Path) -> None:
     pytest.importorskip("mypy", reason="needs mypy (test extra)")
     # The package as a host's mypy finds it installed: on the path, where only its py.typed
     # marker makes mypy read its annotations (the editable install's import hook it cannot see).
     site = tmp_path / "site"
     site.mkdir()
     (site / "flask_webchat").symlink_to(ROOT / "flask_webchat", target_is_directory=True)
-    mypy = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache")]
+    mypy = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(mypy_cache)]
     checked = subprocess.run(
         [*mypy, str(TYPED_HOST)],
         capture_output=True,
