@@ -17,7 +17,7 @@ from flask_webchat import Identity, MessageRejected, WebchatError
 from flask_webchat.errors import Forbidden, MessageNotFound, UnknownRoom, ValidationFailed
 from flask_webchat.models import ChatMessage, ChatRoom
 from flask_webchat.signals import message_posted
-from hosts import Host, MakeHost, Stack
+from hosts import SAMPLE_STACKS, Host, MakeHost, Stack
 from processes import ROOT
 from test_realtime import LONG_WAIT, Waiting, contents
 
@@ -155,6 +155,7 @@ def test_a_post_under_a_name_is_the_host_speaking_even_where_guests_may_not(
     ]
 
 
+@pytest.mark.stacks(*SAMPLE_STACKS)  # refused before anything is stored
 @pytest.mark.parametrize(
     ("content", "username"),
     [("", "ann"), ("x" * 1025, "ann"), ("bell\x07", "ann"), ("hi", None), ("hi", "n" * 65)],

@@ -20,7 +20,7 @@ from flask_webchat.text import (
     AUTHOR_NAME_RULE,
     CONTENT_RULE,
 )
-from hosts import Host
+from hosts import SAMPLE_STACKS, Host
 
 # Everything a message may hold: any code point but surrogates and control characters other
 # than line feed and tab.
@@ -140,6 +140,7 @@ def test_the_patterns_white_space_is_what_strip_removes() -> None:
     )
 
 
+@pytest.mark.stacks(*SAMPLE_STACKS)  # refused before anything is stored
 @pytest.mark.parametrize(
     "name", ["Bob\u202e", "\u202eevil", "a\u2066b", "\ufeff", "\u3164", "\u200b", "x\u200d"]
 )
