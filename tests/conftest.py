@@ -51,6 +51,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+@pytest.fixture(scope="session")
+def mypy_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for the programs the tests check, kept between runs in pytest's cache.
+
+    Most of a cold check is typeshed and the third-party packages (Flask, SQLAlchemy, httpx),
+    which are checked once here; mypy rechecks whatever changed, the programs and the package.
+    Test workers share it: mypy replaces each cache file whole.
+    """
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    return cache.mkdir("mypy") if cache is not None else tmp_path_factory.mktemp("mypy-cache")
+
+
 @pytest.fixture(params=STACKS, ids=lambda stack: stack.name)
 def stack(request: pytest.FixtureRequest) -> Stack:
     """Each database and session backend of the matrix; one whose service is absent skips."""

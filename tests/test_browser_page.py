@@ -7,7 +7,8 @@ import urllib.request
 
 import pytest
 
-from browsing import WAIT_MS, message, open_chat, send, wait_for_value
+from browsing import WAIT_MS, message, open_chat, send, serving, wait_for_value
+from example_app import create_app
 from servers import free_port, gunicorn
 
 pytestmark = pytest.mark.browser
@@ -124,11 +125,13 @@ def test_a_lost_connection_says_reconnecting_then_resumes_without_gaps(  # type:
 def test_the_event_stream_resumes_without_gaps_after_its_server_restarts(  # type: ignore[no-untyped-def]
     chromium, tmp_path
 ) -> None:
-    # Two servers on one SQLite file: one restarts under the page, the other takes posts.
+    # Two servers on one SQLite file: gunicorn restarts under the page, while the other, served
+    # from the test's own process (one gunicorn fewer to start), takes posts.
     instance, port = tmp_path / "instance", free_port()
     env = {"FLASK_WEBCHAT_FALLBACK_POLL": "0.3", "FLASK_WEBCHAT_RATE_LIMIT": "null"}
+    config = {"WEBCHAT_FALLBACK_POLL": 0.3, "WEBCHAT_RATE_LIMIT": None, "EXAMPLE_WELCOME": None}
     errors: list[str] = []
-    with gunicorn(instance, env) as other:
+    with serving(create_app(config, instance_path=str(instance))) as other:
         with gunicorn(instance, env, port=port) as site:
             page = open_chat(chromium, site, "Ann", errors)
             root = page.locator("[data-webchat]")

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import flask_webchat.purging
 from flask_webchat import Identity, MessageRejected
 from flask_webchat.models import ChatMessage, ChatReaction, utcnow
-from hosts import Browser, Host
+from hosts import SAMPLE_STACKS, Browser, Host
 
 
 def run(host: Host, *args: str) -> tuple[int, str]:
@@ -133,6 +133,7 @@ def test_post_puts_a_notice_or_a_named_message_where_readers_see_it(host: Host) 
     assert stored[1] == ("Back in 5", "Ops team", False)
 
 
+@pytest.mark.stacks(*SAMPLE_STACKS)  # refused before anything is stored
 @pytest.mark.parametrize(
     ("args", "complaint"),
     [

@@ -8,6 +8,8 @@ tests skip (``apt-get install pushpin``; ``.ci/run`` installs it).
 
 from __future__ import annotations
 
+import http.client
+import select
 import signal
 import threading
 import time
@@ -26,6 +28,8 @@ from browsing import WAIT_MS, message, open_chat, send
 from servers import RemoteBrowser
 
 KEY = "edge-test-key"
+# The request by which a test knows Pushpin is ready: a long-poll it holds.
+PROBE = "/chat/messages?wait=1"
 # Generous bounds that catch a hang; speed is measured in bench/.
 DELIVERED_WITHIN = 10.0
 
@@ -102,17 +106,36 @@ class Edge:
             assert [line for line in site.problems() if "Traceback" in line] == []
 
     def wait_ready(self) -> None:
-        """Wait until Pushpin holds a request: its handler starts after its proxy, and a hold
-        that comes before answers 500 ("Accept service unavailable"). (Pushpin holds at least
-        5 s, whatever the wait.)"""
+        """Wait until Pushpin holds a request: its handler starts after its proxy, and a request
+        that comes before answers 500 ("Accept service unavailable") or is never answered.
+
+        Pushpin holds a request at least 5 s, whatever its wait, but its log shows the hold at
+        once: the probe is dropped then, rather than sat out. A probe neither held nor answered
+        is sent again, each time given twice as long.
+        """
         deadline = time.monotonic() + pushpin.START_TIMEOUT
+        patience = 1.0
         while True:
+            held = _probes_held(self.proxy)
+            probe = http.client.HTTPConnection("127.0.0.1", self.proxy.http_port, timeout=15)
             try:
-                urllib.request.urlopen(f"{self.url}/chat/messages?wait=1", timeout=15).close()
-                return
-            except OSError:
-                assert time.monotonic() < deadline, "Pushpin never held a request"
-                time.sleep(0.1)
+                probe.request("GET", PROBE)
+                given_up = min(time.monotonic() + patience, deadline)
+                while time.monotonic() < given_up:
+                    if _probes_held(self.proxy) > held:
+                        return
+                    answered, _, _ = select.select([probe.sock], [], [], 0.05)
+                    if answered:  # not held: the handler is not ready yet
+                        if probe.getresponse().status == 200:
+                            return
+                        break
+            except (OSError, http.client.HTTPException):
+                pass  # Pushpin not listening yet, or it dropped the request: try again
+            finally:
+                probe.close()
+            assert time.monotonic() < deadline, "Pushpin never held a request"
+            patience *= 2
+            time.sleep(0.1)
 
 
 class Reader:
@@ -233,9 +256,18 @@ def _held(reader: Reader) -> Reader:
     return reader
 
 
-def _grip_subscriptions(proxy: pushpin.Pushpin) -> int:
+def _subscriptions(proxy: pushpin.Pushpin) -> list[str]:
     log = (proxy.folder / "log" / "out.log").read_text(errors="replace")
-    return log.count("[handler] subscribe ")
+    return [line for line in log.splitlines() if "[handler] subscribe " in line]
+
+
+def _grip_subscriptions(proxy: pushpin.Pushpin) -> int:
+    """How many holds Pushpin took for the test's readers (not for the readiness probe)."""
+    return sum(f"{PROBE} " not in line for line in _subscriptions(proxy))
+
+
+def _probes_held(proxy: pushpin.Pushpin) -> int:
+    return sum(f"{PROBE} " in line for line in _subscriptions(proxy))
 
 
 def _proxy_lines(proxy: pushpin.Pushpin, url_part: str, outcome: str) -> int:

@@ -117,7 +117,7 @@ def test_every_operation_works_through_the_generated_client(
 
 
 def test_a_first_program_with_it_passes_mypy_strict_and_runs(
-    generated: Path, live_site: str
+    generated: Path, live_site: str, mypy_cache: Path
 ) -> None:
     pytest.importorskip("mypy", reason="needs mypy (test extra)")
     # The generated package is the generator's code, not the user's: openapi-python-client
@@ -125,7 +125,8 @@ def test_a_first_program_with_it_passes_mypy_strict_and_runs(
     # which mypy reports there. Our program is checked strictly against the package's types.
     config = generated / "mypy.ini"
     config.write_text(f"[mypy]\nstrict = True\n\n[mypy-{PACKAGE}.*]\nignore_errors = True\n")
-    mypy = [sys.executable, "-m", "mypy", "--config-file", str(config), "--no-incremental"]
+    mypy = [sys.executable, "-m", "mypy", "--config-file", str(config)]
+    mypy += ["--cache-dir", str(mypy_cache)]
     checked = subprocess.run(
         [*mypy, "--strict", str(EXAMPLE)],
         capture_output=True,

@@ -17,7 +17,7 @@ from flask_webchat import Identity, MessageRejected, WebchatError
 from flask_webchat.errors import Forbidden, MessageNotFound, UnknownRoom, ValidationFailed
 from flask_webchat.models import ChatMessage, ChatRoom
 from flask_webchat.signals import message_posted
-from hosts import Host, MakeHost, Stack
+from hosts import SAMPLE_STACKS, Host, MakeHost, Stack
 from processes import ROOT
 from test_realtime import LONG_WAIT, Waiting, contents
 
@@ -155,6 +155,7 @@ def test_a_post_under_a_name_is_the_host_speaking_even_where_guests_may_not(
     ]
 
 
+@pytest.mark.stacks(*SAMPLE_STACKS)  # refused before anything is stored
 @pytest.mark.parametrize(
     ("content", "username"),
     [("", "ann"), ("x" * 1025, "ann"), ("bell\x07", "ann"), ("hi", None), ("hi", "n" * 65)],
@@ -336,14 +337,14 @@ def test_a_message_added_straight_to_the_session_is_announced_through_postgres(
     assert contents(waiting.result()) == ["added"]
 
 
-def test_a_typed_host_program_passes_mypy_strict_and_runs(tmp_path: Path) -> None:
+def test_a_typed_host_program_passes_mypy_strict_and_runs(tmp_path: Path, mypy_cache: Path) -> None:
     pytest.importorskip("mypy", reason="needs mypy (test extra)")
     # The package as a host's mypy finds it installed: on the path, where only its py.typed
     # marker makes mypy read its annotations (the editable install's import hook it cannot see).
     site = tmp_path / "site"
     site.mkdir()
     (site / "flask_webchat").symlink_to(ROOT / "flask_webchat", target_is_directory=True)
-    mypy = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache")]
+    mypy = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(mypy_cache)]
     checked = subprocess.run(
         [*mypy, str(TYPED_HOST)],
         capture_output=True,

@@ -20,7 +20,7 @@ from flask_webchat.text import (
     AUTHOR_NAME_RULE,
     CONTENT_RULE,
 )
-from hosts import Host
+from hosts import SAMPLE_STACKS, Host
 
 # Everything a message may hold: any code point but surrogates and control characters other
 # than line feed and tab.
@@ -89,6 +89,7 @@ def test_any_text_within_the_limits_is_stored_and_read_back_unchanged(
     assert (read["content"], read["username"]) == (content, username)
 
 
+@pytest.mark.stacks(*SAMPLE_STACKS)  # refused before anything is stored
 @settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=st.text(ALLOWED, min_size=1025, max_size=1200).filter(normalised), bad=FORBIDDEN)
 def test_text_outside_the_limits_is_a_422_naming_the_field_and_stores_nothing(
@@ -140,6 +141,7 @@ def test_the_patterns_white_space_is_what_strip_removes() -> None:
     )
 
 
+@pytest.mark.stacks(*SAMPLE_STACKS)  # refused before anything is stored
 @pytest.mark.parametrize(
     "name", ["Bob\u202e", "\u202eevil", "a\u2066b", "\ufeff", "\u3164", "\u200b", "x\u200d"]
 )

@@ -11,7 +11,7 @@ from flask_limiter.util import get_remote_address
 
 from flask_webchat.config import DEFAULTS
 from flask_webchat.web.ratelimit import ADDRESS_SHARE
-from hosts import MakeHost
+from hosts import SAMPLE_STACKS, MakeHost
 
 
 def test_over_the_limit_a_post_is_429_with_retry_after_and_stores_nothing(
@@ -130,6 +130,7 @@ def test_refused_requests_do_not_use_up_the_limit(make_host: MakeHost) -> None:
     assert [browser.post(f"m{n}").status_code for n in range(3)] == [201, 201, 429]
 
 
+@pytest.mark.stacks(*SAMPLE_STACKS)  # a setting refused at start-up
 @pytest.mark.parametrize("rate", ["often", "20/fortnight", 20])
 def test_a_bad_rate_fails_at_start_up(make_host: MakeHost, rate: object) -> None:
     with pytest.raises(ValueError, match="WEBCHAT_RATE_LIMIT"):

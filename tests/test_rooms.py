@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from flask_webchat.models import ChatStream
-from hosts import Browser, Host, MakeHost
+from hosts import SAMPLE_STACKS, Browser, Host, MakeHost
 
 
 def room_poll(browser: Browser, room: str, **params: Any) -> dict[str, Any]:
@@ -187,6 +187,7 @@ def test_history_pages_back_newest_first_without_moving_the_reader(host: Host) -
     assert before_history["more"] is False
 
 
+@pytest.mark.stacks(*SAMPLE_STACKS)  # refused before anything is stored
 @pytest.mark.parametrize(
     ("query", "field"),
     [({"limit": "201"}, "limit"), ({"limit": "0"}, "limit"), ({"before": "x"}, "before")],
