@@ -386,6 +386,40 @@ def test_a_long_poll_from_a_cursor_is_answered_by_the_edge_in_each_viewers_view(
     assert answered_by_app == {"ann": 1, "bob": 0}
 
 
+def test_moderators_through_the_edge_see_what_the_app_shows_them(edge) -> None:  # type: ignore[no-untyped-def]
+    chat = edge()
+    people = {name: RemoteBrowser() for name in ("Ana", "Bo", "Chen")}  # Ana moderates
+    for name, browser in people.items():
+        status, _ = browser.request("POST", f"{chat.url}/sign-in/{name}")
+        assert status == 200
+    cursor = people["Chen"].poll(chat.url, after="0")["cursor"]
+    streams = {name: _held(Reader(b, chat.url, after=cursor)) for name, b in people.items()}
+    polls: dict[str, dict[str, Any]] = {}
+
+    def poll(name: str) -> None:
+        polls[name] = people[name].poll(chat.url, after=cursor, wait=20)
+
+    pollers = [threading.Thread(target=poll, args=(name,)) for name in people]
+    for poller in pollers:
+        poller.start()
+    deadline = time.monotonic() + DELIVERED_WITHIN
+    while _proxy_lines(chat.proxy, f"?after={cursor}&wait=20 ", "accept") < len(people):
+        assert time.monotonic() < deadline, "the long-polls were never held"
+        time.sleep(0.05)
+    status, posted = people["Bo"].request("POST", f"{chat.url}/chat/messages", {"content": "hi"})
+    assert status == 201, posted
+    for poller in pollers:
+        poller.join(DELIVERED_WITHIN)
+    seen = {}
+    for name, browser in people.items():
+        _, direct = browser.request("GET", f"{chat.site(0)}/chat/messages/{posted['id']}")
+        assert streams[name].wait_for(1)[-1] == ("message", str(direct["cursor"]), direct)
+        assert polls[name]["messages"] == [direct]
+        seen[name] = (direct["mine"], direct["can_delete"])
+        streams[name].stop()
+    assert seen == {"Ana": (False, True), "Bo": (True, True), "Chen": (False, False)}
+
+
 def test_a_reader_resumes_through_the_edge_with_last_event_id(edge) -> None:  # type: ignore[no-untyped-def]
     chat = edge()
     ann, bob = RemoteBrowser(), RemoteBrowser()
