@@ -99,6 +99,7 @@ class Pushpin:
         # Its sockets live in a short folder of their own: a socket path past 107 bytes (as under
         # a test worker's tmp_path) cannot be bound.
         run = self.run_folder
+        run.mkdir(exist_ok=True)  # again after a stop
         (self.folder / "log").mkdir(exist_ok=True)
         zurl_prefix = f"ipc://{run}/zurl-"
         internal = INTERNAL_CONF.read_text().replace("ipc:///var/run/zurl/zurl-", zurl_prefix)
@@ -181,6 +182,7 @@ class Pushpin:
         deadline = time.monotonic() + START_TIMEOUT
         while _answers(self.http_port) and time.monotonic() < deadline:
             time.sleep(0.05)
+        shutil.rmtree(self.run_folder, ignore_errors=True)  # its sockets, in /tmp
 
     def restart(self) -> None:
         """Stop and start again on the same ports, as an operator restarting it would."""
