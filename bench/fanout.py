@@ -115,24 +115,28 @@ class Crowd:
                     self.ready += not joined
                     joined = True
                     cursor = self._long_poll(sock, cursor)
-                # Refused for now (a proxy's 502 or 503 under a burst): ask again after a
-                # moment, from the same cursor, as a client that retries does.
+                # Refused for now (a proxy's 502 or 503, or a dropped connection, under a
+                # burst): ask again after a moment, from the same cursor, as clients do.
                 self.refused += 1
                 gevent.sleep(0.5 + random.random())
         except (OSError, RuntimeError, ValueError) as error:
             self.errors.append(repr(error))
 
     def _long_poll(self, sock: socket.socket, cursor: str) -> str:
-        """Poll on ``sock`` until an answer refuses the poll; return the cursor reached."""
+        """Poll on ``sock`` until a poll is refused or dropped; return the cursor reached."""
         with sock.makefile("rb") as stream:
             while True:
                 request = f"GET /chat/messages?after={cursor}&wait={self.wait:g} HTTP/1.1\r\n"
                 sock.sendall(f"{request}Host: 127.0.0.1\r\n\r\n".encode())
                 self.requests += 1
                 self.asked[sock.fileno()] = time.perf_counter()
-                status, body, size = _read_answer(stream)
+                try:
+                    status, body, size = _read_answer(stream)
+                except ConnectionError:
+                    return cursor
+                finally:
+                    del self.asked[sock.fileno()]
                 now = time.perf_counter()
-                del self.asked[sock.fileno()]
                 self.bytes += size
                 if any(code in status for code in (b" 500 ", b" 502 ", b" 503 ")):
                     return cursor
