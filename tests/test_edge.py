@@ -386,6 +386,19 @@ def test_a_long_poll_from_a_cursor_is_answered_by_the_edge_in_each_viewers_view(
     assert answered_by_app == {"ann": 1, "bob": 0}
 
 
+def test_a_long_poll_asking_for_presence_through_the_edge_still_answers_it(edge) -> None:  # type: ignore[no-untyped-def]
+    chat = edge()
+    bo = RemoteBrowser()
+    status, _ = bo.request("POST", f"{chat.url}/sign-in/Bo")
+    assert status == 200
+    cursor = bo.poll(chat.url, after="0")["cursor"]
+    # Nothing happens: Pushpin ends the wait with the answer the app gave it when it held it.
+    answer = bo.poll(chat.url, after=cursor, wait=1, presence="true")
+    assert answer["messages"] == [] and answer["cursor"] == cursor
+    assert answer["presence"]["users"] == ["Bo"]
+    assert _proxy_lines(chat.proxy, f"?after={cursor}&wait=1&presence=true ", "accept") >= 1
+
+
 def test_moderators_through_the_edge_see_what_the_app_shows_them(edge) -> None:  # type: ignore[no-untyped-def]
     chat = edge()
     people = {name: RemoteBrowser() for name in ("Ana", "Bo", "Chen")}  # Ana moderates

@@ -188,7 +188,13 @@ def _hold(
 
 
 def hold_poll(
-    state: WebchatState, room: str, viewer: Viewer, batch: Batch, wait: float, *, answered: bool
+    state: WebchatState,
+    room: str,
+    viewer: Viewer,
+    batch: Batch,
+    wait: float,
+    answered: bool,
+    here: dict[str, Any] | None = None,
 ) -> Response:
     """An empty long-poll's answer through the edge: held until the room's next event.
 
@@ -199,8 +205,14 @@ def hold_poll(
     repeats the client's request, which reads from the database as any poll does. Either way
     the hold names the cursor it is at (``prev-id``): Pushpin asks the app again when a publish
     does not follow from it, and when the hold comes after a publish it did not get.
+
+    ``here`` is the ``presence`` a poll that asked for it gets: as of the hold, for the answer
+    Pushpin gives when the wait ends.
     """
-    response = Response(json.dumps(_EMPTY.dump(batch)), mimetype="application/json")
+    empty = _EMPTY.dump(batch)
+    if here is not None:
+        empty["presence"] = here
+    response = Response(json.dumps(empty), mimetype="application/json")
     channels = _channels(state)
     if answered:
         subscribe = [f"{channels.shared(room, moderator=viewer.moderates)}; prev-id={batch.cursor}"]

@@ -80,7 +80,8 @@ def poll_messages(room: str | None) -> Response:
                 and reader.limit == settings.poll_limit
                 and not args.get("presence")
             )
-            return grip.hold_poll(state, name, viewer, batch, wait, answered=answered)
+            asked = presence.poll_field(state, name, viewer) if args.get("presence") else None
+            return grip.hold_poll(state, name, viewer, batch, wait, answered, asked)
         answer = PollSchema(viewer=viewer).dump(batch)
         return _poll_answer(state, name, viewer, answer, args.get("presence", False))
     # A long-poll holds its reader present while it waits, and for the grace period after;
