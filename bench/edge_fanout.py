@@ -68,14 +68,16 @@ def loader(
         pipe.send(("times", list(arrivals), crowd.errors[:3], crowd.refused))
 
 
-def run(port: int, worker: int, transport: str, readers: int, args: argparse.Namespace) -> dict:
-    """Readers on ``port`` (the edge, or the worker itself); ``posts`` posts to the worker."""
+def run(
+    port: int, worker: int, transport: str, readers: int, ramp: float, args: argparse.Namespace
+) -> dict:
+    """Readers on ``port`` (the edge, or the worker itself), joining over ``ramp`` seconds;
+    ``args.posts`` posts to the worker."""
     import fanout
 
     cursor = fanout_post(port, f"{transport}: start")
     pipes, children = [], []
     loaders, posts = 1 if args.single else args.loaders, args.posts
-    ramp = args.ramp if port in _WORKER_PORT else 0.0
     shares = [readers // loaders + (n < readers % loaders) for n in range(loaders)]
     for share in shares:
         mine, theirs = multiprocessing.Pipe()
@@ -202,7 +204,7 @@ def main() -> None:
                 edge.start()
                 try:
                     _WORKER_PORT[edge.http_port] = site.port
-                    through = run(edge.http_port, worker, transport, args.readers, args)
+                    through = run(edge.http_port, worker, transport, args.readers, args.ramp, args)
                     lines += summary(
                         f"edge {transport}", args.readers, through, peak_rss_mb(worker)
                     )
@@ -210,7 +212,7 @@ def main() -> None:
                     edge.stop()
             with gunicorn(tmp / f"direct-{transport}", env, connections=connections) as site:
                 (worker,) = site.worker_pids()
-                straight = run(site.port, worker, transport, direct, args)
+                straight = run(site.port, worker, transport, direct, 0.0, args)
                 lines += summary(f"direct {transport}", direct, straight, peak_rss_mb(worker))
             for label, result in (("edge", through), ("direct", straight)):
                 if result["errors"]:

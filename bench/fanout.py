@@ -107,13 +107,12 @@ class Crowd:
 
     def _run(self, cursor: str) -> None:
         try:
-            joined = False
+            if self.transport != "long-poll":
+                with socket.create_connection(("127.0.0.1", self.port)) as sock:
+                    self._events(sock, cursor)
+            self.ready += 1
             while True:
                 with socket.create_connection(("127.0.0.1", self.port)) as sock:
-                    if self.transport != "long-poll":
-                        self._events(sock, cursor)
-                    self.ready += not joined
-                    joined = True
                     cursor = self._long_poll(sock, cursor)
                 # Refused for now (a proxy's 502 or 503, or a dropped connection, under a
                 # burst): ask again after a moment, from the same cursor, as clients do.

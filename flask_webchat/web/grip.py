@@ -51,8 +51,6 @@ _OWN_ID = "0"
 # GRIP's "wake up and ask the origin again": a long-poll's own request, repeated.
 _HINT = {"action": "hint"}
 _WAKE = {"http-response": _HINT}
-# An empty poll's answer, which is also what a held long-poll answers when its wait ends.
-_EMPTY = PollSchema()
 # Views of an event as the classes of viewers see it (see render_items).
 _EVERYONE = Viewer(identity=None, reader_key=None)
 _MODERATOR = Viewer(identity=None, reader_key=None, moderates=True)
@@ -192,9 +190,10 @@ def hold_poll(
     room: str,
     viewer: Viewer,
     batch: Batch,
+    empty: dict[str, Any],
     wait: float,
+    *,
     answered: bool,
-    here: dict[str, Any] | None = None,
 ) -> Response:
     """An empty long-poll's answer through the edge: held until the room's next event.
 
@@ -206,12 +205,8 @@ def hold_poll(
     the hold names the cursor it is at (``prev-id``): Pushpin asks the app again when a publish
     does not follow from it, and when the hold comes after a publish it did not get.
 
-    ``here`` is the ``presence`` a poll that asked for it gets: as of the hold, for the answer
-    Pushpin gives when the wait ends.
+    ``empty`` is the answer Pushpin gives when the wait ends with nothing published.
     """
-    empty = _EMPTY.dump(batch)
-    if here is not None:
-        empty["presence"] = here
     response = Response(json.dumps(empty), mimetype="application/json")
     channels = _channels(state)
     if answered:

@@ -80,10 +80,11 @@ def poll_messages(room: str | None) -> Response:
                 and reader.limit == settings.poll_limit
                 and not args.get("presence")
             )
-            asked = presence.poll_field(state, name, viewer) if args.get("presence") else None
-            return grip.hold_poll(state, name, viewer, batch, wait, answered, asked)
+            # What Pushpin answers when the wait ends: this empty answer, presence as of now.
+            empty = _poll_body(state, name, viewer, _EMPTY_POLL.dump(batch), args)
+            return grip.hold_poll(state, name, viewer, batch, empty, wait, answered=answered)
         answer = PollSchema(viewer=viewer).dump(batch)
-        return _poll_answer(state, name, viewer, answer, args.get("presence", False))
+        return jsonify(_poll_body(state, name, viewer, answer, args))
     # A long-poll holds its reader present while it waits, and for the grace period after;
     # one that asked for presence also answers when the room's presence changes.
     hub = presence.hub(state)
@@ -108,17 +109,15 @@ def poll_messages(room: str | None) -> Response:
             hub.release(held)
     # Most polls are empty, and an empty answer needs no viewer: skip building schemas for it.
     schema = PollSchema(viewer=viewer) if batch.messages or batch.updates else _EMPTY_POLL
-    return _poll_answer(state, name, viewer, schema.dump(batch), args.get("presence", False))
+    return jsonify(_poll_body(state, name, viewer, schema.dump(batch), args))
 
 
-def _poll_answer(
-    state: WebchatState, room: str, viewer: Viewer, answer: Any, asked: bool
-) -> Response:
+def _poll_body(
+    state: WebchatState, room: str, viewer: Viewer, answer: Any, args: dict[str, Any]
+) -> Any:
     """A poll's answer, with the room's ``presence`` if asked and the host lets it be seen."""
-    here = presence.poll_field(state, room, viewer) if asked else None
-    if here is not None:
-        answer = {**answer, "presence": here}
-    return jsonify(answer)
+    here = presence.poll_field(state, room, viewer) if args.get("presence") else None
+    return answer if here is None else {**answer, "presence": here}
 
 
 def stream_events(room: str | None) -> Response:
