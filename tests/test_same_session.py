@@ -9,6 +9,7 @@ browser does: whichever response arrives last sets the cookie.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -156,3 +157,33 @@ def test_overlapping_polls_of_one_stream_deliver_each_message_once(make_host: Ma
     assert len(posted) == 120
     assert [i for i, n in Counter(received).items() if n > 1] == []
     assert sorted(received) == sorted(posted)
+
+
+def test_a_request_that_began_before_a_browsers_first_post_leaves_it_its_authorship(
+    make_host: MakeHost,
+) -> None:
+    # The host keeps something of its own in the session (a CSRF token, a visit count), so every
+    # request saves it; the chat has no reader key there yet.
+    host = make_host()
+    add_session_writing_route(host)
+    me = host.browser()
+    assert me.client.get("/visit").status_code == 200
+    jar = SharedJar(host, me)
+    waited: list[int] = []
+
+    def wait_in_a_quiet_room() -> None:
+        # A long-poll: it loads the session now and saves it when its wait ends.
+        answer = jar.send(lambda b: b.client.get("/chat/rooms/quiet/messages?after=0&wait=1"))
+        waited.append(answer.status_code)
+
+    quiet = threading.Thread(target=wait_in_a_quiet_room)
+    quiet.start()
+    time.sleep(0.2)
+    posted = jar.send(lambda b: b.post("my first words", "me"))  # makes the reader key
+    assert posted.status_code == 201, posted.json
+    quiet.join()
+    assert waited == [200]
+
+    mine = jar.send(lambda b: b.poll_response())
+    assert [m["mine"] for m in mine.json["messages"]] == [True]
+    assert jar.send(lambda b: b.delete(posted.json["id"])).status_code == 204

@@ -5,6 +5,11 @@ changed. Session backends save the whole session at the end of every request, so
 changes can be overwritten by an overlapping request that loaded it earlier; a value that never
 changes cannot. Everything that moves (stream positions) lives in the database, keyed by it.
 Reading never writes the session: the key is made only when the chat must remember the browser.
+
+One overlap remains: the key's first write. A request that loaded the session before the key
+existed (a long-poll, a host page) would save it back without it, and the browser would lose the
+authorship of what it just posted. So a request that opened the session without the key takes
+it from the store just before saving.
 """
 
 from __future__ import annotations
@@ -86,7 +91,8 @@ def enter_room(room: str | None) -> tuple[str, Viewer]:
 
 
 class _SavesThatCannotUndoTheChat:
-    """The host's session interface, except that a failed save cannot fail a chat answer.
+    """The host's session interface, except that a save neither fails a chat answer nor
+    drops a reader key that an overlapping request wrote.
 
     Flask saves the session after the view, once the chat's work has committed: a session store
     that fails then (Redis down or full) would turn a stored and delivered post into a 500, which
@@ -100,18 +106,35 @@ class _SavesThatCannotUndoTheChat:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.host, name)
 
+    def open_session(self, app: Flask, request: Any) -> Any:
+        opened = self.host.open_session(app, request)
+        if opened is not None:
+            g.webchat_opened_without_key = SESSION_KEY not in opened
+        return opened
+
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
         try:
+            if session and SESSION_KEY not in session and g.get("webchat_opened_without_key"):
+                self._keep_stored_key(app, session)
             self.host.save_session(app, session, response)
         except Exception:
             if request.blueprint not in find_state(app).blueprint_names:  # type: ignore[union-attr]
                 raise
             app.logger.warning("webchat: the session was not saved", exc_info=True)
 
+    def _keep_stored_key(self, app: Flask, session: Any) -> None:
+        # A server-side store has the key if another request made it meanwhile; with a signed
+        # cookie this reads the request's own cookie again, which has none.
+        stored = self.host.open_session(app, request)
+        key = stored.get(SESSION_KEY) if stored is not None else None
+        if key is not None:
+            session[SESSION_KEY] = key
 
-def guard_session_saves() -> None:
-    """Wrap the app's session interface once (``before_request``): the host may set it late."""
-    app = current_app
+
+def guard_session_saves(app: Flask | None = None) -> None:
+    """Wrap the app's session interface once: at registration, and again before each request,
+    since the host may set its session backend after mounting the chat."""
+    app = app or current_app
     if not isinstance(app.session_interface, _SavesThatCannotUndoTheChat):
         app.session_interface = _SavesThatCannotUndoTheChat(  # type: ignore[assignment]
             app.session_interface
