@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from flask_webchat.models import ChatRoom, ChatStream
-from hosts import Host, MakeHost
+from hosts import EVERY_DATABASE, Host, MakeHost
+
+# The session backend changes nothing here: each database runs it once.
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 
 def count(host: Host, model: Any) -> int:

@@ -11,7 +11,10 @@ import sqlalchemy as sa
 import flask_webchat.purging
 from flask_webchat import Identity, MessageRejected
 from flask_webchat.models import ChatMessage, ChatReaction, utcnow
-from hosts import SAMPLE_STACKS, Browser, Host
+from hosts import EVERY_DATABASE, SAMPLE_STACKS, Browser, Host
+
+# The session backend changes nothing here: each database runs it once.
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 
 def run(host: Host, *args: str) -> tuple[int, str]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from flask_webchat.models import metadata
-from hosts import Browser, Host
+from hosts import EVERY_DATABASE, Browser, Host
+
+# The session backend changes nothing here: each database runs it once.
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 
 def test_an_author_deletes_their_message_and_its_content_is_gone(

@@ -17,9 +17,12 @@ from flask_webchat import Identity, MessageRejected, WebchatError
 from flask_webchat.errors import Forbidden, MessageNotFound, UnknownRoom, ValidationFailed
 from flask_webchat.models import ChatMessage, ChatRoom
 from flask_webchat.signals import message_posted
-from hosts import SAMPLE_STACKS, Host, MakeHost, Stack
+from hosts import EVERY_DATABASE, SAMPLE_STACKS, Host, MakeHost, Stack
 from processes import ROOT
 from test_realtime import LONG_WAIT, Waiting, contents
+
+# The session backend changes nothing here: each database runs it once.
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 TYPED_HOST = ROOT / "docs" / "examples" / "typed_host.py"
 

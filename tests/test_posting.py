@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from hosts import SAMPLE_STACKS, Browser, Host, MakeHost
+from hosts import EVERY_DATABASE, Browser, Host, MakeHost
 
 # What is accepted or refused is decided before storage; MariaDB runs too, for its own limits
-# on text (the round trip of any text is test_properties's, on every stack).
-pytestmark = pytest.mark.stacks(*SAMPLE_STACKS, "mysql+redis")
+# on text (the round trip of any text is test_properties's, on every database).
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 
 def test_a_post_is_created_with_location_and_stored(host: Host, browser: Browser) -> None:

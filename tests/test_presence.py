@@ -8,14 +8,19 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from eventstream import Event, EventStream
 from flask_webchat import Identity, heartbeats
 from flask_webchat.heartbeats import Member
 from flask_webchat.notifiers.memory import MemoryNotifier
 from flask_webchat.presence import PresenceHub
-from hosts import Browser, Host, MakeHost
+from hosts import EVERY_DATABASE, Browser, Host, MakeHost
 from processes import wait_until
 from test_realtime import _in_another_thread as elsewhere
+
+# The session backend changes nothing here: each database runs it once.
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 PRESENCE, TYPING = frozenset({"presence"}), frozenset({"typing"})
 

@@ -20,7 +20,10 @@ from flask_webchat.text import (
     AUTHOR_NAME_RULE,
     CONTENT_RULE,
 )
-from hosts import SAMPLE_STACKS, Host
+from hosts import EVERY_DATABASE, SAMPLE_STACKS, Host
+
+# The session backend changes nothing here: each database runs it once.
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 # Everything a message may hold: any code point but surrogates and control characters other
 # than line feed and tab.

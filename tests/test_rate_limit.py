@@ -11,7 +11,10 @@ from flask_limiter.util import get_remote_address
 
 from flask_webchat.config import DEFAULTS
 from flask_webchat.web.ratelimit import ADDRESS_SHARE
-from hosts import SAMPLE_STACKS, MakeHost
+from hosts import EVERY_DATABASE, SAMPLE_STACKS, MakeHost
+
+# The session backend changes nothing here: each database runs it once.
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 
 def test_over_the_limit_a_post_is_429_with_retry_after_and_stores_nothing(

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from flask_webchat.signals import user_mentioned
-from hosts import Browser, Host
+from hosts import EVERY_DATABASE, Browser, Host
+
+# The session backend changes nothing here: each database runs it once.
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 
 def _reply(browser: Browser, parent: int, content: str, room: str | None = None) -> Any:

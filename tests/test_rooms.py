@@ -10,7 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from flask_webchat.models import ChatStream
-from hosts import SAMPLE_STACKS, Browser, Host, MakeHost
+from hosts import EVERY_DATABASE, SAMPLE_STACKS, Browser, Host, MakeHost
+
+# The session backend changes nothing here: each database runs it once.
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 
 def room_poll(browser: Browser, room: str, **params: Any) -> dict[str, Any]:

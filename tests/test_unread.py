@@ -16,8 +16,11 @@ import sqlalchemy as sa
 from flask_webchat import unread
 from flask_webchat.identity import Identity, Viewer
 from flask_webchat.models import ChatDeletion, ChatReadPosition, ChatRoom
-from hosts import Browser, Host, MakeHost, Stack
+from hosts import EVERY_DATABASE, EVERY_STACK, Browser, Host, MakeHost, Stack
 from workload import run_together
+
+# The session backend changes nothing here: each database runs it once.
+pytestmark = pytest.mark.stacks(*EVERY_DATABASE)
 
 
 def rooms_unread(browser: Browser) -> dict[str, tuple[int, bool]]:
@@ -223,6 +226,7 @@ def test_the_python_api_counts_for_a_host_user(host: Host) -> None:
         assert host.webchat.unread_counts()["lobby"].count == 2  # the request's reader: nobody
 
 
+@pytest.mark.stacks(*EVERY_STACK)  # racing transactions: MySQL runs them in both modes
 def test_counts_are_exact_while_others_post_and_delete(make_host: MakeHost, stack: Stack) -> None:
     """Each count, taken with the room's head in one statement, is the truth at that head."""
     options: dict[str, Any] = {"pool_size": 8, "max_overflow": 4}
@@ -291,6 +295,7 @@ def test_counts_are_exact_while_others_post_and_delete(make_host: MakeHost, stac
     assert final == (min(truth(head), 40), truth(head) > 40)
 
 
+@pytest.mark.stacks(*EVERY_STACK)  # racing transactions: MySQL runs them in both modes
 def test_racing_marks_of_one_reader_keep_the_furthest(make_host: MakeHost, stack: Stack) -> None:
     """Two devices of one user mark at once, for the first time: the greater position stays."""
     options: dict[str, Any] = {"pool_size": 8, "max_overflow": 4}
