@@ -308,6 +308,7 @@ def announce(
     """Wake the room's readers for what committed up to ``position`` (publishing it to the edge,
     from ``first``, if there is one), then send ``changes``."""
     if notifier is not None:
+        notifier.forget_quiet(room)  # this process knows at once; others when announced
         notifier.after_commit(room, position)
         if notifier.edge is not None:
             notifier.edge.published(session, room, position if first is None else first, position)

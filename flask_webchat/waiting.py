@@ -6,6 +6,11 @@ database decides what is delivered; the notifier only decides when to look. If a
 is lost, one of the room's waiters in this process reads the room's head every
 ``WEBCHAT_FALLBACK_POLL`` seconds and wakes the others when it has moved: one cheap query per room
 and process, however many readers wait.
+
+A reader that asks again what it asked a moment ago (a poll every few seconds), and found the room
+quiet then, gets the same empty answer without a read while the process has heard of no write to
+the room since, for at most ``WEBCHAT_FALLBACK_POLL`` seconds: nothing moved its cursor, so what
+it has not been told yet it is told by a later read (see ``docs/design.rst``).
 """
 
 from __future__ import annotations
@@ -75,21 +80,43 @@ class Waiter:
                 # the database as it was then, on MySQL and MariaDB: end it before the wake-up.
                 release_connection(reader.session)
             # The wake-up is taken before reading: a write that commits after the read sets it.
-            wakeup = notifier.watch(reader.room) if timeout > 0 else None
-            if wakeup is None or self._slept != (wakeup.generation, after):
-                batch = reader.read(after, wakeup.known if wakeup is not None else None)
-                if not batch.empty or batch.more or wakeup is None or notifier.closed:
+            wakeup = notifier.watch(reader.room)
+            quiet = notifier.quiet_answer(
+                reader.room, self._key(after), wakeup.generation, self.fallback
+            )
+            if quiet is not None:
+                batch = quiet  # nothing announced since this reader found the room quiet
+                wakeup.saw(batch.cursor)
+            elif self._slept != (wakeup.generation, after):
+                batch = reader.read(after, wakeup.known if timeout > 0 else None)
+                if not batch.empty or batch.more or notifier.closed:
                     self._slept = None
+                    return batch
+                notifier.remember_quiet(reader.room, self._key(after), wakeup.generation, batch)
+                if timeout <= 0:
                     return batch
                 wakeup.saw(batch.cursor)
                 release_connection(reader.session)  # a stream's read may have begun one
                 self._slept = (wakeup.generation, batch.cursor)
             else:
                 batch = Batch.at(after)  # nothing announced since this reader last read
+            if timeout <= 0:
+                return batch
             if self.pending is not None and self.pending():
                 return batch
             if not _sleep(wakeup, reader, notifier, deadline=deadline, fallback=self.fallback):
                 return batch
+
+    def _key(self, after: int | None) -> tuple[object, ...] | None:
+        """Who asks, from where: the same question of the same reader gets the same answer.
+
+        ``None`` for the session's default stream, which loading the page moves back: its
+        answer is never kept. A tab's stream moves only by being read.
+        """
+        reader = self.reader
+        if reader.token is None and after is None:
+            return None
+        return (reader.owner, reader.token, after, reader.limit)
 
 
 def _sleep(

@@ -380,3 +380,61 @@ def test_a_logout_ends_an_open_stream_with_a_server_side_session(
     _in_another_thread(lambda: bo.client.post("/chat/rooms/team/messages", json=body))
     assert [e.type for e in _revoked(events)] == ["revoked"]
     events.close()
+
+
+def _recording_reads(host: Host) -> tuple[list[str], Callable[[], None]]:
+    """The chat's SQL statements from now on, and how to stop recording them."""
+    reads: list[str] = []
+    with host.app.app_context():
+        engine = host.db.engine
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "webchat_" in statement:
+            reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    return reads, lambda: sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_poll_repeated_in_a_quiet_room_reads_nothing_until_someone_writes(
+    make_host: MakeHost,
+) -> None:
+    # A notifier that announces nothing, as Redis's echo of this process's own write comes late.
+    host = make_host(WEBCHAT_NOTIFIER=Notifier(), WEBCHAT_FALLBACK_POLL=60)
+    ann, bo = host.browser(), host.browser()
+    ann.say("before")
+    tab = bo.open_page()
+    assert contents(bo.poll(tab)) == ["before"]
+    cursor = bo.poll(tab)["cursor"]  # the room is quiet: this read is kept
+    reads, stop = _recording_reads(host)
+    try:
+        for _ in range(5):
+            answer = bo.poll(tab)
+            assert (answer["messages"], answer["cursor"]) == ([], cursor)
+        assert reads == []
+        ann.say("after")  # a write of this process is read by the very next poll
+        assert contents(bo.poll(tab)) == ["after"]
+        assert contents(bo.poll(tab)) == []
+    finally:
+        stop()
+
+
+def test_a_write_another_process_has_not_announced_reaches_a_repeated_poll_once(
+    make_host: MakeHost,
+) -> None:
+    # Two apps on one database, whose in-memory notifiers never hear of each other's writes:
+    # only the kept answer's age limit, the fallback period, lets the reader see them.
+    here = make_host(WEBCHAT_FALLBACK_POLL=0.5)
+    elsewhere = make_host(fresh=False)
+    bo = here.browser()
+    tab = bo.open_page()
+    assert bo.poll(tab)["messages"] == []
+    bo.poll(tab)  # kept
+    elsewhere.browser().say("from another process")
+    received: list[str] = []
+    deadline = time.monotonic() + 5
+    while not received and time.monotonic() < deadline:
+        received += contents(bo.poll(tab))
+        time.sleep(0.05)
+    assert received == ["from another process"]
+    assert bo.poll(tab)["messages"] == []

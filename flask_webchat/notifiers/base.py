@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from .edge import EdgePublisher
 
 logger = logging.getLogger("flask_webchat.notifiers")
+# Readers whose empty answer a process keeps; beyond it, it forgets them and they read again.
+_QUIET_LIMIT = 10_000
 
 
 class Wakeup:
@@ -94,6 +96,8 @@ class Notifier:
         self._lock = threading.Lock()
         self._started_in: int | None = None
         self._closed = threading.Event()
+        #: Empty answers of readers that found their room quiet: who asked, and what and when.
+        self._quiet: dict[str, dict[tuple[object, ...], tuple[tuple[int, int], Any, float]]] = {}
 
     def watch(self, room: str) -> Wakeup:
         """The wake-up that the room's next notification will set.
@@ -107,6 +111,38 @@ class Notifier:
                 wakeup = self._wakeups[room] = Wakeup(self._known.get(room), self._generation(room))
             return wakeup
 
+    def remember_quiet(
+        self, room: str, asked: tuple[object, ...] | None, generation: tuple[int, int], answer: Any
+    ) -> None:
+        """Keep the empty ``answer`` a reader of ``room`` read at the wake-up ``generation``."""
+        if asked is None:
+            return
+        kept = self._quiet.setdefault(room, {})
+        if len(kept) >= _QUIET_LIMIT:
+            kept.clear()  # a burst of one-off readers: forget them all, cheaply
+        kept[asked] = (generation, answer, time.monotonic())
+
+    def quiet_answer(
+        self,
+        room: str,
+        asked: tuple[object, ...] | None,
+        generation: tuple[int, int],
+        within: float,
+    ) -> Any:
+        """The answer kept for the same question, if the room has not been woken since and it
+        was read less than ``within`` seconds ago (the fallback check's period); else ``None``."""
+        kept = self._quiet.get(room, {}).get(asked) if asked is not None else None
+        if kept is None or kept[0] != generation or self.closed:
+            return None
+        if time.monotonic() - kept[2] >= within:
+            self._quiet.get(room, {}).pop(asked, None)
+            return None
+        return kept[1]
+
+    def forget_quiet(self, room: str) -> None:
+        """A write to ``room`` committed in this process: its readers read again."""
+        self._quiet.pop(room, None)
+
     def listen_here(self) -> None:
         """Start listening in this process, if it does not yet (called on first use)."""
         if self._started_in != os.getpid():
@@ -117,6 +153,7 @@ class Notifier:
                     self._started_in = os.getpid()
                     self._wakeups.clear()
                     self._known.clear()
+                    self._quiet.clear()
                     self._epoch += 1
                     self.start()
 
