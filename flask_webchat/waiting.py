@@ -74,6 +74,7 @@ class Waiter:
         """The reader's next batch from ``after``, waiting up to ``timeout`` seconds for one."""
         reader, notifier = self.reader, self.notifier
         deadline = time.monotonic() + timeout
+        asked = self._key(after)
         while True:
             if timeout > 0:
                 # A read inside a transaction the host began (its user loader, say) would see
@@ -81,18 +82,18 @@ class Waiter:
                 release_connection(reader.session)
             # The wake-up is taken before reading: a write that commits after the read sets it.
             wakeup = notifier.watch(reader.room)
-            quiet = notifier.quiet_answer(
-                reader.room, self._key(after), wakeup.generation, self.fallback
-            )
+            quiet = notifier.quiet_answer(reader.room, asked, wakeup.generation, self.fallback)
             if quiet is not None:
-                batch = quiet  # nothing announced since this reader found the room quiet
+                if timeout <= 0:
+                    return quiet  # nothing announced since this reader found the room quiet
+                batch = quiet
                 wakeup.saw(batch.cursor)
             elif self._slept != (wakeup.generation, after):
                 batch = reader.read(after, wakeup.known if timeout > 0 else None)
                 if not batch.empty or batch.more or notifier.closed:
                     self._slept = None
                     return batch
-                notifier.remember_quiet(reader.room, self._key(after), wakeup.generation, batch)
+                notifier.remember_quiet(reader.room, asked, wakeup.generation, batch)
                 if timeout <= 0:
                     return batch
                 wakeup.saw(batch.cursor)
@@ -100,8 +101,6 @@ class Waiter:
                 self._slept = (wakeup.generation, batch.cursor)
             else:
                 batch = Batch.at(after)  # nothing announced since this reader last read
-            if timeout <= 0:
-                return batch
             if self.pending is not None and self.pending():
                 return batch
             if not _sleep(wakeup, reader, notifier, deadline=deadline, fallback=self.fallback):

@@ -289,13 +289,8 @@ def test_readers_woken_together_share_one_read_of_the_room(host: Host) -> None:
     assert 1 <= len(message_reads) <= 3
 
 
-def test_an_idle_event_stream_sends_heartbeats_without_reading(make_host: MakeHost) -> None:
-    # No check for lost notifications during the test: what is left is the readers' own reads.
-    host = make_host(WEBCHAT_HEARTBEAT=0.1, WEBCHAT_FALLBACK_POLL=60)
-    ann = host.browser()
-    ann.say("before")
-    events = ann.events(after="0")
-    assert [event.type for event in events.quiet_for(comments=1)] == ["message"]
+def _recording_reads(host: Host) -> tuple[list[str], Callable[[], None]]:
+    """The chat's SQL statements from now on, and how to stop recording them."""
     reads: list[str] = []
     with host.app.app_context():
         engine = host.db.engine
@@ -305,13 +300,24 @@ def test_an_idle_event_stream_sends_heartbeats_without_reading(make_host: MakeHo
             reads.append(statement)
 
     sa.event.listen(engine, "before_cursor_execute", record)
+    return reads, lambda: sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_an_idle_event_stream_sends_heartbeats_without_reading(make_host: MakeHost) -> None:
+    # No check for lost notifications during the test: what is left is the readers' own reads.
+    host = make_host(WEBCHAT_HEARTBEAT=0.1, WEBCHAT_FALLBACK_POLL=60)
+    ann = host.browser()
+    ann.say("before")
+    events = ann.events(after="0")
+    assert [event.type for event in events.quiet_for(comments=1)] == ["message"]
+    reads, stop = _recording_reads(host)
     try:
         assert events.quiet_for(comments=10) == []
         assert reads == []  # ten heartbeats, and not one query
         ann.say("after")  # and it still hears the next post at once
         assert [event.data["content"] for event in events.quiet_for(comments=1)] == ["after"]
     finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+        stop()
         events.close()
 
 
@@ -380,20 +386,6 @@ def test_a_logout_ends_an_open_stream_with_a_server_side_session(
     _in_another_thread(lambda: bo.client.post("/chat/rooms/team/messages", json=body))
     assert [e.type for e in _revoked(events)] == ["revoked"]
     events.close()
-
-
-def _recording_reads(host: Host) -> tuple[list[str], Callable[[], None]]:
-    """The chat's SQL statements from now on, and how to stop recording them."""
-    reads: list[str] = []
-    with host.app.app_context():
-        engine = host.db.engine
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "webchat_" in statement:
-            reads.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    return reads, lambda: sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def test_a_poll_repeated_in_a_quiet_room_reads_nothing_until_someone_writes(
