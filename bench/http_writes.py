@@ -20,6 +20,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import shutil
 import subprocess
 import tempfile
@@ -125,6 +126,41 @@ def profile(pid: int, seconds: int, folder: Path) -> str:
     return "\n".join(lines[:-1])
 
 
+def cpu_by_program(workers: list[int]) -> dict[str, float]:
+    """CPU seconds every process on the machine has used so far, summed by program name (the
+    gunicorn ``workers`` apart from the client processes, which are Python too)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+        if int(stat.parent.name) in workers:
+            group = "app workers"
+        elif name.startswith("python"):
+            group = "client processes"
+        else:
+            group = name.split(":")[0].split("/")[0]
+        used[group] = used.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def busy_cores() -> float:
+    """CPU seconds the machine has spent busy so far, all cores together (from /proc/stat)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], messages: int) -> str:
+    """Where the machine's CPU went during the posts, per message, heaviest first."""
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    top = sorted(((t, n) for n, t in spent.items() if t > 0.05), reverse=True)[:6]
+    return "# CPU per message: " + ", ".join(f"{n} {t / messages * 1e3:.2f} ms" for t, n in top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--writers", type=int, default=8)
@@ -179,12 +215,14 @@ def main() -> None:
                 for process in readers + writers:
                     process.start()
                 time.sleep(2)  # the readers are waiting
+                cpu_before, busy_before = cpu_by_program(site.worker_pids()), busy_cores()
                 began = time.perf_counter()
                 start.set()
                 if args.profile:
                     print(profile(site.worker_pids()[0], 5, tmp))
                 written = [pipe.recv() for pipe in writer_pipes]
                 seconds = time.perf_counter() - began
+                cpu_after, busy = cpu_by_program(site.worker_pids()), busy_cores() - busy_before
                 views = [pipe.recv() for pipe in pipes]
                 for process in readers + writers:
                     process.join(10)
@@ -214,6 +252,8 @@ def main() -> None:
         f"{expected:>9} {seconds:>8.1f} {rate:>7.0f} {lost:>5} {dup:>4} {order:>6}"
         f" {sum(r for _, r in written):>5} {sum(r for _, r in views):>15}"
     )
+    print(cpu_report(cpu_before, cpu_after, expected))
+    print(f"# the 2 cores were {busy / seconds / (os.cpu_count() or 1):.0%} busy while posting")
     print(f"goal: {GOAL:.0f} messages/s, none lost or repeated")
 
 

@@ -69,6 +69,11 @@ def excerpt(content: str) -> str:
     return line if len(line) <= EXCERPT_LENGTH else line[: EXCERPT_LENGTH - 1] + "…"
 
 
+def quote_of(parent: Any) -> Quote:
+    """How a reply quotes ``parent`` (a message, or a row with its ``id, username, content``)."""
+    return Quote(parent.id, parent.username, excerpt(parent.content))
+
+
 def reactor_key(viewer: Viewer) -> str | None:
     """Who reacts for this viewer: the host user, else the browser session; ``None``: nobody."""
     if viewer.identity is not None:
@@ -110,7 +115,7 @@ def attach(session: Session, messages: Iterable[ChatMessage]) -> None:
                 _messages.c.id.in_(parent_ids)
             )
         )
-        parents = {row.id: Quote(row.id, row.username, excerpt(row.content)) for row in found}
+        parents = {row.id: quote_of(row) for row in found}
     for message in messages:
         by_emoji = reactions.get(message.id, {})
         quote = None

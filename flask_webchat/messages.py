@@ -43,6 +43,9 @@ _messages = ChatMessage.__table__
 _POSITIONED = "webchat_positioned"
 # Ids are signed 64-bit; a larger one cannot exist, and the database would fail to convert it.
 _LARGEST_ID = 2**63 - 1
+# Expired idempotency keys are swept after one keyed post in this many (by message id): often
+# enough to keep the table at about a TTL's worth of keys, rarely enough to cost nothing.
+_FORGET_KEYS_EVERY = 64
 
 
 #: ``(content, room, identity) -> str``: the text to store, or raise
@@ -130,17 +133,19 @@ def post_message(
         raise ValueError("A system message has no author.")
     data = load(NewMessageSchema(anonymous=viewer.identity is None and not system), body)
     content = filter_content(data["content"], room, viewer.identity, context.filters)
-    parent = data.get("reply_to")
-    if parent is not None:
-        _require_parent(session, parent, room)
+    parent_id = data.get("reply_to")
+    parent = None if parent_id is None else _require_parent(session, parent_id, room)
     mentioned = mentions.resolve(content, context.lookup)
     # Host code posting as itself has no browser to remember.
     author = viewer if viewer.make_reader_key is None else viewer.as_author()
     scope = None if idempotency_key is None else _key_scope(author, idempotency_key)
     key_ttl = settings.idempotency_ttl
     if scope is not None:
+        # Looked up in the post's own transaction, before the room's lock: one round trip, and
+        # none while other writers queue for the lock.
         posted = _posted_with(session, scope, key_ttl)
         if posted is not None:
+            session.commit()
             return posted
     if system:
         username, author_id, author_session = "", None, None
@@ -160,7 +165,7 @@ def post_message(
         author_id=author_id,
         author_session=author_session,
         system=system,
-        reply_to_id=parent,
+        reply_to_id=parent_id,
         mentions_json=mentions.stored(mentioned),
     )
     sa.inspect(message).info[_POSITIONED] = True  # see position_added_message
@@ -174,10 +179,12 @@ def post_message(
             # The same post, sent twice at once: the other one stored it.
             session.rollback()
             posted = _posted_with(session, scope, key_ttl)
+            session.commit()
             if posted is None:
                 raise
             return posted
-    details.attach(session, [message])
+    # New, it has no reactions yet, and its parent was just read: nothing to ask under the lock.
+    message.details = details.Details(reply_to=None if parent is None else details.quote_of(parent))
     # Detached, it keeps its loaded values: committing would expire them and cost a re-select.
     session.expunge(message)
     posted = signals.Change(signals.message_posted, message, room, viewer.identity)
@@ -186,15 +193,18 @@ def post_message(
         for _, who in mentioned
     ]
     context.commit(room, position, (posted, *told), join=join)
+    if scope is not None and message.id % _FORGET_KEYS_EVERY == 0:
+        _forget_expired_keys(session, key_ttl)
     return message
 
 
-def _require_parent(session: Session, parent: int, room: str) -> None:
-    """Refuse a ``reply_to`` that names no message of ``room`` (422, naming the field)."""
+def _require_parent(session: Session, parent: int, room: str) -> ChatMessage:
+    """The message of ``room`` a reply answers; refused (422, naming the field) if none."""
     found = session.get(ChatMessage, parent) if 0 < parent <= _LARGEST_ID else None
     if found is None or rooms.room_name(session, found.room_id) != room:
         refusal = N_("There is no message %(id)s in this room to reply to.", id=parent)
         raise ValidationFailed({"reply_to": [refusal]})
+    return found
 
 
 def _key_scope(author: Viewer, key: str) -> str:
@@ -204,19 +214,30 @@ def _key_scope(author: Viewer, key: str) -> str:
 
 
 def _posted_with(session: Session, scope: str, ttl: float) -> ChatMessage | None:
-    """The message a live key stored; expired keys are forgotten on the way."""
-    session.execute(
-        sa.delete(ChatPostKey).where(ChatPostKey.created_at < utcnow() - timedelta(seconds=ttl))
-    )
-    message_id = session.scalar(sa.select(ChatPostKey.message_id).where(ChatPostKey.scope == scope))
-    session.commit()
-    if message_id is None:
+    """The message a live key stored, in the caller's transaction; an expired key is dropped
+    (with the transaction) so that it can be taken again."""
+    found = session.execute(
+        sa.select(ChatPostKey.message_id, ChatPostKey.created_at).where(ChatPostKey.scope == scope)
+    ).first()
+    if found is None:
+        return None
+    message_id, created_at = found
+    if created_at < utcnow() - timedelta(seconds=ttl):
+        session.execute(sa.delete(ChatPostKey).where(ChatPostKey.scope == scope))
         return None
     message = session.get(ChatMessage, message_id)
     if message is None:
         raise AlreadyDeleted()
     session.expunge(message)
     return message
+
+
+def _forget_expired_keys(session: Session, ttl: float) -> None:
+    """Delete every expired key, in a transaction of its own that takes no room's lock."""
+    session.execute(
+        sa.delete(ChatPostKey).where(ChatPostKey.created_at < utcnow() - timedelta(seconds=ttl))
+    )
+    session.commit()
 
 
 def filter_content(
