@@ -110,11 +110,13 @@ class Waiter:
         """Who asks, from where: the same question of the same reader gets the same answer.
 
         ``None`` for the session's default stream, which loading the page moves back: its
-        answer is never kept. A tab's stream moves only by being read.
+        answer is never kept. A tab's stream moves only by being read. A bare cursor's answer
+        is the room's alone, so every reader at that cursor shares it (the edge's readers, who
+        all ask again from the same cursor after each publish).
         """
         reader = self.reader
-        if reader.token is None and after is None:
-            return None
+        if reader.token is None:
+            return None if after is None else (None, None, after, reader.limit)
         return (reader.owner, reader.token, after, reader.limit)
 
 

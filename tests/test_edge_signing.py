@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from example_app import create_app
@@ -126,12 +127,15 @@ def test_with_a_delete_hook_readers_are_served_directly(tmp_path: Path) -> None:
         {"WEBCHAT_GRIP_URL": "http://127.0.0.1:9", "WEBCHAT_GRIP_KEY": KEY, "TESTING": True},
         instance_path=str(tmp_path / "instance"),
     )
-    app.extensions["webchat"].extension.delete_permission(lambda message, identity: False)
+    extension = app.extensions["webchat"].extension
+    permissions = extension.permissions  # the example app's extension is the module's one
+    extension.delete_permission(lambda message, identity: False)
     answer = _events(app.test_client(), signature())
     try:
         assert "Grip-Hold" not in answer.headers
     finally:
         answer.close()
+        extension.permissions = permissions
 
 
 @pytest.mark.parametrize(
@@ -147,3 +151,39 @@ def test_edge_settings_are_checked_at_start_up(
 ) -> None:
     with pytest.raises(ValueError, match=complaint):
         create_app(config, instance_path=str(tmp_path / "instance"))
+
+
+def test_readers_asking_again_from_one_cursor_through_the_edge_share_one_read(
+    app: Flask,
+) -> None:
+    # Readers this browser knows (each has posted, so each has its reader key).
+    readers = [app.test_client() for _ in range(5)]
+    for number, reader in enumerate(readers):
+        reader.post("/chat/messages", json={"content": f"hi {number}", "username": "ann"})
+    statements: list[str] = []
+    with app.app_context():
+        engine = app.extensions["sqlalchemy"].engine
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def ask_again(reader: Any) -> Any:
+        # A reader the publish reached asks again from its new cursor, and is held there.
+        poll = reader.get("/chat/messages?after=5&wait=5", headers={"Grip-Sig": signature()})
+        assert poll.headers.get("Grip-Hold") == "response"
+        assert "prev-id=5" in poll.headers["Grip-Channel"]
+        return poll
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        ask_again(readers[0])
+        read_once = len(statements)
+        assert read_once > 0
+        for reader in readers[1:]:
+            ask_again(reader)
+        assert len(statements) == read_once  # the four after the first read nothing
+        readers[0].post("/chat/messages", json={"content": "again", "username": "ann"})
+        poll = readers[1].get("/chat/messages?after=5&wait=5", headers={"Grip-Sig": signature()})
+        assert [m["content"] for m in poll.json["messages"]] == ["again"]  # the room moved: read
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)

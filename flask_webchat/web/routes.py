@@ -70,7 +70,15 @@ def poll_messages(room: str | None) -> Response:
         # counts as present for the grace period from now, as after a poll.
         if here is not None:
             presence.hub(state).touch(name, here)
-        batch = reader.read(args.get("after"))
+        # Read as a plain poll does: after a publish, the edge's readers all ask again from
+        # the cursor it brought them, and one read answers them all until the room moves.
+        batch = waiting.wait_for_batch(
+            reader,
+            args.get("after"),
+            notifier=state.notifier,
+            timeout=0,
+            fallback=settings.fallback_poll,
+        )
         if batch.empty:
             # A full-sized poll from a bare cursor reads nothing but the room: Pushpin can
             # answer it with the publish.
