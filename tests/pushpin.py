@@ -7,6 +7,10 @@ Debian's zurl refuses loopback origins (``deny=127.*`` in ``/etc/zurl.conf``) an
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import random
 import shutil
 import signal
@@ -16,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PUSHPIN = shutil.which("pushpin") or "/usr/bin/pushpin"
 ZURL = shutil.which("zurl") or "/usr/bin/zurl"
@@ -188,3 +193,15 @@ class Pushpin:
         """Stop and start again on the same ports, as an operator restarting it would."""
         self.stop()
         self.start()
+
+
+def signature(key: str, *, expires_in: float = 600, alg: str = "HS256") -> str:
+    """A ``Grip-Sig`` as Pushpin makes it: an HS256 JWT with ``iss`` and ``exp``."""
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    header = part({"typ": "JWT", "alg": alg})
+    claims = part({"iss": "pushpin", "exp": int(time.time() + expires_in)})
+    mac = hmac.new(key.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest()
+    return f"{header}.{claims}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"

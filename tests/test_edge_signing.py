@@ -7,12 +7,7 @@ itself is tested against a real Pushpin in ``test_edge.py``.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from pushpin import signature as sign
 
 from example_app import create_app
 from processes import free_port
@@ -27,16 +23,9 @@ from processes import free_port
 KEY = "signing-test-key"
 
 
-def signature(key: str = KEY, *, expires_in: float = 600, alg: str = "HS256") -> str:
-    """A ``Grip-Sig`` as Pushpin makes it: an HS256 JWT with ``iss`` and ``exp``."""
-
-    def part(data: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    header = part({"typ": "JWT", "alg": alg})
-    claims = part({"iss": "pushpin", "exp": int(time.time() + expires_in)})
-    mac = hmac.new(key.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest()
-    return f"{header}.{claims}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+def signature(key: str = KEY, **options: Any) -> str:
+    """A ``Grip-Sig`` as Pushpin makes it, with this module's key unless told otherwise."""
+    return sign(key, **options)
 
 
 @pytest.fixture
