@@ -143,10 +143,10 @@ def post_message(
     if scope is not None:
         # Looked up in the post's own transaction, before the room's lock: one round trip, and
         # none while other writers queue for the lock.
-        posted = _posted_with(session, scope, key_ttl)
-        if posted is not None:
+        earlier = _posted_with(session, scope, key_ttl)
+        if earlier is not None:
             session.commit()
-            return posted
+            return earlier
     if system:
         username, author_id, author_session = "", None, None
     elif author.identity is not None:
@@ -178,11 +178,11 @@ def post_message(
         except IntegrityError:
             # The same post, sent twice at once: the other one stored it.
             session.rollback()
-            posted = _posted_with(session, scope, key_ttl)
+            earlier = _posted_with(session, scope, key_ttl)
             session.commit()
-            if posted is None:
+            if earlier is None:
                 raise
-            return posted
+            return earlier
     # New, it has no reactions yet, and its parent was just read: nothing to ask under the lock.
     message.details = details.Details(reply_to=None if parent is None else details.quote_of(parent))
     # Detached, it keeps its loaded values: committing would expire them and cost a re-select.

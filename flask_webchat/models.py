@@ -16,10 +16,14 @@ every position below *n*. A cursor is such a position, never a row count.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+if TYPE_CHECKING:
+    from .details import Details
 
 __all__ = [
     "ChatDeletion",
@@ -118,7 +122,10 @@ class ChatMessage(WebchatModel):
 
     # Not stored: what readers see besides the row, filled once per read by
     # flask_webchat.details.attach (reactions, and the quote of the parent).
-    details = None
+    if TYPE_CHECKING:
+        details: Details | None
+    else:
+        details = None
 
     def __repr__(self) -> str:
         return f"<ChatMessage {self.id} by {self.username!r}>"

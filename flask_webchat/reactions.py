@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import regex
+import regex  # type: ignore[import-untyped]
 import sqlalchemy as sa
 
 from . import rooms, signals, updates

@@ -157,7 +157,7 @@ def _counts(
             parts = [
                 _count_one(room_id, positions.get(room_id, 0), viewer, limit) for room_id in chunk
             ]
-            statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+            statement: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
             for room_id, head, counted in db.execute(statement):
                 name = found[room_id][0]
                 result[name] = Unread(

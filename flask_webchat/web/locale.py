@@ -58,7 +58,7 @@ def _select() -> str:
     available = available_locales()
     wanted: list[str] = []
     if "babel" in current_app.extensions:  # the host's Flask-Babel decides, as for its pages
-        from flask_babel import get_locale
+        from flask_babel import get_locale  # type: ignore[import-untyped]
 
         chosen = get_locale()
         if chosen is not None:

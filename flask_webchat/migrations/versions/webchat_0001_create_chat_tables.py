@@ -10,6 +10,8 @@ records the schema as it was at this revision, and must not follow later edits t
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
@@ -24,7 +26,7 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 # MySQL's DATETIME drops fractions of a second unless asked to keep them.
 Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 # utf8mb4 so that emoji and every CJK character round-trip on MySQL/MariaDB.
-MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 
 def upgrade() -> None:
