@@ -82,7 +82,7 @@ def post(room: str | None, as_system: bool, name: str | None, text: str) -> None
             for field, problems in (error.fields or {}).items()
         )
         raise click.UsageError(f"{localized(error.message)} {details}".strip()) from None
-    where = rooms.room_name(state.db.session, message.room_id)
+    where = rooms.room_name(state.session, message.room_id)
     click.echo(_("Posted message %(id)s to %(room)s.", id=message.id, room=where))
 
 
@@ -100,7 +100,7 @@ def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
     state = get_state()
     if room is not None:
         try:
-            rooms.require_stored(state.db.session, room)
+            rooms.require_stored(state.session, room)
         except WebchatError as error:
             raise click.BadParameter(localized(error.message), param_hint="--room") from None
     removed = purge_messages(
@@ -131,14 +131,14 @@ def purge(older_than: timedelta, room: str | None, dry_run: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 def stats(as_json: bool) -> None:
     """Rooms, their messages, and the oldest and newest message of each."""
-    report = [
+    report: list[dict[str, Any]] = [
         {
             "room": name,
             "messages": count,
             "oldest": oldest.isoformat(timespec="seconds") + "Z" if oldest else None,
             "newest": newest.isoformat(timespec="seconds") + "Z" if newest else None,
         }
-        for name, count, oldest, newest in rooms.statistics(get_state().db.session)
+        for name, count, oldest, newest in rooms.statistics(get_state().session)
     ]
     if as_json:
         click.echo(json.dumps({"rooms": report, "messages": sum(r["messages"] for r in report)}))

@@ -18,6 +18,7 @@ from .identity import Viewer
 from .messages import WriteContext, filter_content, get_message
 from .models import ChatMessage, utcnow
 from .schemas import EditSchema, load
+from .transactions import rows_changed
 
 _messages = ChatMessage.__table__
 
@@ -65,7 +66,7 @@ def edit_message(
         .where(_messages.c.id == message_id)
         .values(content=content, edited_at=utcnow(), mentions=mentioned)
     )
-    if changed.rowcount != 1:
+    if rows_changed(changed) != 1:
         session.rollback()  # deleted meanwhile
         raise MessageNotFound(message_id)
     updates.record(session, room_id, first, [message_id, *replies])

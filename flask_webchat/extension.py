@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, g, has_app_context
 from flask.sansio.blueprints import BlueprintSetupState
@@ -253,7 +253,7 @@ class Webchat(HostApi):
 
 
 def _remember_mount_point(setup: BlueprintSetupState) -> None:
-    state = find_state(setup.app)
+    state = find_state(cast(Flask, setup.app))
     if state is None:
         raise RuntimeError(
             "Call webchat.init_app(app, db=db) before registering the webchat blueprint."

@@ -113,7 +113,7 @@ class HostApi:
 
         Its reactions and quote come with it, so ``MessageSchema().dump()`` shows them.
         """
-        session = get_state().db.session
+        session = get_state().session
         message = messages.get_message(session, message_id)
         details.attach(session, [message])
         return message
@@ -142,7 +142,7 @@ class HostApi:
         if after is not None and after < 0:
             raise ValidationFailed({"after": ["Not a valid cursor."]})
         reader = Reader(
-            session=state.db.session,
+            session=state.session,
             settings=state.settings,
             room=rooms.require_room(room, state.settings),
             limit=min(limit or ceiling, ceiling),
@@ -174,12 +174,12 @@ class HostApi:
         else:
             raise TypeError("Outside a request, unread_counts() needs the user to count for.")
         if rooms is None:
-            names = unread.listed_rooms(state.db.session, state.settings)
+            names = unread.listed_rooms(state.session, state.settings)
         else:
             names = [chat_rooms.require_room(name, state.settings) for name in rooms]
         readable = [name for name in names if viewer.may_read(name)]
         return unread.unread_counts(
-            state.db.session, viewer, readable, limit=state.settings.unread_limit
+            state.session, viewer, readable, limit=state.settings.unread_limit
         )
 
     def _viewer_for(self, user: Any) -> Viewer:

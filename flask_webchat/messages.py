@@ -34,6 +34,7 @@ from .models import (
 from .notifiers import Notifier
 from .schemas import NewMessageSchema, load
 from .text import CONTENT_RULE
+from .transactions import rows_changed
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -332,7 +333,7 @@ def delete_message(
     first = position - len(replies)
     # Holding the room lock, only one of two racing deletes still finds the row.
     gone = session.execute(sa.delete(_messages).where(_messages.c.id == message_id))
-    if gone.rowcount != 1:
+    if rows_changed(gone) != 1:
         session.rollback()
         raise MessageNotFound(message_id)
     session.execute(sa.delete(ChatReaction.__table__).where(ChatReaction.message_id == message_id))

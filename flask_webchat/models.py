@@ -16,7 +16,7 @@ every position below *n*. A cursor is such a position, never a row count.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -61,6 +61,10 @@ def utcnow() -> datetime:
 
 class WebchatModel(DeclarativeBase):
     """Declarative base of the chat's tables; :data:`metadata` holds them all."""
+
+    if TYPE_CHECKING:
+        # Each model maps one table, which Core statements (update, delete, insert) take.
+        __table__: ClassVar[sa.Table]  # type: ignore[misc]
 
 
 metadata = WebchatModel.metadata

@@ -25,7 +25,7 @@ from . import signals
 from .errors import UnknownRoom
 from .i18n import N_
 from .models import ROOM_NAME_MAX_LENGTH, ChatMessage, ChatRoom, utcnow
-from .transactions import after_host_commit, current, reading
+from .transactions import after_host_commit, current, reading, rows_changed
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -347,7 +347,7 @@ def _take(
     dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
     if dialect.update_returning:
         row = session.execute(increment.returning(*taken)).first()
-    elif session.execute(increment).rowcount == 1:
+    elif rows_changed(session.execute(increment)) == 1:
         # The row is ours until commit, and a transaction reads its own writes.
         row = session.execute(sa.select(*taken).where(which)).first()
     else:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from .config import Settings
 from .messages import WriteContext
@@ -43,12 +44,18 @@ class WebchatState:
     #: Reads of a room's range shared by the readers woken together (see :mod:`.sharing`).
     shared_reads: SharedReads = field(default_factory=SharedReads)
 
+    @property
+    def session(self) -> Session:
+        """The host's ``db.session`` of the current app context, the session itself rather than
+        its scoped proxy, as the chat's core takes it."""
+        return self.db.session()
+
     def write_context(self) -> WriteContext:
         """What the chat's writes need from this app: ``db.session``, the settings, the
         notifier, the host's filters and mention lookup, and the app as the signals' sender."""
         extension = self.extension
         return WriteContext(
-            session=self.db.session,
+            session=self.session,
             settings=self.settings,
             notifier=self.notifier,
             sender=self.app,

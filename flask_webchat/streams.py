@@ -25,7 +25,7 @@ from .batches import Batch, read_range
 from .errors import UnknownStream, ValidationFailed
 from .i18n import N_
 from .models import ChatMessage, ChatRoom, ChatStream, utcnow
-from .transactions import reading
+from .transactions import reading, rows_changed
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -111,7 +111,7 @@ class Reader:
                     move = move.where(_streams.c.position == state.position)
                 claimed = reader.execute(move.values(position=batch.cursor, active_at=utcnow()))
                 reader.commit()
-                if claimed.rowcount:
+                if rows_changed(claimed):
                     return batch
         return Batch.at(state.position if state else 0, stream=state.token if state else None)
 

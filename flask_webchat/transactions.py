@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import CursorResult, Result, event
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 
@@ -115,3 +116,8 @@ def _drop_inside(session: Session, ended: SessionTransaction) -> None:
 
     pending = session.info[_PENDING]
     pending[:] = [(tx, callback) for tx, callback in pending if not inside(tx)]
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an ``UPDATE`` or ``DELETE`` that ``Session.execute`` ran changed."""
+    return cast(CursorResult[Any], result).rowcount

@@ -28,7 +28,7 @@ from .errors import ValidationFailed
 from .i18n import N_
 from .identity import Viewer
 from .models import ChatMessage, ChatReadPosition, ChatRoom, utcnow
-from .transactions import reading
+from .transactions import reading, rows_changed
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -98,7 +98,7 @@ def _move_forward(session: Session, reader: str, room_id: int, cursor: int) -> N
     mine = (_positions.c.reader == reader) & (_positions.c.room_id == room_id)
     forward = sa.update(_positions).where(mine, _positions.c.position < cursor)
     for _ in range(2):
-        if session.execute(forward.values(position=cursor, updated_at=utcnow())).rowcount:
+        if rows_changed(session.execute(forward.values(position=cursor, updated_at=utcnow()))):
             break
         if session.scalar(sa.select(_positions.c.position).where(mine)) is not None:
             break  # already there or further: a position never moves back

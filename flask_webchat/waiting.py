@@ -88,7 +88,7 @@ class Waiter:
                     return quiet  # nothing announced since this reader found the room quiet
                 batch = quiet
                 wakeup.saw(batch.cursor)
-            elif self._slept != (wakeup.generation, after):
+            elif after is None or self._slept != (wakeup.generation, after):
                 batch = reader.read(after, wakeup.known if timeout > 0 else None)
                 if not batch.empty or batch.more or notifier.closed:
                     self._slept = None

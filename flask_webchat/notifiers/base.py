@@ -131,7 +131,9 @@ class Notifier:
     ) -> Any:
         """The answer kept for the same question, if the room has not been woken since and it
         was read less than ``within`` seconds ago (the fallback check's period); else ``None``."""
-        kept = self._quiet.get(room, {}).get(asked) if asked is not None else None
+        if asked is None:
+            return None
+        kept = self._quiet.get(room, {}).get(asked)
         if kept is None or kept[0] != generation or self.closed:
             return None
         if time.monotonic() - kept[2] >= within:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import WebchatError
@@ -69,7 +69,7 @@ ROUTES = (
     ),
     Route("/openapi.json", "openapi", routes.openapi_document, "GET"),
 )
-_HEAD_ANSWERS = {route.view: route.head for route in ROUTES if route.head}
+_HEAD_ANSWERS: dict[Any, str] = {route.view: route.head for route in ROUTES if route.head}
 
 
 def create_blueprint(name: str = "webchat") -> Blueprint:
@@ -99,7 +99,7 @@ def create_blueprint(name: str = "webchat") -> Blueprint:
     bp.register_error_handler(HTTPException, handle_http_exception)
     bp.register_error_handler(Exception, handle_unexpected)
     bp.before_app_request(json_routing_errors)
-    bp.record_once(lambda setup: guard_session_saves(setup.app))
+    bp.record_once(lambda setup: guard_session_saves(cast(Flask, setup.app)))
     bp.before_app_request(guard_session_saves)
     bp.before_request(_answer_head)
     bp.before_request(refuse_cross_site_writes)

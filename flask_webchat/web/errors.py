@@ -122,6 +122,6 @@ def _rollback() -> None:
     state = find_state()
     if state is not None:
         try:
-            state.db.session.rollback()
+            state.session.rollback()
         except Exception:  # the connection may be gone as well; the pool will replace it
             current_app.logger.debug("webchat: rollback failed", exc_info=True)

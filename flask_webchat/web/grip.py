@@ -142,7 +142,7 @@ def recover_stream(state: WebchatState, room: str, link: str) -> Response:
     response = Response("", mimetype="text/event-stream")
     if shared is None:
         return response  # ends the stream: the client resumes from its last id
-    head, settled = rooms.settled_head(state.db.session, room, settle=_SETTLE)
+    head, settled = rooms.settled_head(state.session, room, settle=_SETTLE)
     if last[shared] != head and settled:
         return response  # the stream missed an event that is no longer on its way: resume
     # Nothing missed, or the newest event is still on its way: hold on from where it is, and

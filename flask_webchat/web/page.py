@@ -54,12 +54,12 @@ def widget_context(blueprint_name: str, room: str | None = None) -> dict[str, An
     # bot) is stored nothing: its page reads on by cursor, and posting gives it a session.
     if viewer.reader_key is not None:
         token = streams.open_stream(
-            state.db.session, state.settings, owner=viewer.reader_key, room=name
+            state.session, state.settings, owner=viewer.reader_key, room=name
         )
     if token is None:
-        after = streams.backlog_cursor(state.db.session, state.settings, name)
+        after = streams.backlog_cursor(state.session, state.settings, name)
     locale = current_locale()
-    in_room = {"room": room if room != state.settings.default_room else None}
+    in_room: dict[str, Any] = {"room": room if room != state.settings.default_room else None}
     switcher = _switcher(state, viewer, blueprint_name, current=name)
     read = unread_on_page(viewer, name, switcher)
     return {

@@ -121,7 +121,7 @@ def _creates_room() -> bool:
     name = (request.view_args or {}).get("room") or state.settings.default_room
     if rooms.is_configured(name, state.settings):
         return False
-    return rooms.find_room(state.db.session, name) is None
+    return rooms.find_room(state.session, name) is None
 
 
 def _signed_in() -> bool:

@@ -28,7 +28,7 @@ def mark_read(room: str | None) -> Response:
     if viewer.identity is None:
         viewer = viewer.remembered()  # an anonymous position belongs to this browser session
     marked = unread.mark_read(
-        state.db.session, viewer, name, cursor, limit=state.settings.unread_limit
+        state.session, viewer, name, cursor, limit=state.settings.unread_limit
     )
     return jsonify(_READ_STATE.dump(marked))
 
@@ -38,7 +38,7 @@ def with_unread(viewer: Viewer, listed: Iterable[RoomSummary]) -> list[dict[str,
     state = get_state()
     listed = list(listed)
     counts = unread.unread_counts(
-        state.db.session,
+        state.session,
         viewer,
         (room.name for room in listed),
         limit=state.settings.unread_limit,
@@ -59,9 +59,7 @@ def unread_on_page(viewer: Viewer, room: str, switcher: list[dict[str, Any]]) ->
     whose items get ``unread`` (a label, empty for none)."""
     state = get_state()
     names = [room, *(item["name"] for item in switcher)]
-    counts = unread.unread_counts(
-        state.db.session, viewer, names, limit=state.settings.unread_limit
-    )
+    counts = unread.unread_counts(state.session, viewer, names, limit=state.settings.unread_limit)
     for item in switcher:
         counted = counts[item["name"]]
         item["unread"] = counted.label if counted.count else ""

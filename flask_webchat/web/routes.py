@@ -232,10 +232,10 @@ def open_stream(room: str | None) -> tuple[Response, int, dict[str, str]]:
     # An explicit write: in a room nobody posted to, it creates the room (counted as a write
     # by the rate limit, see web/ratelimit.py) and answers cursor 0.
     opened = streams.open_stream_with_cursor(
-        state.db.session, state.settings, owner=viewer.reader_key, room=name, create=True
+        state.session, state.settings, owner=viewer.reader_key, room=name, create=True
     )
     assert opened is not None
-    in_room = {"room": room if room != state.settings.default_room else None}
+    in_room: dict[str, Any] = {"room": room if room != state.settings.default_room else None}
     location = url_for(".poll", stream=opened.token, **in_room)
     return jsonify(_STREAM.dump(opened)), 201, {"Location": location}
 
@@ -246,9 +246,9 @@ def message_history(room: str | None) -> Response:
     args = load(_HISTORY_ARGS, request.args)
     name, viewer = enter_room(room)
     page = history.read_history(
-        state.db.session, room_name=name, before=args.get("before"), limit=args["limit"]
+        state.session, room_name=name, before=args.get("before"), limit=args["limit"]
     )
-    details.attach(state.db.session, page.messages)  # history shows each message as it is now
+    details.attach(state.session, page.messages)  # history shows each message as it is now
     return jsonify(HistorySchema(viewer=viewer).dump(page))
 
 
@@ -258,7 +258,7 @@ def list_rooms() -> Response:
     args = load(_ROOM_LIST_ARGS, request.args)
     viewer = current_viewer()
     listed, following = rooms.list_rooms(
-        state.db.session, state.settings, after=args.get("after"), limit=args["limit"]
+        state.session, state.settings, after=args.get("after"), limit=args["limit"]
     )
     readable = with_unread(viewer, (room for room in listed if viewer.may_read(room.name)))
     return jsonify(_ROOM_LIST.dump({"rooms": readable, "next": following}))
@@ -297,7 +297,7 @@ def get_message(message_id: int, room: str | None = None) -> Response:
     if room is not None:
         rooms.require_room(room, state.settings)
     viewer = current_viewer()
-    message, name = messages.read_message(state.db.session, message_id, viewer, room=room)
+    message, name = messages.read_message(state.session, message_id, viewer, room=room)
     return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(message))
 
 
@@ -325,7 +325,7 @@ def edit_message(message_id: int, room: str | None = None) -> Response:
         body=json_body(state.settings.max_body),
         room=room,
     )
-    name = rooms.room_name(state.db.session, edited.room_id)
+    name = rooms.room_name(state.session, edited.room_id)
     return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(edited))
 
 
@@ -349,7 +349,7 @@ def _react(message_id: int, emoji: str, room: str | None, *, add: bool) -> Respo
     message = reactions.react(
         state.write_context(), message_id=message_id, emoji=emoji, viewer=viewer, add=add, room=room
     )
-    name = rooms.room_name(state.db.session, message.room_id)
+    name = rooms.room_name(state.session, message.room_id)
     return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(message))
 
 
@@ -373,7 +373,7 @@ def _reader(
     """
     limit = state.settings.poll_limit
     reader = Reader(
-        session=state.db.session,
+        session=state.session,
         settings=state.settings,
         room=room,
         limit=min(args.get("limit", limit), limit),

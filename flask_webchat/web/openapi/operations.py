@@ -71,7 +71,12 @@ def _room_operations(scoped: bool) -> dict[str, dict[str, Any]]:
         return f"room{operation_id[0].upper()}{operation_id[1:]}" if scoped else operation_id
 
     # What every write to an existing message may answer besides its own errors.
-    writing = [CsrfRefused, *errors, CrossSiteRequest, DatabaseUnavailable]
+    writing: list[type[WebchatError]] = [
+        CsrfRefused,
+        *errors,
+        CrossSiteRequest,
+        DatabaseUnavailable,
+    ]
 
     return {
         **presence.operations(named, parameters, errors, room),
