@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -95,6 +96,40 @@ def test_expired_keys_of_other_posts_are_swept_as_posting_goes_on(make_host: Mak
         == "remembered for a minute"
     )
     assert len(host.stored_messages()) == number + 3
+
+
+def _send_at_once(host: Host, cookie: str, body: dict[str, str], key: str) -> list[Any]:
+    """One browser's post, sent from three connections at the same moment with one key (the
+    page retrying while its first try is still in flight)."""
+    clients = [host.app.test_client() for _ in range(3)]
+    start = threading.Barrier(len(clients))
+    answers: list[Any] = []
+
+    def send(client: Any) -> None:
+        client.set_cookie("session", cookie)
+        start.wait()
+        answers.append(client.post("/chat/messages", json=body, headers={"Idempotency-Key": key}))
+
+    threads = [threading.Thread(target=send, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return answers
+
+
+def test_the_same_post_sent_several_times_at_once_is_stored_once(host: Host) -> None:
+    author = host.browser()
+    author.say("first, so that the browser has its reader key", username="ann")
+    cookie = author.client.get_cookie("session")
+    assert cookie is not None
+    for attempt in range(3):
+        body = {"content": f"sent at once {attempt}", "username": "ann"}
+        answers = _send_at_once(host, cookie.value, body, key=f"draft-{attempt}")
+        assert [a.status_code for a in answers] == [201, 201, 201], [a.json for a in answers]
+        assert len({a.json["id"] for a in answers}) == 1
+    contents = [m.content for m in host.stored_messages()]
+    assert contents[1:] == [f"sent at once {n}" for n in range(3)]
 
 
 def test_a_repeat_of_a_deleted_post_is_409_and_stores_nothing(host: Host) -> None:
