@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
@@ -46,9 +46,13 @@ class WebchatState:
 
     @property
     def session(self) -> Session:
-        """The host's ``db.session`` of the current app context, the session itself rather than
-        its scoped proxy, as the chat's core takes it."""
-        return self.db.session()
+        """The host's ``db.session``, typed as the session the core takes.
+
+        It stays Flask-SQLAlchemy's scoped proxy, which stands for the session of whatever app
+        context is current: an event stream outlives its request's session, and each of its
+        later reads must reach the session of its own moment, not the one closed at teardown.
+        """
+        return cast(Session, self.db.session)
 
     def write_context(self) -> WriteContext:
         """What the chat's writes need from this app: ``db.session``, the settings, the
