@@ -32,7 +32,7 @@ from typing import Any
 
 import harness  # noqa: F401  (puts tests/ on the path)
 from harness import print_machine
-from live import raise_open_files, site_env
+from live import cpu_seconds, raise_open_files, site_env
 from processes import gunicorn
 
 KEY = "bench-writes-key"
@@ -129,21 +129,20 @@ def profile(pid: int, seconds: int, folder: Path) -> str:
 def cpu_by_program(workers: list[int]) -> dict[str, float]:
     """CPU seconds every process on the machine has used so far, summed by program name (the
     gunicorn ``workers`` apart from the client processes, which are Python too)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for folder in Path("/proc").glob("[0-9]*"):
+        pid = int(folder.name)
         try:
-            text = stat.read_text()
+            name, spent = (folder / "comm").read_text().strip(), cpu_seconds(pid)
         except OSError:  # gone meanwhile
             continue
-        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
-        if int(stat.parent.name) in workers:
+        if pid in workers:
             group = "app workers"
         elif name.startswith("python"):
             group = "client processes"
         else:
             group = name.split(":")[0].split("/")[0]
-        used[group] = used.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        used[group] = used.get(group, 0.0) + spent
     return used
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -223,7 +223,7 @@ def _posted_with(session: Session, scope: str, ttl: float) -> ChatMessage | None
     if found is None:
         return None
     message_id, created_at = found
-    if created_at < utcnow() - timedelta(seconds=ttl):
+    if created_at < _expired_before(ttl):
         session.execute(sa.delete(ChatPostKey).where(ChatPostKey.scope == scope))
         return None
     message = session.get(ChatMessage, message_id)
@@ -235,10 +235,13 @@ def _posted_with(session: Session, scope: str, ttl: float) -> ChatMessage | None
 
 def _forget_expired_keys(session: Session, ttl: float) -> None:
     """Delete every expired key, in a transaction of its own that takes no room's lock."""
-    session.execute(
-        sa.delete(ChatPostKey).where(ChatPostKey.created_at < utcnow() - timedelta(seconds=ttl))
-    )
+    session.execute(sa.delete(ChatPostKey).where(ChatPostKey.created_at < _expired_before(ttl)))
     session.commit()
+
+
+def _expired_before(ttl: float) -> datetime:
+    """When a key must have been taken to be still remembered."""
+    return utcnow() - timedelta(seconds=ttl)
 
 
 def filter_content(
