@@ -7,6 +7,10 @@ from the database, so it is right for anyone continuing from ``after``; it is sh
 reader only if it reaches the position the reader's signal was known up to
 (:attr:`flask_webchat.notifiers.Wakeup.known`), so no announced event is left out, and events
 after it set the reader's signal.
+
+A batch that reaches its head also answers the question its readers ask next, from its cursor:
+nothing up to that head. That empty batch is kept with it, so the readers' next read, which
+comes at once, costs no query either.
 """
 
 from __future__ import annotations
@@ -14,15 +18,16 @@ from __future__ import annotations
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-if TYPE_CHECKING:
-    from .batches import Batch
+from .batches import Batch
+
+#: A batch's room, the cursor it continues from, and its limit.
+_Key = tuple[str, int, int]
 
 
 class SharedReads:
-    """Recent batches by ``(room, after, limit)``, and reads in flight, for one app.
+    """Recent batches by room, cursor and limit, and reads in flight, for one app.
 
     Safe across threads and gevent greenlets. Holds the most recently used batches up to about
     ``max_bytes`` of memory, whatever their number: readers at many cursors of a room of long
@@ -36,18 +41,22 @@ class SharedReads:
     def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._batches: OrderedDict[Hashable, tuple[Batch, int]] = OrderedDict()
+        self._batches: OrderedDict[_Key, tuple[Batch, int]] = OrderedDict()
         #: The estimated size of the batches held, in bytes.
         self.held_bytes = 0
-        self._flights: dict[Hashable, tuple[int, threading.Event]] = {}
+        self._flights: dict[_Key, tuple[int, threading.Event]] = {}
 
-    def read(self, key: Hashable, known: int, compute: Callable[[], Batch]) -> Batch:
-        """A batch for ``key`` whose head is at least ``known``: shared, or read by ``compute``.
+    def read(
+        self, room: str, after: int, limit: int, known: int, compute: Callable[[], Batch]
+    ) -> Batch:
+        """A batch of ``room`` from ``after`` whose head is at least ``known``: shared, or
+        read by ``compute``.
 
         A reader waits for one read in flight at most; if that does not reach ``known`` either
         (an announced position the database does not have, after a restore, say), it reads for
         itself, so readers never queue up one behind another.
         """
+        key = (room, after, limit)
         waited = alone = False
         while not alone:
             with self._lock:
@@ -74,6 +83,8 @@ class SharedReads:
             batch = compute()
             with self._lock:
                 self._keep(key, batch)
+                if not batch.more and batch.cursor != after:
+                    self._keep((room, batch.cursor, limit), Batch.at(batch.cursor))
             return batch
         finally:
             with self._lock:
@@ -81,7 +92,7 @@ class SharedReads:
                     del self._flights[key]
             done.set()
 
-    def _keep(self, key: Hashable, batch: Batch) -> None:
+    def _keep(self, key: _Key, batch: Batch) -> None:
         """Hold ``batch`` as the newest, letting the oldest go past ``max_bytes`` (lock held)."""
         replaced = self._batches.pop(key, None)
         if replaced is not None:

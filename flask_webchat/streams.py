@@ -67,14 +67,21 @@ class Reader:
         return self._read_stream(after, known)
 
     def _read_cursor(self, after: int, known: int | None) -> Batch:
-        with reading(self.session) as reader:
-            found = rooms.locate(reader, self.room)
-            head = found[1] if found else 0
-            if after > head:
-                raise ValidationFailed({"after": [N_("This cursor is ahead of the room.")]})
-            if found is None:
-                return Batch.at(after)
-            return self._range(reader, found[0], after, head, known)
+        def read() -> Batch:
+            with reading(self.session) as reader:
+                found = rooms.locate(reader, self.room)
+                head = found[1] if found else 0
+                if after > head:
+                    raise ValidationFailed({"after": [N_("This cursor is ahead of the room.")]})
+                if found is None:
+                    return Batch.at(after)
+                return read_range(reader, found[0], after, head, self.limit)
+
+        if self.shared is None or known is None:
+            return read()
+        # The whole read is shared, the room's head with it: a reader woken with the others
+        # takes their batch without a query, or a connection, of its own.
+        return self.shared.read(self.room, after, self.limit, known, read)
 
     def _read_stream(self, after: int | None, known: int | None) -> Batch:
         if self.owner is None:
@@ -130,7 +137,7 @@ class Reader:
 
         if self.shared is None or known is None:
             return read()
-        return self.shared.read((self.room, start, self.limit), known, read)
+        return self.shared.read(self.room, start, self.limit, known, read)
 
     def _stream_state(self, session: Session) -> sa.Row[Any] | None:
         """The stream's position and its room's head, read together in one query."""

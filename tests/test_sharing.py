@@ -21,7 +21,7 @@ def test_the_cache_holds_the_newest_batches_up_to_its_byte_budget() -> None:
     shared = SharedReads(max_bytes=5 * one)
     for after in range(0, 400 * 50, 50):  # 400 readers at 400 cursors of a room of long messages
         batch = long_batch(after)
-        assert shared.read(("lobby", after, 200), batch.head, lambda b=batch: b) is batch
+        assert shared.read("lobby", after, 200, batch.head, lambda b=batch: b) is batch
         assert shared.held_bytes <= shared.max_bytes
     assert shared.held_bytes >= 4 * one  # the budget is used, not left empty
     reads: list[int] = []
@@ -31,6 +31,6 @@ def test_the_cache_holds_the_newest_batches_up_to_its_byte_budget() -> None:
         return long_batch(after)
 
     # The newest batch is still shared; the oldest one is gone and read again.
-    shared.read(("lobby", 399 * 50, 200), 399 * 50 + 50, lambda: read_again(399 * 50))
-    shared.read(("lobby", 0, 200), 50, lambda: read_again(0))
+    shared.read("lobby", 399 * 50, 200, 399 * 50 + 50, lambda: read_again(399 * 50))
+    shared.read("lobby", 0, 200, 50, lambda: read_again(0))
     assert reads == [0]
