@@ -194,7 +194,7 @@ def fan_out(args: argparse.Namespace, transport: str, tmp: Path) -> dict[str, An
         cursor = post(site.port, f"{transport}: start")[2]["cursor"]
         baseline = peak_rss_mb(worker)
         crowd = Crowd(site.port, transport, args.wait)
-        crowd.add(args.readers, cursor)
+        crowd.add(args.readers, cursor, spread=args.readers / args.join_rate)
         if not wait_for(lambda: crowd.ready == args.readers or bool(crowd.errors), 60):
             raise RuntimeError(f"{crowd.ready} of {args.readers} readers connected")
         wait_until_idle(worker, sleep=gevent.sleep)
@@ -257,6 +257,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--posts", type=int, default=5)
+    parser.add_argument(
+        "--join-rate", type=float, default=100, help="readers joining per second, before the posts"
+    )
     parser.add_argument("--wait", type=float, default=25, help="the long-polls' wait=")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--notifier", choices=["memory", "redis", "postgres"], default="memory")
