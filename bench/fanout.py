@@ -194,8 +194,9 @@ def fan_out(args: argparse.Namespace, transport: str, tmp: Path) -> dict[str, An
         cursor = post(site.port, f"{transport}: start")[2]["cursor"]
         baseline = peak_rss_mb(worker)
         crowd = Crowd(site.port, transport, args.wait)
-        crowd.add(args.readers, cursor, spread=args.readers / args.join_rate)
-        if not wait_for(lambda: crowd.ready == args.readers or bool(crowd.errors), 60):
+        ramp = args.readers / args.join_rate
+        crowd.add(args.readers, cursor, spread=ramp)
+        if not wait_for(lambda: crowd.ready == args.readers or bool(crowd.errors), 60 + ramp):
             raise RuntimeError(f"{crowd.ready} of {args.readers} readers connected")
         wait_until_idle(worker, sleep=gevent.sleep)
         early = sum(len(times) for times in crowd.arrivals.values())
