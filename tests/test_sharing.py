@@ -1,10 +1,17 @@
-"""Shared reads stay within their memory budget, however many cursors readers stand at."""
+"""Shared reads stay within their memory budget, however many cursors readers stand at, and
+each reader still sees a shared batch as its own."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
+
 from flask_webchat.batches import Batch
+from flask_webchat.identity import Viewer
 from flask_webchat.models import ChatMessage
+from flask_webchat.schemas import MessageSchema
 from flask_webchat.sharing import SharedReads, weight
+from flask_webchat.web.sse import encode_batch
 
 
 def long_batch(after: int, size: int = 50) -> Batch:
@@ -34,3 +41,25 @@ def test_the_cache_holds_the_newest_batches_up_to_its_byte_budget() -> None:
     shared.read("lobby", 399 * 50, 200, 399 * 50 + 50, lambda: read_again(399 * 50))
     shared.read("lobby", 0, 200, 50, lambda: read_again(0))
     assert reads == [0]
+
+
+def test_a_shared_batch_is_written_in_each_readers_own_view() -> None:
+    # Readers woken together write one batch object; its text is kept per view, not per batch.
+    posted = ChatMessage(
+        id=1, seq=1, room_id=1, username="ann", content="hi", author_session="ann-key",
+        created_at=datetime(2026, 1, 1, tzinfo=timezone.utc), system=False,
+    )  # fmt: skip
+    batch = Batch(start=0, cursor=1, head=1, messages=(posted,))
+    author, other = Viewer(None, "ann-key"), Viewer(None, "bo-key")
+    moderator = Viewer(None, "mod-key", moderates=True)
+
+    def seen(viewer: Viewer) -> tuple[bool, bool]:
+        (line,) = [x for x in encode_batch(batch, MessageSchema(viewer=viewer)).splitlines()
+                   if x.startswith("data: ")]  # fmt: skip
+        data = json.loads(line.removeprefix("data: "))
+        return data["mine"], data["can_delete"]
+
+    for _ in range(2):  # the second time from the kept texts
+        assert seen(author) == (True, True)
+        assert seen(other) == (False, False)
+        assert seen(moderator) == (False, True)

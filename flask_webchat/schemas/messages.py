@@ -90,6 +90,11 @@ class MessageSchema(Schema):
         self.viewer = viewer
         self._reactor = None if viewer is None else reactor_key(viewer)
 
+    def view_of(self, message: ChatMessage) -> tuple[bool, ...]:
+        """What of ``message``'s dump depends on the viewer: equal views dump alike."""
+        mine = (self._reactor in r.reactors for r in details_of(message).reactions)
+        return (self._is_mine(message), self._can_delete(message), *mine)
+
     def _is_mine(self, message: ChatMessage) -> bool:
         return self.viewer is not None and self.viewer.is_author(message)
 

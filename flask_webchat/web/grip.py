@@ -108,7 +108,7 @@ def may_hold(viewer: Viewer) -> bool:
 def hold_stream(state: WebchatState, room: str, viewer: Viewer, first: Batch) -> Response:
     """An event stream's answer through the edge: ``first``, then a hold on the room."""
     body = opening(first, int(state.settings.poll_interval * 1000))
-    body += encode_batch(first, MessageSchema(viewer=viewer).dump)
+    body += encode_batch(first, MessageSchema(viewer=viewer))
     response = Response(body, mimetype="text/event-stream")
     if first.more:
         return response  # more is waiting: the client reconnects from its last id for it
@@ -261,9 +261,7 @@ def renderer(channels: Channels) -> Any:
                 "channel": channels.shared(room, moderator=moderator),
                 **sequenced,
                 "formats": {
-                    "http-stream": {
-                        "content": encode_batch(batch, MessageSchema(viewer=viewer).dump)
-                    },
+                    "http-stream": {"content": encode_batch(batch, MessageSchema(viewer=viewer))},
                     "http-response": {
                         "headers": {"Content-Type": "application/json"},
                         "body": json.dumps(PollSchema(viewer=viewer).dump(batch)),

@@ -157,10 +157,10 @@ def stream_events(room: str | None) -> Response:
     def events() -> Any:
         # Flask runs this after the request's teardown closed db.session, and with it the user
         # object the host's loader returned: load the identity again, for the permission hooks.
-        dump = MessageSchema(viewer=current_viewer(reload=True).in_room(name)).dump
+        schema = MessageSchema(viewer=current_viewer(reload=True).in_room(name))
         with _Feed(state, name, reader, seat, sees=sees) as feed:
             try:
-                yield from encode_stream(first, feed, dump_message=dump, retry_ms=retry_ms)
+                yield from encode_stream(first, feed, schema=schema, retry_ms=retry_ms)
             except (SQLAlchemyError, WebchatError) as error:
                 # Too late for an error answer: end the stream; the browser reconnects by itself.
                 current_app.logger.warning("webchat: event stream ended: %s", error)

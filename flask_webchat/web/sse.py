@@ -17,18 +17,21 @@ well-formed for all of them, and ``EventSource`` ignores an event nobody listens
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from ..batches import Batch, Deletion, Update
 from ..errors import Forbidden
 from ..i18n import N_
-from ..models import ChatMessage
-from ..schemas import DeletionSchema
+from ..schemas import DeletionSchema, MessageSchema
 from .locale import localized
 
 _DELETION = DeletionSchema()
 _REVOKED = N_("You may no longer read this room.")
+# The text of each event of a batch, by position and the viewer's view of it: readers woken
+# together share one batch (see flask_webchat.sharing), and most of them see it alike.
+_TEXTS: weakref.WeakKeyDictionary[Batch, dict[tuple[Any, ...], str]] = weakref.WeakKeyDictionary()
 
 
 class Feed(Protocol):
@@ -48,7 +51,7 @@ def encode_stream(
     first: Batch,
     feed: Feed,
     *,
-    dump_message: Callable[[ChatMessage], dict[str, Any]],
+    schema: MessageSchema,
     retry_ms: int,
 ) -> Iterator[str]:
     """The text of an event stream: ``first``, then ``feed.next_batch(cursor)`` for ever.
@@ -72,7 +75,7 @@ def encode_stream(
             return
         extra = "".join(_ephemeral(kind, data) for kind, data in feed.ephemeral())
         if not batch.empty:
-            yield encode_batch(batch, dump_message) + extra
+            yield encode_batch(batch, schema) + extra
         elif extra and batch.cursor == batch.start:
             yield extra
         else:
@@ -85,20 +88,26 @@ def opening(first: Batch, retry_ms: int) -> str:
     return f"retry: {retry_ms}\n" + _cursor_event(first.start)
 
 
-def encode_batch(batch: Batch, dump_message: Callable[[ChatMessage], dict[str, Any]]) -> str:
-    """One batch as event-stream text: its events, then its cursor if it passed a gap.
+def encode_batch(batch: Batch, schema: MessageSchema) -> str:
+    """One batch as event-stream text, as ``schema``'s viewer sees it: its events, then its
+    cursor if it passed a gap.
 
     The Pushpin edge publishes exactly this text (see :mod:`flask_webchat.web.grip`).
     """
+    texts = _TEXTS.setdefault(batch, {})
     parts, sent = [], batch.start
     for position, event in batch.events():
         if isinstance(event, Deletion):
             parts.append(_event(position, "delete", _DELETION.dump(event)))
-        elif isinstance(event, Update):
-            # The message's whole current state, as a ``message`` event carries it.
-            parts.append(_event(position, "update", dump_message(event.message)))
         else:
-            parts.append(_event(position, "message", dump_message(event)))
+            # An update carries the message's whole current state, as a ``message`` event does.
+            message = event.message if isinstance(event, Update) else event
+            key = (position, *schema.view_of(message))
+            text = texts.get(key)
+            if text is None:
+                kind = "update" if isinstance(event, Update) else "message"
+                text = texts[key] = _event(position, kind, schema.dump(message))
+            parts.append(text)
         sent = position
     if batch.cursor != sent:
         parts.append(_cursor_event(batch.cursor))
