@@ -45,15 +45,6 @@ def wait_for_batch(
     return waiter.next_batch(after, timeout)
 
 
-def first_batch(reader: Reader, after: int | None, *, notifier: Notifier) -> Batch:
-    """A stream's first read, shared with the other readers at ``after`` as a woken one is.
-
-    Readers joining a busy room mostly stand at its head, where the last woken readers left a
-    batch; what this process has heard announced bounds it, as a wake-up's ``known`` does.
-    """
-    return reader.read(after, notifier.watch(reader.room).known)
-
-
 class Waiter:
     """One reader waiting for batch after batch: a long-poll, or an event stream's whole life.
 

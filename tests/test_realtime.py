@@ -297,15 +297,8 @@ def test_readers_woken_together_share_one_read_and_ask_again_without_one(
         Waiting(b, after=a["cursor"], wait=0.5) for b, a in zip(browsers, answers, strict=True)
     ]
     assert all(contents(waiting.result()) == [] for waiting in again)
-    assert waiting_reads == []
-    # A reader joining there opens its stream from the same kept batch.
-    poster = -1  # from here on, count this thread's statements too
-    events = host.browser().events(after=answers[0]["cursor"])
-    opening = events.next()
-    events.close()
-    assert opening is not None and opening.type == "cursor"
     sa.event.remove(engine, "before_cursor_execute", record)
-    assert [s for s in waiting_reads if s.lstrip().startswith("SELECT")] == []
+    assert waiting_reads == []
 
 
 def _recording_reads(host: Host) -> tuple[list[str], Callable[[], None]]:

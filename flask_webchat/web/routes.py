@@ -142,7 +142,7 @@ def stream_events(room: str | None) -> Response:
     name, viewer = enter_room(room)
     _, reader = _reader(state, name, viewer, {**args, "limit": settings.poll_limit})
     # The first read happens now, so that a bad stream or cursor gets its JSON error.
-    first = waiting.first_batch(reader, args.get("after"), notifier=state.notifier)
+    first = reader.read(args.get("after"))
     seat = presence.connection_member(state, name, viewer, args.get("presence_id"))
     if edge and grip.may_hold(viewer):
         # Pushpin holds the stream, not this process: its reader counts as present for the
