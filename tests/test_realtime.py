@@ -103,6 +103,25 @@ def test_a_bad_wait_is_refused_with_the_field_named(browser: Browser, wait: str)
     assert "wait" in response.json["error"]["fields"]
 
 
+def test_a_stream_woken_while_the_wake_up_is_still_delivered_goes_on_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under gevent, a reader that comes to wait on a wake-up already set (a presence nudge
+    came while it read) goes on without parking. gevent parks such a waiter until the set is
+    delivered to the earlier ones, with no timeout: in a storm of thousands of joining streams,
+    those parked were never woken again, and never got another message."""
+    gevent = pytest.importorskip("gevent")
+    monkeypatch.setattr(threading, "Event", gevent.event.Event)  # what gunicorn's worker patches
+    notifier = Notifier()
+    wakeup = notifier.watch("lobby")
+    earlier = gevent.spawn(wakeup.wait, LONG_WAIT)
+    gevent.sleep(0)  # the earlier reader sleeps on the wake-up
+    notifier.nudge("lobby")  # its delivery is still to come
+    assert wakeup.wait(LONG_WAIT) is True
+    assert not earlier.ready(), "the reader waited for the others' delivery"
+    assert earlier.get(timeout=1) is True
+
+
 def test_a_lost_notification_delays_delivery_by_at_most_the_fallback(
     make_host: MakeHost,
 ) -> None:

@@ -70,7 +70,10 @@ class Wakeup:
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds; ``True`` if the room was woken."""
-        return self._event.wait(timeout)
+        # Never wait on a wake-up already set: gevent's Event parks a greenlet that does so
+        # while the set is still being delivered, with no timeout; under a storm of joins,
+        # thousands of streams were parked there and never woken again.
+        return self._event.is_set() or self._event.wait(timeout)
 
     def set(self) -> None:
         self._event.set()
