@@ -49,12 +49,9 @@ import argparse
 import os
 import re
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,7 +66,7 @@ from fanout import Crowd, post, wait_for
 from harness import print_machine
 from hosts import SERVICE_VARIABLES, database_url
 from live import cpu_seconds, peak_rss_mb, percentile, raise_open_files, site_env, wait_until_idle
-from processes import START_TIMEOUT, Site, free_port, gunicorn
+from processes import Site, free_port, gunicorn, serve
 
 BENCH = Path(__file__).resolve().parent
 PEERS = BENCH / "peers"
@@ -141,35 +138,6 @@ def django_postgres(tmp: Path) -> str:
 
 
 @contextmanager
-def serve(command: list[str], env: dict[str, str], log: Path, port: int) -> Iterator[Site]:
-    """Run a peer server from ``bench/peers``; yield it once ``GET /ping`` answers."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, env={**os.environ, **env}, cwd=PEERS, stdout=out, stderr=subprocess.STDOUT
-        )
-    site = Site(f"http://127.0.0.1:{port}", port, process, log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                lines = log.read_text(errors="replace").split("\n")
-                raise RuntimeError(f"{command[2]} did not start: {[x for x in lines if x][-1:]}")
-            try:
-                urllib.request.urlopen(f"{site.url}/ping", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield site
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
 def start(system: str, database: str, readers: int, tmp: Path) -> Iterator[tuple[Site, int]]:
     """A fresh server for ``system``: the site, and the process that serves the readers."""
     connections, port = str(max(5000, readers + 500)), free_port()
@@ -194,7 +162,7 @@ def start(system: str, database: str, readers: int, tmp: Path) -> Iterator[tuple
         command = [python, "-m", "uvicorn", "django_site.asgi:application", "--host", "127.0.0.1",
                    "--port", str(port), "--no-access-log", "--log-level", "warning",
                    "--backlog", "4096", "--timeout-graceful-shutdown", "3"]  # fmt: skip
-    with serve(command, env, tmp / f"{name}.log", port) as site:
+    with serve(command, env, tmp / f"{name}.log", port, ready="/ping", cwd=PEERS) as site:
         yield site, site.worker_pids()[0] if system == "flask-sse" else site.process.pid
 
 

@@ -62,6 +62,38 @@ class Site:
 
 
 @contextmanager
+def serve(
+    command: list[str], env: dict[str, str], log_path: Path, port: int, *, ready: str, cwd: Path
+) -> Iterator[Site]:
+    """Run a server on ``port``; yield it once ``ready`` (a path) answers, stop it after."""
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=cwd
+        )
+    site = Site(f"http://127.0.0.1:{port}", port, server, log_path)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"{command[2]} ended:\n{log_path.read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{command[2]} did not start")
+            try:
+                urllib.request.urlopen(site.url + ready, timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield site
+    finally:
+        server.send_signal(signal.SIGINT)  # a quick shutdown: open streams end at once
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@contextmanager
 def gunicorn(
     instance: Path,
     env: dict[str, str],
@@ -80,31 +112,8 @@ def gunicorn(
         f"example_app:create_app(instance_path={str(instance)!r})",
     ]  # fmt: skip
     instance.mkdir(parents=True, exist_ok=True)
-    log_path = instance / f"gunicorn-{port}.log"
-    with log_path.open("wb") as log:
-        # Measurements and tests start from an empty chat: no welcome notice (unless asked).
-        env = {"FLASK_EXAMPLE_WELCOME": "null", **env}
-        server = subprocess.Popen(
-            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
-        )
-    site = Site(f"http://127.0.0.1:{port}", port, server, log_path)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"gunicorn ended:\n{log_path.read_text()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            try:
-                urllib.request.urlopen(f"{site.url}/chat/openapi.json", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    # Measurements and tests start from an empty chat: no welcome notice (unless asked).
+    env = {"FLASK_EXAMPLE_WELCOME": "null", **env}
+    log = instance / f"gunicorn-{port}.log"
+    with serve(command, env, log, port, ready="/chat/openapi.json", cwd=ROOT) as site:
         yield site
-    finally:
-        server.send_signal(signal.SIGINT)  # a quick shutdown: open streams end at once
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
