@@ -27,8 +27,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Generous: catches a hang, not a slow machine. The page polls every 2 s.
-WAIT_MS = 5000
+# Generous: catches a hang, not a slow machine (CI shares two cores with four test workers,
+# servers and browsers). The page polls every 2 s.
+WAIT_MS = 10_000
 
 
 @pytest.fixture(scope="session")
