@@ -323,10 +323,15 @@ class PresenceHub:
         last = 0.0
         while not self.notifier.closed and self._started_in == pid:
             self._dirty.wait(min(MIN_GAP, self.interval))
+            gap = last + MIN_GAP - time.monotonic()
+            if gap > 0:
+                # A change soon after the last heartbeat waits out the gap asleep: the wait
+                # above returns at once while the change is pending, and looping on it spun
+                # (half the worker's CPU while readers joined).
+                time.sleep(gap)
             now = time.monotonic()
             self._expire(now)
-            due = now - last >= self.interval
-            if due or (self._dirty.is_set() and now - last >= MIN_GAP):
+            if now - last >= self.interval or self._dirty.is_set():
                 self._dirty.clear()
                 last = now
                 for payload in self.heartbeat():

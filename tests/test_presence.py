@@ -163,6 +163,32 @@ def test_a_connection_of_a_guest_without_a_session_or_presence_id_leaves_when_it
     wait_until(lambda: here(lurker)["guests"] == 0, "gone with its connection", within=3)
 
 
+def test_readers_coming_and_going_all_the_time_wake_the_heartbeat_once_a_gap() -> None:
+    # A change within MIN_GAP of the last heartbeat waits for the gap: the heartbeat sleeps
+    # until then. It used to loop on its pending change instead, half a worker's CPU while
+    # thousands of readers joined.
+    notifier = MemoryNotifier()
+    hub = PresenceHub(notifier, grace=30.0, interval=10.0, limit=100, secret=b"s" * 32)
+    rounds = 0
+    expire = hub._expire
+
+    def counted(now: float) -> None:
+        nonlocal rounds
+        rounds += 1
+        expire(now)
+
+    hub._expire = counted  # type: ignore[method-assign]
+    try:
+        began = time.monotonic()
+        while time.monotonic() - began < 2.5:
+            hub.release(hub.hold("lobby", Member(f"guest {rounds}", None)), linger=False)
+            time.sleep(0.005)
+    finally:
+        notifier.close()
+    # One round per MIN_GAP (1 s), and one more for each wait that ended early.
+    assert 2 <= rounds <= 6, f"{rounds} rounds of the heartbeat in 2.5 s"
+
+
 def test_a_reader_replaced_on_another_process_is_dropped_there_too() -> None:
     # The old sessionless stream may be held by one process, the reopened one by another.
     def hub(notifier: MemoryNotifier) -> PresenceHub:
