@@ -195,9 +195,11 @@ def fan_out(args: argparse.Namespace, transport: str, tmp: Path) -> dict[str, An
         baseline = peak_rss_mb(worker)
         crowd = Crowd(site.port, transport, args.wait)
         ramp = args.readers / args.join_rate
+        joining = cpu_seconds(worker)
         crowd.add(args.readers, cursor, spread=ramp)
         if not wait_for(lambda: crowd.ready == args.readers or bool(crowd.errors), 60 + ramp):
             raise RuntimeError(f"{crowd.ready} of {args.readers} readers connected")
+        join_cpu = cpu_seconds(worker) - joining
         wait_until_idle(worker, sleep=gevent.sleep)
         early = sum(len(times) for times in crowd.arrivals.values())
         rows: list[dict[str, Any]] = []
@@ -219,7 +221,7 @@ def fan_out(args: argparse.Namespace, transport: str, tmp: Path) -> dict[str, An
             )  # fmt: skip
         crowd.close()
         result = {"rows": rows, "rss": peak_rss_mb(worker), "baseline": baseline}
-        result.update(early=early, empty=crowd.empty)
+        result.update(early=early, empty=crowd.empty, join_cpu=join_cpu)
         result["errors"] = crowd.errors + site.problems()
     return result
 
@@ -312,7 +314,8 @@ def main() -> None:
         print(
             f"# {transport}: p99 per post {per_post} ms; client CPU per post {client:.0f} ms;"
             f" answered before any post {result['early']}; empty long-poll answers"
-            f" {result['empty']}; errors {len(result['errors'])}"
+            f" {result['empty']}; joining: {result['join_cpu'] / args.readers * 1000:.1f} ms"
+            f" of worker CPU per reader; errors {len(result['errors'])}"
         )
         for error in result["errors"][:10]:
             print(f"#   {error}")
