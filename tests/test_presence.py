@@ -181,7 +181,7 @@ def test_readers_coming_and_going_all_the_time_wake_the_heartbeat_once_a_gap() -
     try:
         began = time.monotonic()
         while time.monotonic() - began < 2.5:
-            hub.release(hub.hold("lobby", Member(f"guest {rounds}", None)), linger=False)
+            hub.release(hub.hold("lobby", Member("guest", None)), linger=False)
             time.sleep(0.005)
     finally:
         notifier.close()
