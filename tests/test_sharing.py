@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from flask_webchat.batches import Batch
 from flask_webchat.identity import Viewer
 from flask_webchat.models import ChatMessage
-from flask_webchat.schemas import MessageSchema
+from flask_webchat.schemas import MessageSchema, PollSchema, dump_for, seen_by
 from flask_webchat.sharing import SharedReads, weight
 from flask_webchat.web.sse import encode_batch
 
@@ -63,3 +63,23 @@ def test_a_shared_batch_is_written_in_each_readers_own_view() -> None:
         assert seen(author) == (True, True)
         assert seen(other) == (False, False)
         assert seen(moderator) == (False, True)
+
+
+def test_one_schema_built_once_dumps_each_viewers_own_view() -> None:
+    # The web layer builds its schemas once and names the viewer per dump.
+    posted = ChatMessage(
+        id=1, seq=1, room_id=1, username="ann", content="hi", author_session="ann-key",
+        created_at=datetime(2026, 1, 1, tzinfo=timezone.utc), system=False,
+    )  # fmt: skip
+    batch = Batch(start=0, cursor=1, head=1, messages=(posted,))
+    author, other = Viewer(None, "ann-key"), Viewer(None, "bo-key")
+    poll = PollSchema()
+
+    def seen(viewer: Viewer | None) -> bool:
+        return dump_for(viewer, poll, batch)["messages"][0]["mine"]
+
+    assert [seen(author), seen(other), seen(author)] == [True, False, True]
+    assert poll.dump(batch)["messages"][0]["mine"] is False  # no viewer once the dump is over
+    with seen_by(other):
+        # A schema built with its own viewer keeps it.
+        assert PollSchema(viewer=author).dump(batch)["messages"][0]["mine"] is True

@@ -18,6 +18,8 @@ from .messages import DeletionSchema, EditSchema, MessageSchema, NewMessageSchem
 from .messages import MentionSchema as MentionSchema
 from .messages import QuoteSchema as QuoteSchema
 from .messages import ReactionSchema as ReactionSchema
+from .messages import dump_for as dump_for
+from .messages import seen_by as seen_by
 from .presence import HereSchema as HereSchema
 from .presence import PresenceSchema as PresenceSchema
 from .presence import TypingSchema as TypingSchema

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
@@ -19,6 +22,31 @@ IDEMPOTENCY_KEY = fields.String(
         r"^[\x21-\x7e]{1,64}\Z", error=N_("1 to 64 visible ASCII characters, without spaces.")
     )
 )
+
+
+# Who a schema built without a viewer dumps for (see seen_by): building a schema deep-copies its
+# fields, which costs more than the dump of a small batch, so hot paths build theirs once.
+_VIEWER: ContextVar[Viewer | None] = ContextVar("webchat_viewer", default=None)
+
+
+@contextmanager
+def seen_by(viewer: Viewer | None) -> Iterator[None]:
+    """Dump with schemas built without a viewer as ``viewer`` sees the messages.
+
+    ``with seen_by(viewer): POLL.dump(batch)`` is ``PollSchema(viewer=viewer).dump(batch)``
+    without building a schema; a schema built with a viewer keeps its own.
+    """
+    token = _VIEWER.set(viewer)
+    try:
+        yield
+    finally:
+        _VIEWER.reset(token)
+
+
+def dump_for(viewer: Viewer | None, schema: Schema, obj: Any) -> Any:
+    """``schema.dump(obj)`` as ``viewer`` sees it (see :func:`seen_by`)."""
+    with seen_by(viewer):
+        return schema.dump(obj)
 
 
 class QuoteSchema(Schema):
@@ -87,12 +115,22 @@ class MessageSchema(Schema):
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.viewer = viewer
-        self._reactor = None if viewer is None else reactor_key(viewer)
+        self.own_viewer = viewer
+
+    @property
+    def viewer(self) -> Viewer | None:
+        """The viewer given, else the one of :func:`seen_by`."""
+        return self.own_viewer if self.own_viewer is not None else _VIEWER.get()
+
+    @property
+    def _reactor(self) -> str | None:
+        viewer = self.viewer
+        return None if viewer is None else reactor_key(viewer)
 
     def view_of(self, message: ChatMessage) -> tuple[bool, ...]:
         """What of ``message``'s dump depends on the viewer: equal views dump alike."""
-        mine = (self._reactor in r.reactors for r in details_of(message).reactions)
+        reactor = self._reactor
+        mine = (reactor in r.reactors for r in details_of(message).reactions)
         return (self._is_mine(message), self._can_delete(message), *mine)
 
     def _is_mine(self, message: ChatMessage) -> bool:
@@ -102,8 +140,9 @@ class MessageSchema(Schema):
         return self.viewer is not None and self.viewer.may_delete(message)
 
     def _reactions(self, message: ChatMessage) -> list[dict[str, Any]]:
+        reactor = self._reactor
         return [
-            {"emoji": r.emoji, "count": r.count, "mine": self._reactor in r.reactors}
+            {"emoji": r.emoji, "count": r.count, "mine": reactor in r.reactors}
             for r in details_of(message).reactions
         ]
 

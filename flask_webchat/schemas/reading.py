@@ -7,7 +7,6 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from ..details import reactor_key
 from ..i18n import N_
 from ..identity import Viewer
 from .fields import Cursor
@@ -99,9 +98,7 @@ class PollSchema(Schema):
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         for name in ("messages", "updated"):
-            nested = self.fields[name].schema  # type: ignore[attr-defined]
-            nested.viewer = viewer
-            nested._reactor = None if viewer is None else reactor_key(viewer)
+            self.fields[name].schema.own_viewer = viewer  # type: ignore[attr-defined]
 
 
 class StreamSchema(Schema):
@@ -136,9 +133,7 @@ class HistorySchema(Schema):
 
     def __init__(self, *, viewer: Viewer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        nested = self.fields["messages"].schema  # type: ignore[attr-defined]
-        nested.viewer = viewer
-        nested._reactor = None if viewer is None else reactor_key(viewer)
+        self.fields["messages"].schema.own_viewer = viewer  # type: ignore[attr-defined]
 
 
 class ReadSchema(Schema):

@@ -36,7 +36,7 @@ from ..config import Settings
 from ..errors import ValidationFailed
 from ..identity import Viewer
 from ..notifiers.edge import Channels, EdgePublisher
-from ..schemas import MessageSchema, PollSchema
+from ..schemas import MessageSchema, PollSchema, seen_by
 from ..state import WebchatState
 from .sse import encode_batch, opening
 
@@ -54,6 +54,12 @@ _WAKE = {"http-response": _HINT}
 # Views of an event as the classes of viewers see it (see render_items).
 _EVERYONE = Viewer(identity=None, reader_key=None)
 _MODERATOR = Viewer(identity=None, reader_key=None, moderates=True)
+# Built once: building a schema costs more than dumping a batch.
+_MESSAGE = MessageSchema()
+_CLASS_VIEWS = [
+    (moderator, MessageSchema(viewer=viewer), PollSchema(viewer=viewer))
+    for moderator, viewer in ((False, _EVERYONE), (True, _MODERATOR))
+]
 
 
 def create_publisher(settings: Settings, *, database_url: Any) -> EdgePublisher:
@@ -108,7 +114,8 @@ def may_hold(viewer: Viewer) -> bool:
 def hold_stream(state: WebchatState, room: str, viewer: Viewer, first: Batch) -> Response:
     """An event stream's answer through the edge: ``first``, then a hold on the room."""
     body = opening(first, int(state.settings.poll_interval * 1000))
-    body += encode_batch(first, MessageSchema(viewer=viewer))
+    with seen_by(viewer):
+        body += encode_batch(first, _MESSAGE)
     response = Response(body, mimetype="text/event-stream")
     if first.more:
         return response  # more is waiting: the client reconnects from its last id for it
@@ -256,15 +263,15 @@ def renderer(channels: Channels) -> Any:
             for tag in authors
         ]
         items.append({"channel": channels.wake(room), **sequenced, "formats": _WAKE})
-        for moderator, viewer in ((False, _EVERYONE), (True, _MODERATOR)):
+        for moderator, stream_schema, poll_schema in _CLASS_VIEWS:
             item: dict[str, Any] = {
                 "channel": channels.shared(room, moderator=moderator),
                 **sequenced,
                 "formats": {
-                    "http-stream": {"content": encode_batch(batch, MessageSchema(viewer=viewer))},
+                    "http-stream": {"content": encode_batch(batch, stream_schema)},
                     "http-response": {
                         "headers": {"Content-Type": "application/json"},
-                        "body": json.dumps(PollSchema(viewer=viewer).dump(batch)),
+                        "body": json.dumps(poll_schema.dump(batch)),
                     },
                 },
             }

@@ -30,6 +30,7 @@ from ..schemas import (
     RoomListArgsSchema,
     RoomListSchema,
     StreamSchema,
+    dump_for,
     load,
 )
 from ..state import WebchatState, get_state
@@ -45,7 +46,9 @@ from .sse import encode_stream
 _POLL_ARGS = PollArgsSchema()
 _EVENTS_ARGS = EventsArgsSchema()
 _HISTORY_ARGS = HistoryArgsSchema()
-_EMPTY_POLL = PollSchema()
+_POLL = PollSchema()  # dumps for the viewer of seen_by
+_MESSAGE = MessageSchema()
+_HISTORY = HistorySchema()
 _ROOM_LIST = RoomListSchema()
 _ROOM_LIST_ARGS = RoomListArgsSchema()
 _LAST_EVENT_ID = Cursor()
@@ -89,9 +92,9 @@ def poll_messages(room: str | None) -> Response:
                 and not args.get("presence")
             )
             # What Pushpin answers when the wait ends: this empty answer, presence as of now.
-            empty = _poll_body(state, name, viewer, _EMPTY_POLL.dump(batch), args)
+            empty = _poll_body(state, name, viewer, _POLL.dump(batch), args)
             return grip.hold_poll(state, name, viewer, batch, empty, wait, answered=answered)
-        answer = PollSchema(viewer=viewer).dump(batch)
+        answer = dump_for(viewer, _POLL, batch)
         return jsonify(_poll_body(state, name, viewer, answer, args))
     # A long-poll holds its reader present while it waits, and for the grace period after;
     # one that asked for presence also answers when the room's presence changes.
@@ -115,9 +118,8 @@ def poll_messages(room: str | None) -> Response:
             hub.unsubscribe(inbox)
         if held is not None:
             hub.release(held)
-    # Most polls are empty, and an empty answer needs no viewer: skip building schemas for it.
-    schema = PollSchema(viewer=viewer) if batch.messages or batch.updates else _EMPTY_POLL
-    return jsonify(_poll_body(state, name, viewer, schema.dump(batch), args))
+    answer = dump_for(viewer, _POLL, batch)
+    return jsonify(_poll_body(state, name, viewer, answer, args))
 
 
 def _poll_body(
@@ -249,7 +251,7 @@ def message_history(room: str | None) -> Response:
         state.session, room_name=name, before=args.get("before"), limit=args["limit"]
     )
     details.attach(state.session, page.messages)  # history shows each message as it is now
-    return jsonify(HistorySchema(viewer=viewer).dump(page))
+    return jsonify(dump_for(viewer, _HISTORY, page))
 
 
 def list_rooms() -> Response:
@@ -282,7 +284,7 @@ def post_message(room: str | None) -> tuple[Response, int, dict[str, str]]:
         idempotency_key=None if key is None else load(IDEMPOTENCY_KEY, key, name="Idempotency-Key"),
     )
     presence.stopped_typing(state, name, viewer.as_author(), message.username)
-    answer = MessageSchema(viewer=viewer.as_author().in_room(name)).dump(message)
+    answer = dump_for(viewer.as_author().in_room(name), _MESSAGE, message)
     # The message's URL under the URL it was posted to: a REST client builds the same one.
     location = url_for(".message", message_id=message.id, room=room)
     return jsonify(answer), 201, {"Location": location}
@@ -298,7 +300,7 @@ def get_message(message_id: int, room: str | None = None) -> Response:
         rooms.require_room(room, state.settings)
     viewer = current_viewer()
     message, name = messages.read_message(state.session, message_id, viewer, room=room)
-    return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(message))
+    return jsonify(dump_for(viewer.in_room(name), _MESSAGE, message))
 
 
 def delete_message(message_id: int, room: str | None = None) -> tuple[str, int]:
@@ -326,7 +328,7 @@ def edit_message(message_id: int, room: str | None = None) -> Response:
         room=room,
     )
     name = rooms.room_name(state.session, edited.room_id)
-    return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(edited))
+    return jsonify(dump_for(viewer.in_room(name), _MESSAGE, edited))
 
 
 def add_reaction(message_id: int, emoji: str, room: str | None = None) -> Response:
@@ -350,7 +352,7 @@ def _react(message_id: int, emoji: str, room: str | None, *, add: bool) -> Respo
         state.write_context(), message_id=message_id, emoji=emoji, viewer=viewer, add=add, room=room
     )
     name = rooms.room_name(state.session, message.room_id)
-    return jsonify(MessageSchema(viewer=viewer.in_room(name)).dump(message))
+    return jsonify(dump_for(viewer.in_room(name), _MESSAGE, message))
 
 
 def openapi_document() -> Response:
