@@ -12,9 +12,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
-from flask import session
+from flask import request, session
 from werkzeug.test import TestResponse
 
 from flask_webchat.models import ChatDeletion
@@ -187,3 +189,38 @@ def test_a_request_that_began_before_a_browsers_first_post_leaves_it_its_authors
     mine = jar.send(lambda b: b.poll_response())
     assert [m["mine"] for m in mine.json["messages"]] == [True]
     assert jar.send(lambda b: b.delete(posted.json["id"])).status_code == 204
+
+
+def test_a_read_saving_just_as_a_first_post_saves_leaves_it_its_authorship(
+    make_host: MakeHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The host keeps something of its own in the session (a CSRF token), so a store that
+    # refreshes each request (Flask-Session's default) saves it at the end of every request.
+    # Here the browser's first post saves between a read's look at the store and its own save.
+    host = make_host()
+    add_session_writing_route(host)
+    me = host.browser()
+    assert me.client.get("/visit").status_code == 200
+    jar = SharedJar(host, me)
+    store = host.app.session_interface.host  # the host's own, behind the chat's guard
+    save = store.save_session
+    posted: list[TestResponse] = []
+
+    def post_first() -> None:
+        thread = threading.Thread(target=lambda: posted.append(jar.send(lambda b: b.post("hi"))))
+        thread.start()
+        thread.join()
+
+    def save_after_a_post(app: Any, saved: Any, response: Any) -> None:
+        if request.method == "GET" and not posted:
+            post_first()
+        save(app, saved, response)
+
+    monkeypatch.setattr(store, "save_session", save_after_a_post)
+    assert jar.send(lambda b: b.poll_response(after="0")).status_code == 200
+    if not posted:
+        post_first()  # the read saved nothing: the post comes after it
+    assert posted[0].status_code == 201, posted[0].json
+
+    mine = jar.send(lambda b: b.poll_response(after="0"))
+    assert [m["mine"] for m in mine.json["messages"]] == [True]

@@ -9,7 +9,9 @@ Reading never writes the session: the key is made only when the chat must rememb
 One overlap remains: the key's first write. A request that loaded the session before the key
 existed (a long-poll, a host page) would save it back without it, and the browser would lose the
 authorship of what it just posted. So a request that opened the session without the key takes
-it from the store just before saving.
+it from the store just before saving; and a chat request that changed nothing saves nothing, even
+where the store saves every session on every request (Flask-Session's
+``SESSION_REFRESH_EACH_REQUEST``), since between that look and that save the key can still come.
 """
 
 from __future__ import annotations
@@ -114,13 +116,22 @@ class _SavesThatCannotUndoTheChat:
 
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
         try:
-            if session and SESSION_KEY not in session and g.get("webchat_opened_without_key"):
-                self._keep_stored_key(app, session)
+            if SESSION_KEY not in session and g.get("webchat_opened_without_key"):
+                if not getattr(session, "modified", True) and self._is_the_chats(app):
+                    # Unchanged, yet saved by a store that refreshes each request: saving could
+                    # only write back a session older than a key made meanwhile.
+                    return
+                if session:
+                    self._keep_stored_key(app, session)
             self.host.save_session(app, session, response)
         except Exception:
-            if request.blueprint not in find_state(app).blueprint_names:  # type: ignore[union-attr]
+            if not self._is_the_chats(app):
                 raise
             app.logger.warning("webchat: the session was not saved", exc_info=True)
+
+    @staticmethod
+    def _is_the_chats(app: Flask) -> bool:
+        return request.blueprint in find_state(app).blueprint_names  # type: ignore[union-attr]
 
     def _keep_stored_key(self, app: Flask, session: Any) -> None:
         # A server-side store has the key if another request made it meanwhile; with a signed
