@@ -306,6 +306,9 @@ def _check(
         stale.append(
             sum(1 for m in surviving if seen.get(m) != truth[m]) + len(set(seen) - surviving)
         )
+        for m in sorted(m for m in surviving if seen.get(m) != truth[m]):
+            # Shown with a failure: what the reader holds, and what the database holds.
+            print(f"stale ({log.kind} reader): {log.state.get(m)} / database: {truth[m]}")
         extra_updates.append(max(0, log.updates - update_events))
         received = [m["id"] for m in log.messages]
         cursors = [int(m["cursor"]) for m in log.messages]
