@@ -121,3 +121,10 @@ def _drop_inside(session: Session, ended: SessionTransaction) -> None:
 def rows_changed(result: Result[Any]) -> int:
     """How many rows an ``UPDATE`` or ``DELETE`` that ``Session.execute`` ran changed."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def inserted_id(result: Result[Any]) -> int:
+    """The primary key of the one row an ``INSERT`` that ``Session.execute`` ran added."""
+    key = cast(CursorResult[Any], result).inserted_primary_key
+    assert key is not None  # an INSERT of one row
+    return int(key[0])

@@ -375,3 +375,15 @@ def test_a_typed_host_program_passes_mypy_strict_and_runs(tmp_path: Path, mypy_c
         "deleted in support",
         "posted 4 to support",
     ]
+
+
+def test_the_posted_message_is_the_stored_one_in_the_hosts_session_too(host: Host) -> None:
+    # Host code may keep what post_message returned and use it with its own session later (to
+    # link it to one of its rows, say): that is the stored message, never a second one.
+    with host.app.app_context():
+        message = host.webchat.post_message("Deploy finished", system=True)
+        assert sa.inspect(message).detached
+        host.db.session.add(message)
+        host.db.session.commit()
+        assert message.content == "Deploy finished"
+    assert [m.id for m in host.stored_messages()] == [message.id]
