@@ -281,7 +281,7 @@ def _position_host_insert(mapper: Any, connection: Any, message: ChatMessage) ->
     room = messages.position_added_message(connection, message)
     state = find_state() if has_app_context() else None
     session = object_session(message)
-    if room is None or state is None or session is None:
+    if state is None or session is None:
         return
     notifier, position = state.notifier, message.seq
     change = Change(message_posted, message, room)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .config import Settings
 
 _messages = ChatMessage.__table__
+_post_keys = ChatPostKey.__table__
 # Ids are signed 64-bit; a larger one cannot exist, and the database would fail to convert it.
 _LARGEST_ID = 2**63 - 1
 # Expired idempotency keys are swept after one keyed post in this many (by message id): often
@@ -49,10 +50,10 @@ _FORGET_KEYS_EVERY = 64
 # than loading with it.
 _NEW_MESSAGE = {anonymous: NewMessageSchema(anonymous=anonymous) for anonymous in (True, False)}
 _INSERT_MESSAGE = sa.insert(_messages)
-_INSERT_KEY = sa.insert(ChatPostKey.__table__)
-_KEY_LOOKUP = sa.select(
-    ChatPostKey.__table__.c.message_id, ChatPostKey.__table__.c.created_at
-).where(ChatPostKey.__table__.c.scope == sa.bindparam("scope"))
+_INSERT_KEY = sa.insert(_post_keys)
+_KEY_LOOKUP = sa.select(_post_keys.c.message_id, _post_keys.c.created_at).where(
+    _post_keys.c.scope == sa.bindparam("scope")
+)
 # The model's attribute for each column (``mentions_json`` for the ``mentions`` column).
 _ATTRIBUTES = {prop.columns[0].name: prop.key for prop in sa.inspect(ChatMessage).column_attrs}
 

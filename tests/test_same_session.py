@@ -161,16 +161,20 @@ def test_overlapping_polls_of_one_stream_deliver_each_message_once(make_host: Ma
     assert sorted(received) == sorted(posted)
 
 
-def test_a_request_that_began_before_a_browsers_first_post_leaves_it_its_authorship(
-    make_host: MakeHost,
-) -> None:
-    # The host keeps something of its own in the session (a CSRF token, a visit count), so every
-    # request saves it; the chat has no reader key there yet.
-    host = make_host()
+def a_browser_with_a_host_session(host: Host) -> SharedJar:
+    """A browser whose session holds something of the host's (a CSRF token, a visit count), so
+    that every request saves it, and no reader key yet."""
     add_session_writing_route(host)
     me = host.browser()
     assert me.client.get("/visit").status_code == 200
-    jar = SharedJar(host, me)
+    return SharedJar(host, me)
+
+
+def test_a_request_that_began_before_a_browsers_first_post_leaves_it_its_authorship(
+    make_host: MakeHost,
+) -> None:
+    host = make_host()
+    jar = a_browser_with_a_host_session(host)
     waited: list[int] = []
 
     def wait_in_a_quiet_room() -> None:
@@ -194,14 +198,11 @@ def test_a_request_that_began_before_a_browsers_first_post_leaves_it_its_authors
 def test_a_read_saving_just_as_a_first_post_saves_leaves_it_its_authorship(
     make_host: MakeHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The host keeps something of its own in the session (a CSRF token), so a store that
-    # refreshes each request (Flask-Session's default) saves it at the end of every request.
-    # Here the browser's first post saves between a read's look at the store and its own save.
+    # A store that refreshes each request (Flask-Session's default) saves the session at the end
+    # of every request. Here the browser's first post saves between a read's look at the store
+    # and its own save.
     host = make_host()
-    add_session_writing_route(host)
-    me = host.browser()
-    assert me.client.get("/visit").status_code == 200
-    jar = SharedJar(host, me)
+    jar = a_browser_with_a_host_session(host)
     store = host.app.session_interface.host  # the host's own, behind the chat's guard
     save = store.save_session
     posted: list[TestResponse] = []

@@ -303,10 +303,9 @@ def _check(
             m["id"]: (m["content"], {r["emoji"]: r["count"] for r in m["reactions"]})
             for m in log.state.values()
         }
-        stale.append(
-            sum(1 for m in surviving if seen.get(m) != truth[m]) + len(set(seen) - surviving)
-        )
-        for m in sorted(m for m in surviving if seen.get(m) != truth[m]):
+        differing = sorted(m for m in surviving if seen.get(m) != truth[m])
+        stale.append(len(differing) + len(set(seen) - surviving))
+        for m in differing:
             # Shown with a failure: what the reader holds, and what the database holds.
             print(f"stale ({log.kind} reader): {log.state.get(m)} / database: {truth[m]}")
         extra_updates.append(max(0, log.updates - update_events))
