@@ -46,10 +46,12 @@ def reading(session: Session) -> Iterator[Session]:
 
 
 def release_connection(session: Session) -> None:
-    """Hand the host session's connection back to the pool before a request waits.
+    """Hand the host session's connection back to the pool before a request reads and waits.
 
     A waiting request must hold no connection: a pool sized for short requests would run dry
-    with a few hundred waiting readers. The host's session is in a transaction when the host
+    with a few hundred waiting readers. Its read must also see the database as it is now, not
+    as a transaction begun earlier in the request saw it (MySQL and MariaDB fix a
+    transaction's view at its first read). The host's session is in a transaction when the host
     read something in this request (its user, say); that transaction is committed, as the
     chat's writes do, and the host's objects load again if used.
     """

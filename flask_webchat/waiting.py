@@ -76,10 +76,10 @@ class Waiter:
         deadline = time.monotonic() + timeout
         asked = self._key(after)
         while True:
-            if timeout > 0:
-                # A read inside a transaction the host began (its user loader, say) would see
-                # the database as it was then, on MySQL and MariaDB: end it before the wake-up.
-                release_connection(reader.session)
+            # A read inside a transaction the host began (its user loader, say) would see the
+            # database as it was then, on MySQL and MariaDB: a write announced since would be
+            # missed, and its empty answer kept as quiet. End it before taking the wake-up.
+            release_connection(reader.session)
             # The wake-up is taken before reading: a write that commits after the read sets it.
             wakeup = notifier.watch(reader.room)
             quiet = notifier.quiet_answer(reader.room, asked, wakeup.generation, self.fallback)

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from eventstream import EPHEMERAL, SILENT, EventStream
+from flask_webchat.models import ChatRoom
 from flask_webchat.notifiers import Notifier
 from hosts import SAMPLE_STACKS, Browser, Host, MakeHost, Stack
 
@@ -440,6 +441,29 @@ def test_a_poll_repeated_in_a_quiet_room_reads_nothing_until_someone_writes(
         assert contents(bo.poll(tab)) == []
     finally:
         stop()
+
+
+def test_a_write_committed_while_a_poll_begins_is_not_kept_from_it(make_host: MakeHost) -> None:
+    # The host reads its user before the chat reads (a transaction the host began): on MySQL
+    # and MariaDB that read fixes what the whole transaction sees. A write that commits and is
+    # announced right after it must still reach this poll or the next, not wait for the
+    # fallback period as a "quiet" answer.
+    host = make_host(WEBCHAT_FALLBACK_POLL=60)
+    ann, bo = host.browser(), host.browser()
+    write_now = threading.Event()
+
+    @host.app.before_request
+    def load_the_user() -> None:
+        host.db.session.execute(sa.select(sa.func.count()).select_from(ChatRoom)).scalar()
+        if write_now.is_set():
+            write_now.clear()
+            _in_another_thread(lambda: ann.say("while bo's poll began"))
+
+    tab = bo.open_page()
+    assert bo.poll(tab)["messages"] == []
+    write_now.set()
+    received = contents(bo.poll(tab)) + contents(bo.poll(tab))
+    assert received == ["while bo's poll began"]
 
 
 def test_a_write_another_process_has_not_announced_reaches_a_repeated_poll_once(
