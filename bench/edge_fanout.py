@@ -29,7 +29,14 @@ from typing import Any
 
 import harness  # noqa: F401  (puts tests/ on the path)
 from harness import print_machine
-from live import peak_rss_mb, percentile, raise_open_files, site_env, wait_until_idle
+from live import (
+    cpu_seconds,
+    peak_rss_mb,
+    percentile,
+    raise_open_files,
+    site_env,
+    wait_until_idle,
+)
 from processes import gunicorn
 
 GOAL_P99_S = 1.0
@@ -208,10 +215,15 @@ def main() -> None:
                 edge.start()
                 try:
                     _WORKER_PORT[edge.http_port] = site.port
+                    processes = {"app": worker, **edge.component_pids()}
+                    before = {name: cpu_seconds(pid) for name, pid in processes.items()}
                     through = run(edge.http_port, worker, transport, args.readers, args.ramp, args)
+                    used = {n: cpu_seconds(pid) - before[n] for n, pid in processes.items()}
                     lines += summary(
                         f"edge {transport}", args.readers, through, peak_rss_mb(worker)
                     )
+                    # Who did the work: the app, or the edge's own processes.
+                    lines.append("#   CPU s: " + ", ".join(f"{n} {t:.1f}" for n, t in used.items()))
                 finally:
                     edge.stop()
             with gunicorn(tmp / f"direct-{transport}", env, connections=connections) as site:

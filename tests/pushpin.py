@@ -189,6 +189,23 @@ class Pushpin:
             time.sleep(0.05)
         shutil.rmtree(self.run_folder, ignore_errors=True)  # its sockets, in /tmp
 
+    def component_pids(self) -> dict[str, int]:
+        """The running processes of this edge by name: zurl, condure, pushpin-proxy, …"""
+        zurl, runner = self.processes
+        found = {"zurl": zurl.pid}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                name = (entry / "comm").read_text().strip()
+            except OSError:
+                continue  # gone meanwhile
+            # The runner started in a session of its own: its services share it.
+            if int(fields[3]) == runner.pid and int(entry.name) != runner.pid:
+                found[name] = int(entry.name)
+        return found
+
     def restart(self) -> None:
         """Stop and start again on the same ports, as an operator restarting it would."""
         self.stop()
