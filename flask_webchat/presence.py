@@ -86,6 +86,8 @@ class PresenceHub:
         self._lock = threading.Lock()
         self._holds: dict[int, tuple[str, Member]] = {}
         self._touches: dict[tuple[str, str], tuple[Member, float]] = {}
+        # Keys replaced in a room, until when: their old connection may still register late.
+        self._replaced: dict[tuple[str, str], float] = {}
         self._heard: dict[tuple[str, str], _Heard] = {}
         self._summaries: dict[str, Summary] = {}
         self._inboxes: dict[str, set[Inbox]] = {}
@@ -111,8 +113,9 @@ class PresenceHub:
         self._start()
         token = secrets.randbits(63)
         with self._lock:
-            self._holds[token] = (room, member)
             self._drop(room, member.key, replaces)
+            if not self._was_replaced(room, member.key):
+                self._holds[token] = (room, member)
         self._dirty.set()
         self._tell_gone(room, member.key, replaces)
         return token
@@ -132,10 +135,12 @@ class PresenceHub:
         """Count ``member`` present in ``room`` for the grace period (a poll, a long-poll)."""
         self._start()
         with self._lock:
-            known = (room, member.key) in self._touches
-            self._touches[(room, member.key)] = (member, time.monotonic() + self.grace)
             dropped = self._drop(room, member.key, replaces)
-        if not known or dropped:
+            known = (room, member.key) in self._touches
+            late = self._was_replaced(room, member.key)  # its old connection: not counted
+            if not late:
+                self._touches[(room, member.key)] = (member, time.monotonic() + self.grace)
+        if (not known and not late) or dropped:
             self._dirty.set()
         self._tell_gone(room, member.key, replaces)
 
@@ -151,10 +156,14 @@ class PresenceHub:
     def _drop(self, room: str, keep: str, key: str | None) -> bool:  # with the lock held
         if key is None or key == keep:
             return False
+        self._replaced[(room, key)] = time.monotonic() + self.grace
         held = [t for t, (r, m) in self._holds.items() if r == room and m.key == key]
         for token in held:
             del self._holds[token]
         return bool(held) | (self._touches.pop((room, key), None) is not None)
+
+    def _was_replaced(self, room: str, key: str) -> bool:  # with the lock held
+        return self._replaced.get((room, key), 0.0) >= time.monotonic()
 
     def _tell_gone(self, room: str, keep: str, key: str | None) -> None:
         # The old connection may be held by another process: it drops it when it hears this.
@@ -256,7 +265,9 @@ class PresenceHub:
         with self._lock:
             for room, said in dict(message.get("r", {})).items():
                 users = {str(k): str(v) for k, v in dict(said.get("u", {})).items()}
-                guests = frozenset(str(g) for g in said.get("g", ()))
+                guests = frozenset(
+                    str(g) for g in said.get("g", ()) if not self._was_replaced(room, str(g))
+                )
                 more = int(said.get("n", 0))
                 if users or guests or more:
                     self._heard[(process, room)] = _Heard(expires, users, guests, more)
@@ -346,6 +357,7 @@ class PresenceHub:
             for key in stale:
                 del self._heard[key]
             self._typed = {k: t for k, t in self._typed.items() if now - t < self.grace}
+            self._replaced = {k: t for k, t in self._replaced.items() if t >= now}
             self._typing = {k: t for k, t in self._typing.items() if t >= now}
         if gone:
             self._dirty.set()

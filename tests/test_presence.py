@@ -213,6 +213,26 @@ def test_a_reader_replaced_on_another_process_is_dropped_there_too() -> None:
     second.close()
 
 
+def test_a_connection_counted_after_its_replacement_is_not_counted_again() -> None:
+    # On a slow machine the old sessionless stream can register after the reopened one replaced
+    # it, and another process's heartbeat that names it can arrive after the replacement: the
+    # page showed "2 guests" for one visitor until the old connection was noticed closed.
+    notifier = MemoryNotifier()
+    hub = PresenceHub(notifier, grace=30.0, interval=10.0, limit=100, secret=b"s" * 32)
+    try:
+        hub.hold("lobby", Member("with-session", None), replaces="sessionless")
+        hub.hold("lobby", Member("sessionless", None))
+        hub.touch("lobby", Member("sessionless", None))
+        listed = {g for text in hub.heartbeat() for g in json.loads(text)["r"]["lobby"]["g"]}
+        assert listed == {"with-session"}
+        elsewhere = {"lobby": {"sessionless": Member("sessionless", None)}}
+        for payload in heartbeats.heartbeat("another-process", elsewhere, 100):
+            hub.receive(payload)
+        assert hub.summary("lobby").guests == 0  # this process's own readers arrive by echo
+    finally:
+        notifier.close()
+
+
 def test_polls_answer_presence_only_when_asked(make_host: MakeHost) -> None:
     host = make_host()
     ana = signed_in(host, "Ana")
