@@ -153,6 +153,28 @@ def test_a_first_visit_that_posts_and_reopens_its_stream_is_one_guest(
     reopened.close()
 
 
+def test_a_poll_between_the_first_post_and_the_reopened_stream_counts_the_guest_once(
+    make_host: MakeHost,
+) -> None:
+    # The page's client reads once more by poll after its first post, before it reopens its
+    # stream; that poll has the session the post made. Counted as the session's guest beside
+    # the old connection, the one visitor showed as "2 guests" until the stream reopened.
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)
+    lurker, guest = host.browser(), host.browser()
+    named = {"after": "0", "presence_id": "tab-0123456789abcdef"}
+    sessionless = Listener(guest, **named)
+    wait_until(lambda: here(lurker)["guests"] == 1, "the first visit counted")
+    elsewhere(lambda: guest.say("hello"))
+    assert [m["content"] for m in guest.poll(**named)["messages"]] == ["hello"]
+    seen = set()
+    deadline = time.monotonic() + 2.5  # beyond a heartbeat's MIN_GAP: any double count shows
+    while time.monotonic() < deadline:
+        seen.add(here(lurker)["guests"])
+        time.sleep(0.05)
+    assert seen == {1}
+    sessionless.close()
+
+
 def test_a_connection_of_a_guest_without_a_session_or_presence_id_leaves_when_it_ends(
     make_host: MakeHost,
 ) -> None:

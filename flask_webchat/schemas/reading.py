@@ -52,8 +52,6 @@ class PollArgsSchema(EventsArgsSchema):
 
     class Meta:
         unknown = EXCLUDE
-        # Polls of a browser without a session count nobody (see GET /presence).
-        exclude = ("presence_id",)
 
     # Only event streams take Last-Event-ID: the poll's own description says so.
     after = Cursor(
@@ -63,6 +61,14 @@ class PollArgsSchema(EventsArgsSchema):
         }
     )
 
+    presence_id = fields.String(
+        validate=validate.Regexp(_PRESENCE_ID, error=N_("Not a valid presence id.")),
+        metadata={
+            "description": "The name the client's event stream gave itself in the room's"
+            " presence while it had no session. A poll with a session replaces that guest, as"
+            " its reopened stream does; a poll without one counts nobody (see GET /presence)."
+        },
+    )
     limit = fields.Integer(validate=validate.Range(min=1))
     wait = fields.Float(
         validate=validate.Range(min=0),

@@ -83,14 +83,22 @@ def connection_member(
     the client's first post made the session and it reopened its stream, and its old stream,
     which the server notices closed only when it next writes to it, would count it twice.
     """
-    named = hub(state).key("client:" + presence_id) if presence_id else None
     if viewer.identity is None and viewer.reader_key is None:
         if state.extension.presence_rules.hidden(room, None):
             return Seat(None)
-        if named is not None:
-            return Seat(Member(named, None))
+        if presence_id:
+            return Seat(Member(hub(state).key("client:" + presence_id), None))
         return Seat(Member(hub(state).key("connection:" + secrets.token_hex(8)), None), None, False)
-    return Seat(member(state, room, viewer), named)
+    return Seat(member(state, room, viewer), replaced_guest(state, viewer, presence_id))
+
+
+def replaced_guest(state: WebchatState, viewer: Viewer, presence_id: str | None) -> str | None:
+    """The guest a request with a session replaces: the one its ``presence_id`` named while
+    the client had no session (``None``: none). A poll between the first post and the
+    reopened stream replaces it too, or it would count the reader a second time meanwhile."""
+    if not presence_id or (viewer.identity is None and viewer.reader_key is None):
+        return None
+    return hub(state).key("client:" + presence_id)
 
 
 def touch(state: WebchatState, room: str, viewer: Viewer, token: str | None) -> None:

@@ -68,11 +68,12 @@ def poll_messages(room: str | None) -> Response:
     viewer, reader = _reader(state, name, viewer, args)
     wait = min(args.get("wait", 0.0), settings.max_wait)
     here = presence.member(state, name, viewer, token=args.get("stream"))
+    replaces = presence.replaced_guest(state, viewer, args.get("presence_id"))
     if wait and grip.through_edge(state) and grip.may_hold(viewer):
         # Through the edge, a long-poll reads now, and Pushpin does the waiting: its reader
         # counts as present for the grace period from now, as after a poll.
         if here is not None:
-            presence.hub(state).touch(name, here)
+            presence.hub(state).touch(name, here, replaces=replaces)
         # Read as a plain poll does: after a publish, the edge's readers all ask again from
         # the cursor it brought them, and one read answers them all until the room moves.
         batch = waiting.wait_for_batch(
@@ -99,12 +100,12 @@ def poll_messages(room: str | None) -> Response:
     # A long-poll holds its reader present while it waits, and for the grace period after;
     # one that asked for presence also answers when the room's presence changes.
     hub = presence.hub(state)
-    held = hub.hold(name, here) if here is not None and wait else None
+    held = hub.hold(name, here, replaces=replaces) if here is not None and wait else None
     asked = args.get("presence", False) and wait and presence.may_see(state, name, viewer)
     inbox = hub.subscribe(name, "", presence=True, typing=False) if asked else None
     try:
         if here is not None and not wait:
-            hub.touch(name, here)
+            hub.touch(name, here, replaces=replaces)
         batch = waiting.wait_for_batch(
             reader,
             args.get("after"),

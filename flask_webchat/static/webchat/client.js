@@ -355,7 +355,12 @@ export class WebchatClient extends EventTarget {
   _pollUrl() {
     // A long-poll waits only once the first batch is shown: an empty room must not hold it.
     const waiting = this.transport === "long-poll" && this.state === "live";
-    const extra = { ...(waiting ? { wait: this.wait } : {}), ...(this.presence ? { presence: "true" } : {}) };
+    const extra = {
+      ...(waiting ? { wait: this.wait } : {}),
+      ...(this.presence ? { presence: "true" } : {}),
+      // Once our first write made a session, a poll replaces the guest our old stream was.
+      ...(this._presenceId ? { presence_id: this._presenceId } : {}),
+    };
     return this.url + this._query(extra);
   }
 
