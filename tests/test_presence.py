@@ -128,6 +128,31 @@ def test_a_stream_hears_joins_and_leaves_as_events_that_move_no_cursor(
     events.close()
 
 
+_NAMED = {"after": "0", "presence_id": "tab-0123456789abcdef"}
+
+
+def _a_first_visit_that_posted(make_host: MakeHost) -> tuple[Browser, Browser, Listener]:
+    """A lurker, and a guest whose sessionless stream was counted before its first post (the
+    post made its session); that stream stays open, as it may for a while in a browser."""
+    host = make_host(WEBCHAT_HEARTBEAT=0.2)  # so that a Listener closes within 0.2 s
+    lurker, guest = host.browser(), host.browser()
+    sessionless = Listener(guest, **_NAMED)
+    wait_until(lambda: here(lurker)["guests"] == 1, "the first visit counted")
+    elsewhere(lambda: guest.say("hello"))
+    return lurker, guest, sessionless
+
+
+def _guests_seen(lurker: Browser) -> set[int]:
+    """Every guest count the lurker sees for 2.5 s: beyond a heartbeat's gap, so that any
+    double count shows."""
+    seen = set()
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        seen.add(here(lurker)["guests"])
+        time.sleep(0.05)
+    return seen
+
+
 def test_a_first_visit_that_posts_and_reopens_its_stream_is_one_guest(
     make_host: MakeHost,
 ) -> None:
@@ -135,19 +160,9 @@ def test_a_first_visit_that_posts_and_reopens_its_stream_is_one_guest(
     # for its first post (which makes the session), then reopens its stream from the same
     # cursor. The server notices the old connection closed only when it next writes to it: here
     # it stays open throughout, as it may for a while in a browser.
-    host = make_host(WEBCHAT_HEARTBEAT=0.2)  # so that a Listener closes within 0.2 s
-    lurker, guest = host.browser(), host.browser()
-    named = {"after": "0", "presence_id": "tab-0123456789abcdef"}
-    sessionless = Listener(guest, **named)
-    wait_until(lambda: here(lurker)["guests"] == 1, "the first visit counted")
-    elsewhere(lambda: guest.say("hello"))
-    reopened = Listener(guest, **named)
-    seen = set()
-    deadline = time.monotonic() + 2.5  # beyond a heartbeat's MIN_GAP: any double count shows
-    while time.monotonic() < deadline:
-        seen.add(here(lurker)["guests"])
-        time.sleep(0.05)
-    assert seen == {1}
+    lurker, guest, sessionless = _a_first_visit_that_posted(make_host)
+    reopened = Listener(guest, **_NAMED)
+    assert _guests_seen(lurker) == {1}
     sessionless.close()  # noticed closed at last: the guest is still there, once
     assert here(lurker) == {"room": "lobby", "users": [], "guests": 1}
     reopened.close()
@@ -159,19 +174,9 @@ def test_a_poll_between_the_first_post_and_the_reopened_stream_counts_the_guest_
     # The page's client reads once more by poll after its first post, before it reopens its
     # stream; that poll has the session the post made. Counted as the session's guest beside
     # the old connection, the one visitor showed as "2 guests" until the stream reopened.
-    host = make_host(WEBCHAT_HEARTBEAT=0.2)
-    lurker, guest = host.browser(), host.browser()
-    named = {"after": "0", "presence_id": "tab-0123456789abcdef"}
-    sessionless = Listener(guest, **named)
-    wait_until(lambda: here(lurker)["guests"] == 1, "the first visit counted")
-    elsewhere(lambda: guest.say("hello"))
-    assert [m["content"] for m in guest.poll(**named)["messages"]] == ["hello"]
-    seen = set()
-    deadline = time.monotonic() + 2.5  # beyond a heartbeat's MIN_GAP: any double count shows
-    while time.monotonic() < deadline:
-        seen.add(here(lurker)["guests"])
-        time.sleep(0.05)
-    assert seen == {1}
+    lurker, guest, sessionless = _a_first_visit_that_posted(make_host)
+    assert [m["content"] for m in guest.poll(**_NAMED)["messages"]] == ["hello"]
+    assert _guests_seen(lurker) == {1}
     sessionless.close()
 
 

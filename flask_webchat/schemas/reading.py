@@ -40,9 +40,9 @@ class EventsArgsSchema(Schema):
         validate=validate.Regexp(_PRESENCE_ID, error=N_("Not a valid presence id.")),
         metadata={
             "description": "The client's own random name for itself in the room's presence (8 to"
-            " 64 letters, digits, `-` or `_`). Without a session, the stream counts as this one"
-            " guest; with one, it replaces that guest (a first post made the session), so that"
-            " a client reopening its stream after that post is counted once."
+            " 64 letters, digits, `-` or `_`). Without a session, an event stream counts as this"
+            " one guest (a poll counts nobody); with one, a stream or a poll replaces that guest"
+            " (a first post made the session), so that the client is counted once."
         },
     )
 
@@ -61,14 +61,6 @@ class PollArgsSchema(EventsArgsSchema):
         }
     )
 
-    presence_id = fields.String(
-        validate=validate.Regexp(_PRESENCE_ID, error=N_("Not a valid presence id.")),
-        metadata={
-            "description": "The name the client's event stream gave itself in the room's"
-            " presence while it had no session. A poll with a session replaces that guest, as"
-            " its reopened stream does; a poll without one counts nobody (see GET /presence)."
-        },
-    )
     limit = fields.Integer(validate=validate.Range(min=1))
     wait = fields.Float(
         validate=validate.Range(min=0),
