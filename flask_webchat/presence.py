@@ -113,11 +113,13 @@ class PresenceHub:
         self._start()
         token = secrets.randbits(63)
         with self._lock:
+            news = self._is_news(room, member.key, replaces)
             self._drop(room, member.key, replaces)
             if not self._was_replaced(room, member.key):
                 self._holds[token] = (room, member)
         self._dirty.set()
-        self._tell_gone(room, member.key, replaces)
+        if news:
+            self._tell_gone(room, replaces)
         return token
 
     def release(self, token: int, *, linger: bool = True) -> None:
@@ -135,6 +137,7 @@ class PresenceHub:
         """Count ``member`` present in ``room`` for the grace period (a poll, a long-poll)."""
         self._start()
         with self._lock:
+            news = self._is_news(room, member.key, replaces)
             dropped = self._drop(room, member.key, replaces)
             known = (room, member.key) in self._touches
             late = self._was_replaced(room, member.key)  # its old connection: not counted
@@ -142,7 +145,8 @@ class PresenceHub:
                 self._touches[(room, member.key)] = (member, time.monotonic() + self.grace)
         if (not known and not late) or dropped:
             self._dirty.set()
-        self._tell_gone(room, member.key, replaces)
+        if news:
+            self._tell_gone(room, replaces)
 
     def drop(self, room: str, key: str) -> None:
         """Count the reader ``key`` no longer in ``room``, on this process: it came back under
@@ -165,9 +169,13 @@ class PresenceHub:
     def _was_replaced(self, room: str, key: str) -> bool:  # with the lock held
         return self._replaced.get((room, key), 0.0) >= time.monotonic()
 
-    def _tell_gone(self, room: str, keep: str, key: str | None) -> None:
+    def _is_news(self, room: str, keep: str, key: str | None) -> bool:  # with the lock held
+        # A client keeps sending the key it replaces (each poll): tell the others once.
+        return key is not None and key != keep and not self._was_replaced(room, key)
+
+    def _tell_gone(self, room: str, key: str | None) -> None:
         # The old connection may be held by another process: it drops it when it hears this.
-        if key is not None and key != keep:
+        if key is not None:
             self._publish(heartbeats.gone(room, key))
 
     def summary(self, room: str) -> Summary:

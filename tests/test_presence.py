@@ -260,6 +260,23 @@ def test_a_connection_counted_after_its_replacement_is_not_counted_again() -> No
         notifier.close()
 
 
+def test_a_client_that_keeps_naming_its_old_guest_tells_the_other_processes_once() -> None:
+    # The page's client sends its presence_id with every poll after its first post: each one
+    # replaces that guest again, but other processes need hearing it only once.
+    notifier = MemoryNotifier()
+    told: list[str] = []
+    notifier.publish_ephemeral = told.append  # type: ignore[method-assign]
+    hub = PresenceHub(notifier, grace=30.0, interval=10.0, limit=100, secret=b"s" * 32)
+    try:
+        for _ in range(3):
+            hub.touch("lobby", Member("with-session", None), replaces="sessionless")
+        hub.hold("lobby", Member("with-session", None), replaces="sessionless")
+        gone = [json.loads(payload) for payload in told if json.loads(payload)["k"] == "g"]
+        assert gone == [{"k": "g", "r": "lobby", "m": "sessionless"}]
+    finally:
+        notifier.close()
+
+
 def test_polls_answer_presence_only_when_asked(make_host: MakeHost) -> None:
     host = make_host()
     ana = signed_in(host, "Ana")
