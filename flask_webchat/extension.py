@@ -20,6 +20,8 @@ from .identity import (
     Identity,
     IdentityLoader,
     Permissions,
+    PresenceHook,
+    PresenceRules,
     RoomPermission,
     Viewer,
     to_identity,
@@ -27,7 +29,7 @@ from .identity import (
 from .messages import MessageFilter
 from .models import ChatMessage, metadata
 from .notifiers import Notifier, create_notifier
-from .presence import PresenceHook, PresenceHub, PresenceRules
+from .presence import PresenceHub
 from .signals import Change, message_posted
 from .state import WebchatState, find_state, get_state
 from .transactions import after_host_commit

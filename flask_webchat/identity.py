@@ -53,6 +53,29 @@ class Permissions:
     edit: EditPermission | None = None
 
 
+#: ``(room, identity) -> bool``: a presence hook of the host (see :class:`PresenceRules`).
+PresenceHook = Callable[[str, Any], bool]
+
+
+@dataclass(frozen=True)
+class PresenceRules:
+    """The host's presence hooks, registered with the :class:`~flask_webchat.Webchat`
+    decorators ``presence_permission`` and ``presence_hidden``."""
+
+    #: Who may see who is in a room (and who types there); everyone who may read, without it.
+    see: PresenceHook | None = None
+    #: Who is left out of a room's presence (never listed, never counted); nobody, without it.
+    hide: PresenceHook | None = None
+
+    def may_see(self, room: str, identity: Any) -> bool:
+        """Whether ``identity`` (``None``: a guest) may see presence and typing in ``room``."""
+        return self.see is None or bool(self.see(room, identity))
+
+    def hidden(self, room: str, identity: Any) -> bool:
+        """Whether ``identity`` is left out of the presence of ``room``."""
+        return self.hide is not None and bool(self.hide(room, identity))
+
+
 def to_identity(user: Any, name_attribute: str | None = None) -> Identity | None:
     """Turn what a host's identity loader returned into an :class:`Identity`.
 
