@@ -24,7 +24,6 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +113,8 @@ class PresenceHub:
         token = secrets.randbits(63)
         with self._lock:
             news = self._is_news(room, member.key, replaces)
-            self._drop(room, member.key, replaces)
+            if news:
+                self._drop(room, member.key, replaces)
             if not self._was_replaced(room, member.key):
                 self._holds[token] = (room, member)
         self._dirty.set()
@@ -138,7 +138,7 @@ class PresenceHub:
         self._start()
         with self._lock:
             news = self._is_news(room, member.key, replaces)
-            dropped = self._drop(room, member.key, replaces)
+            dropped = news and self._drop(room, member.key, replaces)
             known = (room, member.key) in self._touches
             late = self._was_replaced(room, member.key)  # its old connection: not counted
             if not late:
@@ -170,7 +170,8 @@ class PresenceHub:
         return self._replaced.get((room, key), 0.0) >= time.monotonic()
 
     def _is_news(self, room: str, keep: str, key: str | None) -> bool:  # with the lock held
-        # A client keeps sending the key it replaces (each poll): tell the others once.
+        # A client keeps sending the key it replaces (each poll): drop it and tell the others
+        # once, not at every poll (a drop looks through every hold of the process).
         return key is not None and key != keep and not self._was_replaced(room, key)
 
     def _tell_gone(self, room: str, key: str | None) -> None:
@@ -392,26 +393,3 @@ class PresenceHub:
         self.sent_messages += 1
         self.sent_bytes += len(payload.encode())
         self.notifier.publish_ephemeral(payload)
-
-
-#: ``(room, identity) -> bool``: a presence hook of the host (see :class:`PresenceRules`).
-PresenceHook = Callable[[str, Any], bool]
-
-
-@dataclass(frozen=True)
-class PresenceRules:
-    """The host's presence hooks, registered with the :class:`~flask_webchat.Webchat`
-    decorators ``presence_permission`` and ``presence_hidden``."""
-
-    #: Who may see who is in a room (and who types there); everyone who may read, without it.
-    see: PresenceHook | None = None
-    #: Who is left out of a room's presence (never listed, never counted); nobody, without it.
-    hide: PresenceHook | None = None
-
-    def may_see(self, room: str, identity: Any) -> bool:
-        """Whether ``identity`` (``None``: a guest) may see presence and typing in ``room``."""
-        return self.see is None or bool(self.see(room, identity))
-
-    def hidden(self, room: str, identity: Any) -> bool:
-        """Whether ``identity`` is left out of the presence of ``room``."""
-        return self.hide is not None and bool(self.hide(room, identity))
