@@ -17,27 +17,16 @@ per post, whatever the app does.
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import tempfile
 import urllib.request
 from pathlib import Path
 
 import harness  # noqa: F401  (puts tests/ on the path)
 from harness import print_machine
-from live import cpu_seconds, site_env
+from live import cpu_seconds, site_env, wrk
 from processes import gunicorn
 
 KEY = "bench-edge-cost-key"
-
-
-def wrk(url: str, seconds: int, connections: int) -> int:
-    """How many requests ``wrk`` had answered at ``url`` in ``seconds``; all must be 2xx."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", url]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
-    if "Non-2xx" in result.stdout:
-        raise RuntimeError(f"{url} answered errors:\n{result.stdout}")
-    return int(re.search(r"(\d+) requests in", result.stdout).group(1))  # type: ignore[union-attr]
 
 
 def main() -> None:
@@ -83,7 +72,7 @@ def _measure(
 ) -> tuple[int, dict[str, float]]:
     """Requests answered at ``url``, and the CPU seconds each process used meanwhile."""
     before = {name: cpu_seconds(pid) for name, pid in processes.items()}
-    answered = wrk(url, args.seconds, args.connections)
+    answered, _ = wrk(url, args.seconds, args.connections)
     return answered, {name: cpu_seconds(pid) - before[name] for name, pid in processes.items()}
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import resource
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -90,3 +92,19 @@ def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile (``share`` in 0..1) of a non-empty list."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def wrk(url: str, seconds: int, connections: int, *headers: str) -> tuple[int, float]:
+    """``wrk`` at ``url``: how many requests it had answered, and how many a second.
+
+    Every answer must be 2xx: an error is raised with wrk's report otherwise.
+    """
+    extra = [part for header in headers for part in ("-H", header)]
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", *extra, url]
+    report = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in report:
+        raise RuntimeError(f"{url} answered errors:\n{report}")
+    answered = re.search(r"(\d+) requests in", report)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", report)
+    assert answered is not None and rate is not None, report
+    return int(answered.group(1)), float(rate.group(1))

@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -33,6 +32,7 @@ from flask import Flask, jsonify, session
 
 from harness import available_databases, print_machine
 from hosts import Stack, build_host
+from live import wrk
 from processes import free_port
 
 BENCH = Path(__file__).resolve().parent
@@ -61,19 +61,6 @@ def worker_app() -> Flask:
         return jsonify(reader=session.get("webchat_reader") is not None)
 
     return host.app
-
-
-def wrk(url: str, cookie: str, seconds: int, connections: int, *headers: str) -> float:
-    extra = [part for header in headers for part in ("-H", header)]
-    result = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Cookie: {cookie}", *extra, url],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    if "Non-2xx" in result.stdout:
-        raise RuntimeError(f"{url} answered errors:\n{result.stdout}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
 
 
 def main() -> None:
@@ -137,13 +124,13 @@ def main() -> None:
             urls = {"bare": f"{base}/bare", "poll": f"{base}/chat/messages?stream={stream}"}
             if args.edge:
                 urls["edge"] = f"{base}/chat/messages?after=1&wait=20"
-            header = f"session={cookie.value}"
+            header = f"Cookie: session={cookie.value}"
             runs: dict[str, list[float]] = {name: [] for name in urls}
             for _ in range(2):
                 for name, url in urls.items():
                     sig = signature(KEY, expires_in=3600)
                     signed = [f"Grip-Sig: {sig}"] if name == "edge" else []
-                    runs[name].append(wrk(url, header, args.seconds, args.connections, *signed))
+                    runs[name].append(wrk(url, args.seconds, args.connections, header, *signed)[1])
         finally:
             server.terminate()
             server.wait()
